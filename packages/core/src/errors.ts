@@ -1,0 +1,22 @@
+/** Machine-readable codes of {@link XdsKitError}. */
+export type XdsKitErrorCode =
+  | "UNKNOWN_TYPE_URL"
+  | "UNKNOWN_MESSAGE_TYPE"
+  | "DECODE_FAILED"
+  | "JSON_CONVERSION_FAILED"
+  | "INVALID_ARGUMENT";
+
+/**
+ * The one error class xdskit throws, for programmer and runtime faults.
+ * User configuration errors are returned as diagnostics instead of thrown.
+ */
+export class XdsKitError extends Error {
+  override readonly name = "XdsKitError";
+  constructor(
+    readonly code: XdsKitErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

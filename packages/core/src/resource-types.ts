@@ -1,0 +1,175 @@
+// The single table of xDS resource types: type URLs, codecs, names and SotW semantics.
+// Nothing else in xdskit spells a type URL; look types up here.
+import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Cluster } from "./gen/envoy/config/cluster/v3/cluster.js";
+import { TypedExtensionConfig } from "./gen/envoy/config/core/v3/extension.js";
+import { ClusterLoadAssignment } from "./gen/envoy/config/endpoint/v3/endpoint.js";
+import { LbEndpoint } from "./gen/envoy/config/endpoint/v3/endpoint_components.js";
+import { Listener } from "./gen/envoy/config/listener/v3/listener.js";
+import { RouteConfiguration } from "./gen/envoy/config/route/v3/route.js";
+import { VirtualHost } from "./gen/envoy/config/route/v3/route_components.js";
+import { ScopedRouteConfiguration } from "./gen/envoy/config/route/v3/scoped_route.js";
+import { Secret } from "./gen/envoy/extensions/transport_sockets/tls/v3/secret.js";
+import { Runtime } from "./gen/envoy/service/runtime/v3/rtds.js";
+
+/** Encoder/decoder of one generated message type (the shape ts-proto generates). */
+export interface MessageCodec<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  // biome-ignore lint/suspicious/noExplicitAny: ts-proto's DeepPartial is file-private
+  fromPartial(object: any): T;
+}
+
+/** Short names of the xDS resource types, as Envoy's docs use them. */
+export type ResourceKind =
+  | "Cluster"
+  | "ClusterLoadAssignment"
+  | "LbEndpoint"
+  | "Listener"
+  | "RouteConfiguration"
+  | "ScopedRouteConfiguration"
+  | "VirtualHost"
+  | "Secret"
+  | "Runtime"
+  | "TypedExtensionConfig";
+
+/** Per-type behaviour of one xDS resource type. */
+export interface ResourceType<T = unknown, K extends ResourceKind = ResourceKind> {
+  readonly kind: K;
+  /** The discovery service's usual abbreviation: CDS, EDS, LDS ... */
+  readonly service: string;
+  /** Fully qualified protobuf message name. */
+  readonly messageName: string;
+  /** `type.googleapis.com/` + messageName. */
+  readonly typeUrl: string;
+  readonly codec: MessageCodec<T>;
+  /** The resource's name, as clients subscribe to it. */
+  readonly nameOf: (resource: T) => string;
+  /**
+   * SotW: every response must carry every subscribed resource, and a missing one is deleted by the
+   * client (XDS-RULES R12: LDS and CDS). For the other types a response may carry only what changed.
+   */
+  readonly sotwAllRequired: boolean;
+  /**
+   * Make-before-break rank (XDS-RULES R18): lower ranks are sent first. Secrets, runtime and extension
+   * configs come before what warms on them; clusters before their endpoints, before listeners, before routes.
+   */
+  readonly orderRank: number;
+}
+
+const TYPE_URL_PREFIX = "type.googleapis.com/";
+
+function define<T, K extends ResourceKind>(
+  kind: K,
+  service: string,
+  messageName: string,
+  codec: MessageCodec<T>,
+  nameOf: (resource: T) => string,
+  sotwAllRequired: boolean,
+  orderRank: number,
+): ResourceType<T, K> {
+  return Object.freeze({
+    kind,
+    service,
+    messageName,
+    typeUrl: TYPE_URL_PREFIX + messageName,
+    codec,
+    nameOf,
+    sotwAllRequired,
+    orderRank,
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: used only to check that each table entry sits under its own kind
+type ResourceTypeOfKind<K extends ResourceKind> = ResourceType<any, K>;
+
+/** Every xDS resource type xdskit serves, keyed by kind. */
+export const resourceTypes = Object.freeze({
+  Runtime: define("Runtime", "RTDS", "envoy.service.runtime.v3.Runtime", Runtime, (r) => r.name ?? "", false, 0),
+  Secret: define(
+    "Secret",
+    "SDS",
+    "envoy.extensions.transport_sockets.tls.v3.Secret",
+    Secret,
+    (r) => r.name ?? "",
+    false,
+    1,
+  ),
+  TypedExtensionConfig: define(
+    "TypedExtensionConfig",
+    "ECDS",
+    "envoy.config.core.v3.TypedExtensionConfig",
+    TypedExtensionConfig,
+    (r) => r.name ?? "",
+    false,
+    2,
+  ),
+  Cluster: define("Cluster", "CDS", "envoy.config.cluster.v3.Cluster", Cluster, (r) => r.name ?? "", true, 3),
+  ClusterLoadAssignment: define(
+    "ClusterLoadAssignment",
+    "EDS",
+    "envoy.config.endpoint.v3.ClusterLoadAssignment",
+    ClusterLoadAssignment,
+    (r) => r.clusterName ?? "",
+    false,
+    4,
+  ),
+  // LEDS resources are named by their xdstp:// locator, not by a field of the message.
+  LbEndpoint: define("LbEndpoint", "LEDS", "envoy.config.endpoint.v3.LbEndpoint", LbEndpoint, () => "", false, 5),
+  Listener: define("Listener", "LDS", "envoy.config.listener.v3.Listener", Listener, (r) => r.name ?? "", true, 6),
+  RouteConfiguration: define(
+    "RouteConfiguration",
+    "RDS",
+    "envoy.config.route.v3.RouteConfiguration",
+    RouteConfiguration,
+    (r) => r.name ?? "",
+    false,
+    7,
+  ),
+  ScopedRouteConfiguration: define(
+    "ScopedRouteConfiguration",
+    "SRDS",
+    "envoy.config.route.v3.ScopedRouteConfiguration",
+    ScopedRouteConfiguration,
+    (r) => r.name ?? "",
+    false,
+    8,
+  ),
+  VirtualHost: define(
+    "VirtualHost",
+    "VHDS",
+    "envoy.config.route.v3.VirtualHost",
+    VirtualHost,
+    (r) => r.name ?? "",
+    false,
+    9,
+  ),
+} satisfies { [K in ResourceKind]: ResourceTypeOfKind<K> });
+
+/** Message type of each resource kind, e.g. `ResourceOf<"Cluster">` is `Cluster`. */
+export type ResourceOf<K extends ResourceKind> = (typeof resourceTypes)[K] extends ResourceType<infer T> ? T : never;
+
+const byTypeUrl = new Map<string, ResourceType>(
+  Object.values(resourceTypes).map((t) => [t.typeUrl, t as ResourceType]),
+);
+
+/** All resource types, in make-before-break order. */
+export const resourceTypeList: readonly ResourceType[] = [...byTypeUrl.values()].sort(
+  (a, b) => a.orderRank - b.orderRank,
+);
+
+/** The resource type with this type URL, or undefined when xdskit does not serve it. */
+export function resourceTypeOf(typeUrl: string): ResourceType | undefined {
+  return byTypeUrl.get(typeUrl);
+}
+
+/** `type.googleapis.com/<messageName>`. */
+export function typeUrlOf(messageName: string): string {
+  return TYPE_URL_PREFIX + messageName;
+}
+
+/** The message name of a type URL (whatever its host part), e.g. `envoy.config.cluster.v3.Cluster`. */
+export function messageNameOf(typeUrl: string): string {
+  const slash = typeUrl.lastIndexOf("/");
+  return slash < 0 ? typeUrl : typeUrl.slice(slash + 1);
+}
