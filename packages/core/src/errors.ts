@@ -4,7 +4,10 @@ export type XdsKitErrorCode =
   | "UNKNOWN_MESSAGE_TYPE"
   | "DECODE_FAILED"
   | "JSON_CONVERSION_FAILED"
-  | "INVALID_ARGUMENT";
+  | "INVALID_ARGUMENT"
+  | "NACKED"
+  | "TIMEOUT"
+  | "CLOSED";
 
 /**
  * The one error class xdskit throws, for programmer and runtime faults.

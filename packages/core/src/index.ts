@@ -1,6 +1,45 @@
 // @xdskit/core: typed Envoy resources, the resource-type table and proto3 JSON.
 
 export { packAny, packResource, unpackAny, unpackResource } from "./any.js";
+export {
+  type AckTracker,
+  createAckTracker,
+  type NodeStatus,
+  type ResourceStatus,
+  type SyncState,
+  type TypeStatus,
+} from "./cache/ack-tracker.js";
+export {
+  ABSENT,
+  type AckEvent,
+  type CancelWatch,
+  type ConfigWatcher,
+  type DeltaResponse,
+  type NackEvent,
+  type SentEvent,
+  type SotwResponse,
+  type StreamFeedback,
+  type WatchRequest,
+} from "./cache/config-watcher.js";
+export { checkSnapshotConsistency } from "./cache/consistency.js";
+export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
+export { edsNameOf, rdsNamesOf } from "./cache/references.js";
+export { deltaResponse, sotwResponse } from "./cache/responses.js";
+export {
+  createSnapshot,
+  type Snapshot,
+  type SnapshotOptions,
+  type SnapshotResources,
+  type SnapshotTypeEntry,
+} from "./cache/snapshot.js";
+export {
+  type AwaitAppliedOptions,
+  createSnapshotCache,
+  type SnapshotCache,
+  type SnapshotCacheOptions,
+  type SnapshotGroupStatus,
+} from "./cache/snapshot-cache.js";
+export { type Diagnostic, type DiagnosticSeverity, formatDiagnostic } from "./diagnostics.js";
 export { XdsKitError, type XdsKitErrorCode } from "./errors.js";
 export * from "./messages.js";
 export {

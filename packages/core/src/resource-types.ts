@@ -38,13 +38,15 @@ export interface ResourceType<T = unknown, K extends ResourceKind = ResourceKind
   readonly kind: K;
   /** The discovery service's usual abbreviation: CDS, EDS, LDS ... */
   readonly service: string;
+  /** Fully qualified name of the type's own gRPC discovery service (besides ADS). */
+  readonly grpcService: string;
   /** Fully qualified protobuf message name. */
   readonly messageName: string;
   /** `type.googleapis.com/` + messageName. */
   readonly typeUrl: string;
   readonly codec: MessageCodec<T>;
   /** The resource's name, as clients subscribe to it. */
-  readonly nameOf: (resource: T) => string;
+  nameOf(resource: T): string;
   /**
    * SotW: every response must carry every subscribed resource, and a missing one is deleted by the
    * client (XDS-RULES R12: LDS and CDS). For the other types a response may carry only what changed.
@@ -62,6 +64,7 @@ const TYPE_URL_PREFIX = "type.googleapis.com/";
 function define<T, K extends ResourceKind>(
   kind: K,
   service: string,
+  grpcService: string,
   messageName: string,
   codec: MessageCodec<T>,
   nameOf: (resource: T) => string,
@@ -71,6 +74,7 @@ function define<T, K extends ResourceKind>(
   return Object.freeze({
     kind,
     service,
+    grpcService,
     messageName,
     typeUrl: TYPE_URL_PREFIX + messageName,
     codec,
@@ -85,10 +89,20 @@ type ResourceTypeOfKind<K extends ResourceKind> = ResourceType<any, K>;
 
 /** Every xDS resource type xdskit serves, keyed by kind. */
 export const resourceTypes = Object.freeze({
-  Runtime: define("Runtime", "RTDS", "envoy.service.runtime.v3.Runtime", Runtime, (r) => r.name ?? "", false, 0),
+  Runtime: define(
+    "Runtime",
+    "RTDS",
+    "envoy.service.runtime.v3.RuntimeDiscoveryService",
+    "envoy.service.runtime.v3.Runtime",
+    Runtime,
+    (r) => r.name ?? "",
+    false,
+    0,
+  ),
   Secret: define(
     "Secret",
     "SDS",
+    "envoy.service.secret.v3.SecretDiscoveryService",
     "envoy.extensions.transport_sockets.tls.v3.Secret",
     Secret,
     (r) => r.name ?? "",
@@ -98,16 +112,27 @@ export const resourceTypes = Object.freeze({
   TypedExtensionConfig: define(
     "TypedExtensionConfig",
     "ECDS",
+    "envoy.service.extension.v3.ExtensionConfigDiscoveryService",
     "envoy.config.core.v3.TypedExtensionConfig",
     TypedExtensionConfig,
     (r) => r.name ?? "",
     false,
     2,
   ),
-  Cluster: define("Cluster", "CDS", "envoy.config.cluster.v3.Cluster", Cluster, (r) => r.name ?? "", true, 3),
+  Cluster: define(
+    "Cluster",
+    "CDS",
+    "envoy.service.cluster.v3.ClusterDiscoveryService",
+    "envoy.config.cluster.v3.Cluster",
+    Cluster,
+    (r) => r.name ?? "",
+    true,
+    3,
+  ),
   ClusterLoadAssignment: define(
     "ClusterLoadAssignment",
     "EDS",
+    "envoy.service.endpoint.v3.EndpointDiscoveryService",
     "envoy.config.endpoint.v3.ClusterLoadAssignment",
     ClusterLoadAssignment,
     (r) => r.clusterName ?? "",
@@ -115,11 +140,30 @@ export const resourceTypes = Object.freeze({
     4,
   ),
   // LEDS resources are named by their xdstp:// locator, not by a field of the message.
-  LbEndpoint: define("LbEndpoint", "LEDS", "envoy.config.endpoint.v3.LbEndpoint", LbEndpoint, () => "", false, 5),
-  Listener: define("Listener", "LDS", "envoy.config.listener.v3.Listener", Listener, (r) => r.name ?? "", true, 6),
+  LbEndpoint: define(
+    "LbEndpoint",
+    "LEDS",
+    "envoy.service.endpoint.v3.LocalityEndpointDiscoveryService",
+    "envoy.config.endpoint.v3.LbEndpoint",
+    LbEndpoint,
+    () => "",
+    false,
+    5,
+  ),
+  Listener: define(
+    "Listener",
+    "LDS",
+    "envoy.service.listener.v3.ListenerDiscoveryService",
+    "envoy.config.listener.v3.Listener",
+    Listener,
+    (r) => r.name ?? "",
+    true,
+    6,
+  ),
   RouteConfiguration: define(
     "RouteConfiguration",
     "RDS",
+    "envoy.service.route.v3.RouteDiscoveryService",
     "envoy.config.route.v3.RouteConfiguration",
     RouteConfiguration,
     (r) => r.name ?? "",
@@ -129,6 +173,7 @@ export const resourceTypes = Object.freeze({
   ScopedRouteConfiguration: define(
     "ScopedRouteConfiguration",
     "SRDS",
+    "envoy.service.route.v3.ScopedRoutesDiscoveryService",
     "envoy.config.route.v3.ScopedRouteConfiguration",
     ScopedRouteConfiguration,
     (r) => r.name ?? "",
@@ -138,6 +183,7 @@ export const resourceTypes = Object.freeze({
   VirtualHost: define(
     "VirtualHost",
     "VHDS",
+    "envoy.service.route.v3.VirtualHostDiscoveryService",
     "envoy.config.route.v3.VirtualHost",
     VirtualHost,
     (r) => r.name ?? "",

@@ -1,0 +1,134 @@
+// The HTTP control endpoint of the TypeScript servers under test (the Go peer implements the same
+// protocol in main.go): POST /load, POST /update, GET /stats. It owns the workload state and the
+// update rules; a backend only has to put the resulting resources into its cache.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Cluster, ClusterLoadAssignment } from "@xdskit/core";
+import { applyUpdate, readWorkload } from "../workload.js";
+import { LOOPBACK, parseFlags } from "./proc.js";
+import type { LoadRequest, ServerStats, UpdateRequest, UpdateResponse } from "./protocol.js";
+
+/** Resources for every node, with a SotW version per type. */
+export interface BenchSnapshot {
+  clusters: readonly Cluster[];
+  endpoints: readonly ClusterLoadAssignment[];
+  clusterVersion: string;
+  endpointVersion: string;
+}
+
+/** What a server under test plugs into the control endpoint. */
+export interface BenchBackend {
+  /** Makes `snapshot` the state every node sees; resolves once the cache holds it. May return the version clients will see. */
+  setSnapshot(snapshot: BenchSnapshot): Promise<string | undefined> | string | undefined;
+  /** DiscoveryResponse payload bytes written so far, if the backend counts them. */
+  bytesSent?(): number;
+  /** Extra facts for /stats. */
+  info?(): Record<string, string | number>;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve(text ? JSON.parse(text) : {});
+      } catch (e) {
+        reject(e);
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function stats(backend: BenchBackend): ServerStats {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
+  const out: ServerStats = {
+    cpuUserSec: cpu.user / 1e6,
+    cpuSystemSec: cpu.system / 1e6,
+    rssBytes: mem.rss,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    heapUsedBytes: mem.heapUsed,
+    externalBytes: mem.external,
+    info: { runtime: `node ${process.version}`, gcExposed: gc ? 1 : 0, ...backend.info?.() },
+  };
+  const sent = backend.bytesSent?.();
+  if (sent !== undefined) out.bytesSent = sent;
+  return out;
+}
+
+/**
+ * Parses `--control-port` and `--ads-port`, lets `start(adsPort)` bring up the ADS server, serves the
+ * control protocol and prints `READY` once both listen. SIGTERM closes everything.
+ */
+export async function runBenchServer(start: (adsPort: number) => Promise<BenchBackend>): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const controlPort = Number(flags.get("control-port"));
+  const adsPort = Number(flags.get("ads-port"));
+  if (!controlPort || !adsPort) throw new Error("--control-port and --ads-port are required");
+  const backend = await start(adsPort);
+
+  let state: BenchSnapshot | undefined;
+  let busy = Promise.resolve();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? "/";
+    if (req.method === "GET" && url === "/stats") return send(res, 200, stats(backend));
+    if (req.method === "POST" && url === "/load") {
+      const body = (await readBody(req)) as LoadRequest;
+      const w = readWorkload(body.workload);
+      state = { clusters: w.clusters, endpoints: w.endpoints, clusterVersion: "0", endpointVersion: "0" };
+      const version = (await backend.setSnapshot(state)) ?? "0";
+      return send(res, 200, { version } satisfies UpdateResponse);
+    }
+    if (req.method === "POST" && url === "/update") {
+      const body = (await readBody(req)) as UpdateRequest;
+      if (!state) return send(res, 409, { error: "POST /load first" });
+      if (body.kind !== "one-endpoint" && body.kind !== "full-replace")
+        return send(res, 400, { error: `unknown kind ${String(body.kind)}` });
+      const next = applyUpdate(body.kind, body.seq, state.clusters, state.endpoints);
+      const v = String(body.seq);
+      state = {
+        clusters: next.clusters,
+        endpoints: next.endpoints,
+        clusterVersion: next.changed.clusters ? v : state.clusterVersion,
+        endpointVersion: next.changed.endpoints ? v : state.endpointVersion,
+      };
+      const version = (await backend.setSnapshot(state)) ?? v;
+      return send(res, 200, { version } satisfies UpdateResponse);
+    }
+    send(res, 404, { error: `no route ${req.method} ${url}` });
+  };
+
+  const http = createServer((req, res) => {
+    // Control requests are handled one at a time, in arrival order.
+    busy = busy.then(() =>
+      handle(req, res).catch((e: Error) => {
+        if (!res.headersSent) send(res, 500, { error: e.stack ?? e.message });
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => http.listen(controlPort, LOOPBACK, resolve));
+
+  const shutdown = () => {
+    http.close();
+    backend.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  console.log(`READY control=${controlPort} ads=${adsPort}`);
+}

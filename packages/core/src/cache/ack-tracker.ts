@@ -1,0 +1,201 @@
+// Per-node, per-type and per-resource record of what was sent, acknowledged or rejected.
+import type { Node } from "../gen/envoy/config/core/v3/base.js";
+import type { AckEvent, NackEvent, SentEvent, StreamFeedback } from "./config-watcher.js";
+
+/** SYNCED: the newest response was ACKed; PENDING: sent, no answer yet; NACKED: the newest response was rejected. */
+export type SyncState = "SYNCED" | "PENDING" | "NACKED";
+
+export interface ResponseRecord {
+  readonly version: string;
+  readonly nonce: string;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+}
+
+export interface NackRecord extends ResponseRecord {
+  readonly errorCode: number;
+  readonly errorMessage: string;
+}
+
+export interface ResourceStatus {
+  readonly name: string;
+  /** Version in the newest response that carried this resource. */
+  readonly sentVersion: string;
+  /** Version the client accepted, if any. */
+  readonly ackedVersion?: string;
+  /** The client rejected the newest response that carried this resource. */
+  readonly nacked: boolean;
+}
+
+export interface TypeStatus {
+  readonly typeUrl: string;
+  readonly state: SyncState;
+  readonly sent?: ResponseRecord;
+  readonly acked?: ResponseRecord;
+  readonly nacked?: NackRecord;
+  readonly resources: ReadonlyMap<string, ResourceStatus>;
+}
+
+export interface NodeStatus {
+  readonly nodeId: string;
+  readonly node: Node;
+  /** Open streams of this node. */
+  readonly streams: number;
+  readonly types: ReadonlyMap<string, TypeStatus>;
+}
+
+interface MutableType {
+  typeUrl: string;
+  state: SyncState;
+  sent?: ResponseRecord;
+  acked?: ResponseRecord;
+  nacked?: NackRecord;
+  resources: Map<string, ResourceStatus>;
+  // Responses awaiting an answer, by nonce; bounded so a client that never answers costs O(1) memory.
+  inflight: Map<string, SentEvent>;
+}
+
+interface MutableNode {
+  nodeId: string;
+  node: Node;
+  streams: Set<number>;
+  types: Map<string, MutableType>;
+}
+
+const MAX_INFLIGHT_PER_TYPE = 8;
+
+/** Reads and follows the ACK state of every node. */
+export interface AckTracker {
+  status(nodeId: string): NodeStatus | undefined;
+  nodes(): NodeStatus[];
+  /** Called after every ACK; returns an unsubscribe function. */
+  onAck(listener: (event: AckEvent) => void): () => void;
+  /** Called after every NACK; returns an unsubscribe function. */
+  onNack(listener: (event: NackEvent) => void): () => void;
+}
+
+/** The tracker plus the feedback interface the server calls. */
+export interface AckTrackerWithFeedback extends AckTracker {
+  readonly feedback: StreamFeedback;
+}
+
+export function createAckTracker(options: { now?: () => number } = {}): AckTrackerWithFeedback {
+  const now = options.now ?? Date.now;
+  const nodes = new Map<string, MutableNode>();
+  const ackListeners = new Set<(event: AckEvent) => void>();
+  const nackListeners = new Set<(event: NackEvent) => void>();
+
+  const nodeOf = (node: Node, streamId: number): MutableNode => {
+    const nodeId = node.id ?? "";
+    let entry = nodes.get(nodeId);
+    if (!entry) {
+      entry = { nodeId, node, streams: new Set(), types: new Map() };
+      nodes.set(nodeId, entry);
+    }
+    entry.streams.add(streamId);
+    return entry;
+  };
+  const typeOf = (node: MutableNode, typeUrl: string): MutableType => {
+    let entry = node.types.get(typeUrl);
+    if (!entry) {
+      entry = { typeUrl, state: "PENDING", resources: new Map(), inflight: new Map() };
+      node.types.set(typeUrl, entry);
+    }
+    return entry;
+  };
+
+  const feedback: StreamFeedback = {
+    sent(event) {
+      const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
+      type.sent = { version: event.version, nonce: event.nonce, at: now() };
+      type.state = "PENDING";
+      type.inflight.set(event.nonce, event);
+      if (type.inflight.size > MAX_INFLIGHT_PER_TYPE) {
+        const oldest = type.inflight.keys().next().value;
+        if (oldest !== undefined) type.inflight.delete(oldest);
+      }
+      for (const r of event.resources) {
+        const previous = type.resources.get(r.name);
+        type.resources.set(r.name, {
+          name: r.name,
+          sentVersion: r.version,
+          ...(previous?.ackedVersion !== undefined ? { ackedVersion: previous.ackedVersion } : {}),
+          nacked: false,
+        });
+      }
+      for (const name of event.removed) type.resources.delete(name);
+    },
+    acked(event) {
+      const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
+      const response = type.inflight.get(event.nonce);
+      type.inflight.delete(event.nonce);
+      type.acked = { version: event.version, nonce: event.nonce, at: now() };
+      if (type.sent?.nonce === event.nonce) type.state = "SYNCED";
+      for (const r of response?.resources ?? []) {
+        const current = type.resources.get(r.name);
+        if (current) type.resources.set(r.name, { ...current, ackedVersion: r.version, nacked: false });
+      }
+      for (const listener of ackListeners) listener(event);
+    },
+    nacked(event) {
+      const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
+      const response = type.inflight.get(event.nonce);
+      type.inflight.delete(event.nonce);
+      type.nacked = {
+        version: event.version,
+        nonce: event.nonce,
+        at: now(),
+        errorCode: event.errorCode,
+        errorMessage: event.errorMessage,
+      };
+      if (type.sent?.nonce === event.nonce) type.state = "NACKED";
+      for (const r of response?.resources ?? []) {
+        const current = type.resources.get(r.name);
+        if (current && current.sentVersion === r.version) type.resources.set(r.name, { ...current, nacked: true });
+      }
+      for (const listener of nackListeners) listener(event);
+    },
+    closed(event) {
+      const entry = nodes.get(event.node.id ?? "");
+      if (!entry) return;
+      entry.streams.delete(event.streamId);
+      if (entry.streams.size === 0) nodes.delete(entry.nodeId);
+    },
+  };
+
+  const snapshotOf = (entry: MutableNode): NodeStatus => ({
+    nodeId: entry.nodeId,
+    node: entry.node,
+    streams: entry.streams.size,
+    types: new Map(
+      [...entry.types].map(([url, t]) => [
+        url,
+        {
+          typeUrl: t.typeUrl,
+          state: t.state,
+          resources: new Map(t.resources),
+          ...(t.sent ? { sent: t.sent } : {}),
+          ...(t.acked ? { acked: t.acked } : {}),
+          ...(t.nacked ? { nacked: t.nacked } : {}),
+        },
+      ]),
+    ),
+  });
+
+  return {
+    feedback,
+    status(nodeId) {
+      const entry = nodes.get(nodeId);
+      return entry ? snapshotOf(entry) : undefined;
+    },
+    nodes: () => [...nodes.values()].map(snapshotOf),
+    onAck(listener) {
+      ackListeners.add(listener);
+      return () => ackListeners.delete(listener);
+    },
+    onNack(listener) {
+      nackListeners.add(listener);
+      return () => nackListeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// The seam between caches and the xDS server. The server owns stream state (nonces, subscriptions,
+// what each stream was sent); a cache answers "what should this stream get now?". Plug in your own
+// cache by implementing ConfigWatcher.
+import type { Node } from "../gen/envoy/config/core/v3/base.js";
+import type { PreparedResource } from "./prepared-resource.js";
+
+/** What one stream wants of one type, and what it already has. Read-only view owned by the server. */
+export interface WatchRequest {
+  /** Unique per server process. */
+  readonly streamId: number;
+  readonly node: Node;
+  readonly typeUrl: string;
+  /** Wildcard subscription: every resource of the type (XDS-RULES R10, R11). */
+  readonly wildcard: boolean;
+  /** Explicitly subscribed names. */
+  readonly names: ReadonlySet<string>;
+  /**
+   * What the client has: name → version last sent on this stream (or announced by the client in delta's
+   * `initial_resource_versions`). {@link ABSENT} marks a name the client was told does not exist (delta).
+   */
+  readonly known: ReadonlyMap<string, string>;
+  /** SotW: whether this stream has been sent a response of this type yet. */
+  readonly responded: boolean;
+}
+
+/** Version marker in {@link WatchRequest.known} for names reported as removed/non-existent (delta). */
+export const ABSENT = "";
+
+/** A SotW answer: the type's version and the resources to put in the DiscoveryResponse. */
+export interface SotwResponse {
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly resources: readonly PreparedResource[];
+}
+
+/** A delta answer: changed or new resources, and names removed or non-existent. */
+export interface DeltaResponse {
+  readonly typeUrl: string;
+  /** `system_version_info`: for debugging only (XDS-RULES R20). */
+  readonly version: string;
+  readonly resources: readonly PreparedResource[];
+  readonly removed: readonly string[];
+}
+
+/** Cancels a watch; calling it after the watch fired or twice does nothing. */
+export type CancelWatch = () => void;
+
+/**
+ * What the server consumes. A watch fires at most once; the server opens a new one with updated state
+ * after each response is acknowledged (so a slow client only ever gets the newest state).
+ * `respond` may be called synchronously from inside `watchSotw`/`watchDelta`.
+ */
+export interface ConfigWatcher {
+  watchSotw(request: WatchRequest, respond: (response: SotwResponse) => void): CancelWatch;
+  watchDelta(request: WatchRequest, respond: (response: DeltaResponse) => void): CancelWatch;
+  /** Optional: receives ACK/NACK bookkeeping from the server (see AckTracker). */
+  readonly feedback?: StreamFeedback;
+}
+
+/** What the server reports about responses and the client's answers to them. */
+export interface StreamFeedback {
+  /** A response left the server. `names` are the resources in it (SotW: the whole set for LDS/CDS). */
+  sent(event: SentEvent): void;
+  /** The client accepted the response with this nonce. */
+  acked(event: AckEvent): void;
+  /** The client rejected the response with this nonce, with `error_detail`. */
+  nacked(event: NackEvent): void;
+  /** The stream ended; its node may still have other streams. */
+  closed(event: { streamId: number; node: Node }): void;
+}
+
+export interface SentEvent {
+  readonly streamId: number;
+  readonly node: Node;
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly nonce: string;
+  readonly resources: ReadonlyArray<{ readonly name: string; readonly version: string }>;
+  readonly removed: readonly string[];
+  readonly delta: boolean;
+}
+
+export interface AckEvent {
+  readonly streamId: number;
+  readonly node: Node;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** The version the ACK confirms (of the response with that nonce). */
+  readonly version: string;
+}
+
+export interface NackEvent extends AckEvent {
+  /** `error_detail` of the request, as the client sent it. */
+  readonly errorCode: number;
+  readonly errorMessage: string;
+}

@@ -1,0 +1,31 @@
+// Names one resource makes a client subscribe to: used for warming (XDS-RULES R17).
+import { type Cluster, Cluster_DiscoveryType } from "../gen/envoy/config/cluster/v3/cluster.js";
+import type { Listener } from "../gen/envoy/config/listener/v3/listener.js";
+import { HttpConnectionManager } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
+import { typeUrlOf } from "../resource-types.js";
+
+const HCM_TYPE_URL = typeUrlOf("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+
+/** The ClusterLoadAssignment name an EDS cluster asks for, or undefined for other cluster types. */
+export function edsNameOf(cluster: Cluster): string | undefined {
+  if (cluster.type !== Cluster_DiscoveryType.EDS) return undefined;
+  return cluster.edsClusterConfig?.serviceName || cluster.name;
+}
+
+/** The RouteConfiguration names a listener's HTTP connection managers ask for over RDS. */
+export function rdsNamesOf(listener: Listener): string[] {
+  const names = new Set<string>();
+  const add = (value: Uint8Array | undefined, typeUrl: string | undefined) => {
+    if (typeUrl !== HCM_TYPE_URL || !value) return;
+    const name = HttpConnectionManager.decode(value).rds?.routeConfigName;
+    if (name) names.add(name);
+  };
+  add(listener.apiListener?.apiListener?.value, listener.apiListener?.apiListener?.typeUrl);
+  const chains = [
+    ...(listener.filterChains ?? []),
+    ...(listener.defaultFilterChain ? [listener.defaultFilterChain] : []),
+  ];
+  for (const chain of chains)
+    for (const filter of chain.filters ?? []) add(filter.typedConfig?.value, filter.typedConfig?.typeUrl);
+  return [...names];
+}

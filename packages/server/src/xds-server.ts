@@ -1,0 +1,303 @@
+import * as grpc from "@grpc/grpc-js";
+import {
+  DeltaDiscoveryRequest,
+  DiscoveryRequest,
+  type ResourceType,
+  resourceTypeList,
+  XdsKitError,
+} from "@xdskit/core";
+import {
+  AggregatedDiscoveryServiceDefinition,
+  HealthCheckRequest,
+  HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+  HealthDefinition,
+} from "@xdskit/core/services";
+import type { StreamInfo } from "./callbacks.js";
+import { DeltaStream } from "./delta-stream.js";
+import {
+  type Identity,
+  type PeerInfo,
+  type ResolvedXdsServerOptions,
+  resolveXdsServerOptions,
+  type XdsServerOptions,
+} from "./options.js";
+import { SotwStream } from "./sotw-stream.js";
+import { type StreamBase, StreamError, type StreamIo } from "./stream-base.js";
+
+/** A running (or ready to run) xDS management server. */
+export interface XdsServer {
+  /** Binds and starts serving; returns the bound port (useful with port 0). Address: "127.0.0.1:15010". */
+  listen(address: string): Promise<number>;
+  /**
+   * Graceful shutdown: health turns NOT_SERVING, pending responses are flushed, then open streams end with
+   * UNAVAILABLE so clients reconnect elsewhere. After `graceMs` (default 5000) remaining calls are cut.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** Number of open xDS streams. */
+  readonly streamCount: number;
+  /** The underlying grpc-js server, to add your own services (e.g. a CA) before `listen`. */
+  readonly grpcServer: grpc.Server;
+}
+
+const identitySerialize = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+
+/** Builds an xDS server over @grpc/grpc-js: ADS, per-type services (SotW and delta) and gRPC health. */
+export function createXdsServer(options: XdsServerOptions): XdsServer {
+  const resolved = resolveXdsServerOptions(options);
+  const server = new grpc.Server(resolved.grpcOptions);
+  const streams = new Set<{ stream: StreamBase<never, never>; end(code: grpc.status, message: string): void }>();
+  let nextStreamId = 0;
+  let serving = true;
+  const healthWatchers = new Set<grpc.ServerWritableStream<HealthCheckRequest, Uint8Array>>();
+
+  const handler =
+    (kind: "sotw" | "delta", method: string, fixedType: ResourceType | undefined) =>
+    (call: grpc.ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Uint8Array>) => {
+      const info: StreamInfo = { streamId: ++nextStreamId, method, delta: kind === "delta", peer: call.getPeer() };
+      let ended = false;
+      let stream: SotwStream | DeltaStream | undefined;
+      const end = (code: grpc.status, message: string, error?: Error) => {
+        if (ended) return;
+        ended = true;
+        stream?.close();
+        streams.delete(entry);
+        if (stream?.node) resolved.cache.feedback?.closed({ streamId: info.streamId, node: stream.node });
+        try {
+          resolved.callbacks.onStreamClose?.({
+            ...info,
+            ...(stream?.node ? { node: stream.node } : {}),
+            ...(error ? { error } : {}),
+          });
+        } catch {
+          // A throwing close hook must not affect other streams.
+        }
+        if (code === grpc.status.OK) call.end();
+        else call.emit("error", { code, details: message });
+      };
+      const entry = { stream: undefined as unknown as StreamBase<never, never>, end };
+      if (!serving) return end(grpc.status.UNAVAILABLE, "server is shutting down");
+      const io: StreamIo = {
+        write: (bytes) => (ended ? true : call.write(bytes)),
+        onDrain: (listener) => call.on("drain", listener),
+        fail: (code, message) => end(code, message),
+      };
+      let queue: Promise<void> = Promise.resolve();
+      const fail = (error: unknown) => {
+        if (error instanceof StreamError) end(error.code, error.message, error);
+        else end(grpc.status.INTERNAL, `internal error: ${(error as Error)?.message ?? String(error)}`, error as Error);
+      };
+      const start = async () => {
+        const identity = await authenticate(resolved, call);
+        await resolved.callbacks.onStreamOpen?.(info);
+        const fixedTypeUrl = fixedType?.typeUrl;
+        stream =
+          kind === "sotw"
+            ? new SotwStream(info, resolved, io, identity, fixedTypeUrl)
+            : new DeltaStream(info, resolved, io, identity, fixedTypeUrl);
+        entry.stream = stream as unknown as StreamBase<never, never>;
+      };
+      streams.add(entry);
+      queue = queue.then(start).catch(fail);
+      call.on("data", (request: DiscoveryRequest | DeltaDiscoveryRequest) => {
+        // Requests of one stream are handled strictly in order, hooks awaited in between.
+        queue = queue
+          .then(async () => {
+            if (ended || !stream) return;
+            if (stream instanceof SotwStream) await stream.handle(request as DiscoveryRequest);
+            else await stream.handle(request as DeltaDiscoveryRequest);
+          })
+          .catch(fail);
+      });
+      call.on("end", () => void queue.then(() => end(grpc.status.OK, "")));
+      call.on("error", (error) => end(grpc.status.CANCELLED, error.message));
+      call.on("close", () => end(grpc.status.CANCELLED, "stream closed by the client"));
+    };
+
+  const addDiscoveryService = (
+    serviceName: string,
+    methods: Record<string, { name: string; requestType: unknown; requestStream: boolean; responseStream: boolean }>,
+    fixedType: ResourceType | undefined,
+  ) => {
+    const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const [key, method] of Object.entries(methods)) {
+      const path = `/${serviceName}/${method.name}`;
+      if (method.requestStream && method.responseStream) {
+        const delta = method.requestType === DeltaDiscoveryRequest;
+        const codec = delta ? DeltaDiscoveryRequest : DiscoveryRequest;
+        definition[key] = {
+          path,
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: (value: unknown) => Buffer.from(codec.encode(value as never).finish()),
+          requestDeserialize: (bytes: Buffer) => codec.decode(bytes),
+          responseSerialize: identitySerialize as (value: unknown) => Buffer,
+          responseDeserialize: (bytes: Buffer) => bytes,
+        };
+        implementation[key] = handler(delta ? "delta" : "sotw", path, fixedType) as grpc.handleBidiStreamingCall<
+          unknown,
+          unknown
+        >;
+      } else {
+        // Unary Fetch* (REST-style polling over gRPC) is not served: streams and REST cover it.
+        definition[key] = {
+          path,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (value: unknown) =>
+            Buffer.from(DiscoveryRequest.encode(value as DiscoveryRequest).finish()),
+          requestDeserialize: (bytes: Buffer) => DiscoveryRequest.decode(bytes),
+          responseSerialize: identitySerialize as (value: unknown) => Buffer,
+          responseDeserialize: (bytes: Buffer) => bytes,
+        };
+        implementation[key] = ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+          callback({
+            code: grpc.status.UNIMPLEMENTED,
+            details: `${method.name} is not served; use the streaming methods or REST discovery`,
+          })) as grpc.handleUnaryCall<unknown, unknown>;
+      }
+    }
+    server.addService(definition as grpc.ServiceDefinition, implementation);
+  };
+
+  if (resolved.services.ads)
+    addDiscoveryService(
+      AggregatedDiscoveryServiceDefinition.fullName,
+      AggregatedDiscoveryServiceDefinition.methods,
+      undefined,
+    );
+  if (resolved.services.perType) {
+    for (const type of resourceTypeList) addDiscoveryService(type.grpcService, perTypeMethods(type), type);
+  }
+  if (resolved.services.health) addHealthService(server, () => serving, healthWatchers);
+
+  return {
+    grpcServer: server,
+    get streamCount() {
+      return streams.size;
+    },
+    listen(address) {
+      return new Promise<number>((resolve, reject) => {
+        server.bindAsync(address, resolved.credentials ?? grpc.ServerCredentials.createInsecure(), (error, port) => {
+          if (error)
+            reject(
+              new XdsKitError("INVALID_ARGUMENT", `cannot listen on ${address}: ${error.message}`, { cause: error }),
+            );
+          else resolve(port);
+        });
+      });
+    },
+    async close(closeOptions = {}) {
+      serving = false;
+      for (const watcher of healthWatchers) watcher.write(encodeHealth(HealthCheckResponse_ServingStatus.NOT_SERVING));
+      for (const { end } of [...streams]) end(grpc.status.UNAVAILABLE, "server is shutting down");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, closeOptions.graceMs ?? 5000);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+/** The per-type service's methods: Stream<Plural>, Delta<Plural>, Fetch<Plural>, from the generated definitions. */
+function perTypeMethods(type: ResourceType) {
+  const definition = PER_TYPE_DEFINITIONS.get(type.grpcService);
+  if (!definition) throw new XdsKitError("INVALID_ARGUMENT", `no generated service ${type.grpcService}`);
+  return definition.methods;
+}
+
+async function authenticate(
+  options: ResolvedXdsServerOptions,
+  call: { getPeer(): string; getAuthContext?(): { sslPeerCertificate?: import("node:tls").PeerCertificate } },
+): Promise<Identity | undefined> {
+  if (!options.authenticate) return undefined;
+  const auth = call.getAuthContext?.();
+  const certificate = auth?.sslPeerCertificate;
+  const peer: PeerInfo = {
+    address: call.getPeer(),
+    ...(certificate?.raw
+      ? {
+          certificate: {
+            raw: certificate.raw,
+            ...(certificate.subjectaltname ? { subjectAltNames: certificate.subjectaltname } : {}),
+          },
+        }
+      : {}),
+  };
+  try {
+    return await options.authenticate(peer);
+  } catch (error) {
+    throw new StreamError(grpc.status.UNAUTHENTICATED, `authentication failed: ${(error as Error).message}`);
+  }
+}
+
+function encodeHealth(status: HealthCheckResponse_ServingStatus): Uint8Array {
+  return HealthCheckResponse.encode({ status }).finish();
+}
+
+function addHealthService(
+  server: grpc.Server,
+  isServing: () => boolean,
+  watchers: Set<grpc.ServerWritableStream<HealthCheckRequest, Uint8Array>>,
+): void {
+  const current = () =>
+    isServing() ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING;
+  const common = {
+    requestSerialize: (value: HealthCheckRequest) => Buffer.from(HealthCheckRequest.encode(value).finish()),
+    requestDeserialize: (bytes: Buffer) => HealthCheckRequest.decode(bytes),
+    responseSerialize: identitySerialize,
+    responseDeserialize: (bytes: Buffer) => bytes,
+  };
+  server.addService(
+    {
+      check: { path: `/${HealthDefinition.fullName}/Check`, requestStream: false, responseStream: false, ...common },
+      watch: { path: `/${HealthDefinition.fullName}/Watch`, requestStream: false, responseStream: true, ...common },
+    },
+    {
+      check: ((_call: unknown, callback: grpc.sendUnaryData<Uint8Array>) =>
+        callback(null, encodeHealth(current()))) as grpc.handleUnaryCall<unknown, unknown>,
+      watch: ((call: grpc.ServerWritableStream<HealthCheckRequest, Uint8Array>) => {
+        watchers.add(call);
+        call.write(encodeHealth(current()));
+        call.on("cancelled", () => watchers.delete(call));
+        call.on("close", () => watchers.delete(call));
+      }) as grpc.handleServerStreamingCall<unknown, unknown>,
+    },
+  );
+}
+
+import {
+  ClusterDiscoveryServiceDefinition,
+  EndpointDiscoveryServiceDefinition,
+  ExtensionConfigDiscoveryServiceDefinition,
+  ListenerDiscoveryServiceDefinition,
+  LocalityEndpointDiscoveryServiceDefinition,
+  RouteDiscoveryServiceDefinition,
+  RuntimeDiscoveryServiceDefinition,
+  ScopedRoutesDiscoveryServiceDefinition,
+  SecretDiscoveryServiceDefinition,
+  VirtualHostDiscoveryServiceDefinition,
+} from "@xdskit/core/services";
+
+const PER_TYPE_DEFINITIONS = new Map<string, { fullName: string; methods: Parameters<typeof Object.entries>[0] }>(
+  [
+    ClusterDiscoveryServiceDefinition,
+    EndpointDiscoveryServiceDefinition,
+    ExtensionConfigDiscoveryServiceDefinition,
+    ListenerDiscoveryServiceDefinition,
+    LocalityEndpointDiscoveryServiceDefinition,
+    RouteDiscoveryServiceDefinition,
+    RuntimeDiscoveryServiceDefinition,
+    ScopedRoutesDiscoveryServiceDefinition,
+    SecretDiscoveryServiceDefinition,
+    VirtualHostDiscoveryServiceDefinition,
+  ].map((d) => [d.fullName, d]),
+);
