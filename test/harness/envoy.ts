@@ -364,7 +364,11 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyHandl
 
 export interface ValidateResult {
   ok: boolean;
-  /** Envoy's stdout and stderr; on failure it names the problem, e.g. "route: unknown cluster 'nope'". */
+  /**
+   * Envoy's stdout and stderr; on failure it names the problem, e.g. "route: unknown cluster 'nope'".
+   * Messages from protobuf's JSON parser ("no such field: 'x'") carry randomly doubled spaces on
+   * purpose: match them with `\s+`.
+   */
   output: string;
 }
 

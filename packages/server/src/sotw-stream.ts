@@ -99,13 +99,15 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       }
       return;
     }
+    const wasWildcard = state.wildcard;
     state.legacyWildcard = false;
     state.wildcard = names.includes("*");
     const next = new Set(names.filter((n) => n !== "*"));
     // The client drops what it unsubscribed from by itself; forget it so a later re-subscribe resends.
     if (!state.wildcard) for (const name of state.known.keys()) if (!next.has(name)) state.known.delete(name);
     // R9: a newly added name is sent even if it was sent before.
-    for (const name of next) if (!state.names.has(name)) state.known.delete(name);
+    // (Under a wildcard the client already had every name, so narrowing to names adds nothing.)
+    if (!wasWildcard) for (const name of next) if (!state.names.has(name)) state.known.delete(name);
     state.names.clear();
     for (const name of next) state.names.add(name);
   }

@@ -1,0 +1,609 @@
+// Fan-out benchmark runner. For each (server, mode, N, R): start the server process, POST /load,
+// start the load-client processes, wait until every stream holds the config, then per update kind
+// run warm-up + trials of POST /update and time until the last stream received the new version.
+// Also an idle-streams memory run (heap and RSS per stream). Everything is loopback and bounded.
+//
+// Run through bench/run.ts (`npm run bench -- --flags`), which sets the Node flags this needs.
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { freePort, httpJson, LOOPBACK, NODE_TS_ARGS, nowMs, parseFlags, sleep, spawnServer, stopChild } from "./lib/proc.js";
+import type { FromClient, ServerStats, ToClient, UpdateResponse, XdsMode } from "./lib/protocol.js";
+import { fmt, linearFit, percentile, printTable } from "./lib/report.js";
+import { benchDir, cacheDir, ensureWorkload, readWorkloadHeader, type UpdateKind } from "./workload.js";
+
+export type ServerName = "reference" | "xdskit" | "go-control-plane";
+const ALL_SERVERS: readonly ServerName[] = ["xdskit", "go-control-plane", "reference"];
+
+interface Options {
+  servers: ServerName[];
+  modes: XdsMode[];
+  ns: number[];
+  rs: number[];
+  kinds: UpdateKind[];
+  trials: number;
+  warmup: number;
+  clients: number;
+  perChannel: number;
+  gomaxprocs: number;
+  idleNs: number[];
+  idleR: number;
+  idleMode: XdsMode;
+  maxInitialGb: number;
+  ratio: [ServerName, ServerName] | undefined;
+  json: string | undefined;
+  gapMs: number;
+}
+
+// ---- servers under test ----
+
+const GO_DIR = path.join(benchDir, "go-control-plane");
+const GO_BIN = path.join(cacheDir, "gcp-server");
+
+/** Builds the go-control-plane peer if missing or older than its sources (modules come from the Go proxy). */
+export function ensureGoBinary(): string {
+  const sources = ["main.go", "go.mod", "go.sum"].map((f) => statSync(path.join(GO_DIR, f)).mtimeMs);
+  if (existsSync(GO_BIN) && statSync(GO_BIN).mtimeMs >= Math.max(...sources)) return GO_BIN;
+  mkdirSync(cacheDir, { recursive: true });
+  console.error(`building go-control-plane peer: go build -o ${path.relative(process.cwd(), GO_BIN)} (in ${GO_DIR})`);
+  execFileSync("go", ["build", "-o", GO_BIN, "."], {
+    cwd: GO_DIR,
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, GOFLAGS: process.env.GOFLAGS?.includes("-mod=") ? process.env.GOFLAGS : "-mod=mod" },
+  });
+  return GO_BIN;
+}
+
+/** Modes each server supports. */
+export function serverModes(server: ServerName): XdsMode[] {
+  return server === "reference" ? ["sotw"] : ["sotw", "delta"];
+}
+
+/** Whether a server can run here (xdskit: the assumed API exists; go-control-plane: a go toolchain or a built binary). */
+export async function serverAvailable(server: ServerName): Promise<boolean> {
+  if (server === "reference") return true;
+  if (server === "go-control-plane") {
+    if (existsSync(GO_BIN)) return true;
+    try {
+      execFileSync("go", ["version"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    // Specifiers in variables: these modules or exports may not exist yet.
+    const serverSpec = "@xdskit/server";
+    const coreSpec = "@xdskit/core";
+    const s = (await import(serverSpec)) as Record<string, unknown>;
+    const c = (await import(coreSpec)) as Record<string, unknown>;
+    return (
+      typeof s.createXdsServer === "function" &&
+      typeof c.createSnapshotCache === "function" &&
+      typeof c.createSnapshot === "function"
+    );
+  } catch {
+    return false;
+  }
+}
+
+async function startServer(server: ServerName, opts: Options): Promise<{ child: ChildProcess; control: number; ads: number }> {
+  const control = await freePort();
+  const ads = await freePort();
+  const ports = [`--control-port=${control}`, `--ads-port=${ads}`];
+  let child: ChildProcess;
+  if (server === "go-control-plane") {
+    child = await spawnServer(GO_BIN, [...ports, `--gomaxprocs=${opts.gomaxprocs}`], process.env, 30_000);
+  } else {
+    const file = path.join(benchDir, "servers", server === "xdskit" ? "xdskit-server.ts" : "reference-server.ts");
+    child = await spawnServer(process.execPath, [...NODE_TS_ARGS, "--expose-gc", file, ...ports], process.env, 60_000);
+  }
+  return { child, control, ads };
+}
+
+// ---- load clients ----
+
+class Clients {
+  private readonly children: ChildProcess[] = [];
+  private readonly waiters = new Set<{ match: (i: number, m: FromClient) => boolean; got: Map<number, FromClient>; done: () => void }>();
+  errors: string[] = [];
+
+  constructor(
+    adsPort: number,
+    mode: XdsMode,
+    n: number,
+    workload: string,
+    opts: Options,
+    deadlineMs: number,
+  ) {
+    const count = n === 0 ? 0 : Math.min(opts.clients, n);
+    for (let i = 0; i < count; i++) {
+      const lo = Math.floor((n * i) / count);
+      const hi = Math.floor((n * (i + 1)) / count);
+      const child = fork(
+        path.join(benchDir, "load-client.ts"),
+        [
+          `--target=${LOOPBACK}:${adsPort}`,
+          `--mode=${mode}`,
+          `--streams=${hi - lo}`,
+          `--offset=${lo}`,
+          `--workload=${workload}`,
+          `--per-channel=${opts.perChannel}`,
+          `--deadline-ms=${deadlineMs}`,
+          `--client=${i}`,
+        ],
+        { execArgv: [...NODE_TS_ARGS], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+      );
+      child.on("message", (m: FromClient) => this.onMessage(i, m));
+      child.on("exit", (code) => {
+        if (code) this.errors.push(`client ${i} exited with code ${code}`);
+      });
+      this.children.push(child);
+    }
+  }
+
+  get size(): number {
+    return this.children.length;
+  }
+
+  private onMessage(i: number, m: FromClient): void {
+    if (m.type === "error") {
+      if (this.errors.length < 10) console.error(`  client ${i}: ${m.message}`);
+      this.errors.push(m.message);
+    }
+    for (const w of this.waiters) {
+      if (w.match(i, m)) {
+        w.got.set(i, m);
+        if (w.got.size === this.children.length) w.done();
+      }
+    }
+  }
+
+  /** Waits for one matching message from every client; `trigger` runs after the waiter is in place. */
+  async all<T extends FromClient>(
+    match: (m: FromClient) => m is T,
+    timeoutMs: number,
+    what: string,
+    trigger?: () => void,
+  ): Promise<T[]> {
+    if (this.children.length === 0) {
+      trigger?.();
+      return [];
+    }
+    const got = new Map<number, FromClient>();
+    let resolveAll: () => void = () => {};
+    const completed = new Promise<void>((resolve) => {
+      resolveAll = resolve;
+    });
+    const waiter = { match: (_i: number, m: FromClient) => match(m), got, done: () => resolveAll() };
+    this.waiters.add(waiter);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${got.size}/${this.children.length} clients)`)),
+        timeoutMs,
+      );
+    });
+    try {
+      trigger?.();
+      await Promise.race([completed, timedOut]);
+    } finally {
+      this.waiters.delete(waiter);
+      clearTimeout(timer);
+    }
+    return [...got.values()] as T[];
+  }
+
+  send(msg: ToClient): void {
+    for (const c of this.children) if (c.connected) c.send(msg);
+  }
+
+  async counters(): Promise<{ bytes: number; responses: number; errors: number }> {
+    const all = await this.all(
+      (m): m is Extract<FromClient, { type: "counters" }> => m.type === "counters",
+      30_000,
+      "counters",
+      () => this.send({ type: "counters" }),
+    );
+    return all.reduce((s, m) => ({ bytes: s.bytes + m.bytes, responses: s.responses + m.responses, errors: s.errors + m.errors }), {
+      bytes: 0,
+      responses: 0,
+      errors: 0,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.send({ type: "exit" });
+    await Promise.all(this.children.map((c) => stopChild(c, 2000)));
+  }
+}
+
+// ---- one session: a server with N connected streams ----
+
+export interface Row {
+  server: ServerName;
+  mode: XdsMode;
+  n: number;
+  r: number;
+  kind: UpdateKind;
+  trials: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Median time for POST /update to return (cache updated). */
+  updateCallMs: number;
+  /** From client start until every stream held the initial config. */
+  connectSec: number;
+  connectCpuSec: number;
+  cpuMsPerUpdate: number;
+  peakRssMb: number;
+  heapMb: number;
+  mbPerUpdate: number;
+  serverMbPerUpdate: number | undefined;
+  errors: number;
+  verifyErrors: string[];
+  info: string;
+}
+
+const MB = 1024 * 1024;
+const cpuOf = (s: ServerStats) => s.cpuUserSec + s.cpuSystemSec;
+/** Node: V8 heap plus off-heap Buffers after GC; Go: HeapAlloc after GC. */
+const heapOf = (s: ServerStats) => s.heapUsedBytes + (s.externalBytes ?? 0);
+
+async function session(server: ServerName, mode: XdsMode, n: number, r: number, opts: Options): Promise<Row[]> {
+  const workload = ensureWorkload(r);
+  const header = readWorkloadHeader(workload);
+  const perStreamBytes = header.clusterBytes + header.endpointBytes;
+  // Generous, size-scaled bounds: 10 MB/s of config per phase plus a floor.
+  const connectTimeout = 60_000 + (n * perStreamBytes) / 10_000;
+  const updateTimeout = 30_000 + (n * perStreamBytes) / 10_000;
+  const deadline = connectTimeout + (opts.warmup + opts.trials) * opts.kinds.length * (updateTimeout + 5_000) + 60_000;
+
+  const { child, control: srv, ads } = await startServer(server, opts);
+  let clients: Clients | undefined;
+  const rows: Row[] = [];
+  try {
+    await httpJson<UpdateResponse>(srv, "POST", "/load", { workload });
+    const loaded = await httpJson<ServerStats>(srv, "GET", "/stats");
+    const t0 = nowMs();
+    const c = new Clients(ads, mode, n, workload, opts, deadline);
+    clients = c;
+    const ready = await c.all(
+      (m): m is Extract<FromClient, { type: "ready" }> => m.type === "ready",
+      connectTimeout,
+      `initial config on ${n} streams`,
+    );
+    const connectSec = (Math.max(t0, ...ready.map((m) => m.lastConfigAt)) - t0) / 1000;
+    await sleep(500);
+    const steady = await httpJson<ServerStats>(srv, "GET", "/stats");
+    let seq = 0;
+    for (const kind of opts.kinds) {
+      const before = await httpJson<ServerStats>(srv, "GET", "/stats");
+      const cBefore = await c.counters();
+      const latencies: number[] = [];
+      const calls: number[] = [];
+      const verifyErrors: string[] = [];
+      for (let t = 0; t < opts.warmup + opts.trials; t++) {
+        seq++;
+        const target = header.clusterNames[seq % r] ?? "";
+        const s = seq;
+        await c.all(
+          (m): m is Extract<FromClient, { type: "armed" }> => m.type === "armed" && m.seq === s,
+          30_000,
+          `arm ${s}`,
+          () => c.send({ type: "arm", seq: s, kind, target }),
+        );
+        let start = 0;
+        let callMs = 0;
+        const done = await c.all(
+          (m): m is Extract<FromClient, { type: "done" }> => m.type === "done" && m.seq === s,
+          updateTimeout,
+          `update ${s} (${kind}) on ${n} streams`,
+          () => {
+            start = nowMs();
+            httpJson<UpdateResponse>(srv, "POST", "/update", { kind, seq: s }).then(
+              () => {
+                callMs = nowMs() - start;
+              },
+              (e: Error) => c.errors.push(e.message),
+            );
+          },
+        );
+        for (const d of done) if (d.verifyError) verifyErrors.push(d.verifyError);
+        if (t >= opts.warmup) {
+          latencies.push(Math.max(...done.map((d) => d.lastAt), start) - start);
+          calls.push(callMs);
+        }
+        await sleep(opts.gapMs);
+      }
+      const after = await httpJson<ServerStats>(srv, "GET", "/stats");
+      const cAfter = await c.counters();
+      const updates = opts.warmup + opts.trials;
+      const sent =
+        after.bytesSent !== undefined && before.bytesSent !== undefined
+          ? (after.bytesSent - before.bytesSent) / updates / MB
+          : undefined;
+      rows.push({
+        server,
+        mode,
+        n,
+        r,
+        kind,
+        trials: opts.trials,
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        maxMs: Math.max(...latencies),
+        updateCallMs: percentile(calls, 50),
+        connectSec,
+        connectCpuSec: cpuOf(steady) - cpuOf(loaded),
+        cpuMsPerUpdate: ((cpuOf(after) - cpuOf(before)) / updates) * 1000,
+        peakRssMb: after.peakRssBytes / MB,
+        heapMb: heapOf(steady) / MB,
+        mbPerUpdate: (cAfter.bytes - cBefore.bytes) / updates / MB,
+        serverMbPerUpdate: sent,
+        errors: cAfter.errors + c.errors.length,
+        verifyErrors,
+        info: Object.entries(after.info ?? {})
+          .filter(([k]) => ["runtime", "goControlPlane", "gomaxprocs"].includes(k))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" "),
+      });
+      const last = rows[rows.length - 1] as Row;
+      console.error(
+        `  ${server} ${mode} N=${n} R=${r} ${kind}: p50 ${fmt(last.p50Ms)} ms, p99 ${fmt(last.p99Ms)} ms, ` +
+          `cpu ${fmt(last.cpuMsPerUpdate)} ms/update, ${fmt(last.mbPerUpdate, 2)} MB/update` +
+          (verifyErrors.length ? `, VERIFY: ${verifyErrors[0]}` : ""),
+      );
+    }
+  } finally {
+    await clients?.close();
+    await stopChild(child);
+  }
+  return rows;
+}
+
+// ---- idle-streams memory run ----
+
+interface IdlePoint {
+  server: ServerName;
+  n: number;
+  heapMb: number;
+  rssMb: number;
+  connectSec: number;
+}
+
+async function idlePoint(server: ServerName, n: number, opts: Options): Promise<IdlePoint> {
+  const workload = ensureWorkload(opts.idleR);
+  const header = readWorkloadHeader(workload);
+  const timeout = 60_000 + (n * (header.clusterBytes + header.endpointBytes)) / 10_000;
+  const { child, control, ads } = await startServer(server, opts);
+  let clients: Clients | undefined;
+  try {
+    await httpJson(control, "POST", "/load", { workload });
+    const t0 = nowMs();
+    const c = new Clients(ads, opts.idleMode, n, workload, opts, timeout + 60_000);
+    clients = c;
+    const ready = await c.all(
+      (m): m is Extract<FromClient, { type: "ready" }> => m.type === "ready",
+      timeout,
+      `initial config on ${n} streams`,
+    );
+    await sleep(1000);
+    const s = await httpJson<ServerStats>(control, "GET", "/stats");
+    return {
+      server,
+      n,
+      heapMb: heapOf(s) / MB,
+      rssMb: s.rssBytes / MB,
+      connectSec: (Math.max(t0, ...ready.map((m) => m.lastConfigAt)) - t0) / 1000,
+    };
+  } finally {
+    await clients?.close();
+    await stopChild(child);
+  }
+}
+
+// ---- options ----
+
+function list(v: string | undefined, fallback: string): string[] {
+  return (v ?? fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export async function parseOptions(argv: readonly string[]): Promise<Options> {
+  const f = parseFlags(argv);
+  const full = f.get("full") === "true";
+  let servers = list(f.get("server"), "auto") as Array<ServerName | "auto">;
+  if (servers.includes("auto")) {
+    const avail: ServerName[] = [];
+    for (const s of ALL_SERVERS) if (await serverAvailable(s)) avail.push(s);
+    servers = avail;
+  }
+  for (const s of servers)
+    if (!ALL_SERVERS.includes(s as ServerName)) throw new Error(`unknown --server ${s} (${ALL_SERVERS.join(", ")})`);
+  let ratio: [ServerName, ServerName] | undefined;
+  const r = f.get("ratio");
+  if (r !== undefined && r !== "false") {
+    const [a, b] = (r === "true" ? "xdskit/go-control-plane" : r).split("/") as [ServerName, ServerName];
+    ratio = [a, b];
+  }
+  const idle = f.get("idle") ?? (full ? "0,1000,2000,5000,10000" : "0,500,1000");
+  return {
+    servers: servers as ServerName[],
+    modes: list(f.get("mode"), full ? "sotw,delta" : "sotw,delta") as XdsMode[],
+    ns: list(f.get("n"), full ? "100,1000,2000,10000" : "100,1000").map(Number),
+    rs: list(f.get("r"), full ? "100,1000,5000" : "100,1000").map(Number),
+    kinds: list(f.get("kind"), "one-endpoint,full-replace") as UpdateKind[],
+    trials: Number(f.get("trials") ?? (full ? 10 : 5)),
+    warmup: Number(f.get("warmup") ?? 1),
+    clients: Number(f.get("clients") ?? 2),
+    perChannel: Number(f.get("per-channel") ?? 100),
+    gomaxprocs: Number(f.get("gomaxprocs") ?? 1),
+    idleNs: idle === "none" ? [] : list(idle, "").map(Number),
+    idleR: Number(f.get("idle-r") ?? 100),
+    idleMode: (f.get("idle-mode") ?? "sotw") as XdsMode,
+    maxInitialGb: Number(f.get("max-initial-gb") ?? (full ? 16 : 2)),
+    ratio,
+    json: f.get("json"),
+    gapMs: Number(f.get("gap-ms") ?? 100),
+  };
+}
+
+// ---- main ----
+
+function printRows(rows: readonly Row[]): void {
+  printTable(
+    "Fan-out: time from POST /update until the last stream received the new version (ms), per update",
+    [
+      "server",
+      "mode",
+      "N",
+      "R",
+      "update",
+      "p50 ms",
+      "p99 ms",
+      "call ms",
+      "cpu ms/upd",
+      "MB rx/upd",
+      "connect s",
+      "connect cpu s",
+      "peak RSS MB",
+      "heap MB",
+      "err",
+    ],
+    rows.map((r) => [
+      r.server,
+      r.mode,
+      String(r.n),
+      String(r.r),
+      r.kind,
+      fmt(r.p50Ms),
+      fmt(r.p99Ms),
+      fmt(r.updateCallMs),
+      fmt(r.cpuMsPerUpdate),
+      fmt(r.mbPerUpdate, 2),
+      fmt(r.connectSec, 2),
+      fmt(r.connectCpuSec, 2),
+      fmt(r.peakRssMb, 0),
+      fmt(r.heapMb, 1),
+      String(r.errors + r.verifyErrors.length),
+    ]),
+  );
+}
+
+function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): void {
+  const out: string[][] = [];
+  for (const ra of rows.filter((r) => r.server === a)) {
+    const rb = rows.find((r) => r.server === b && r.mode === ra.mode && r.n === ra.n && r.r === ra.r && r.kind === ra.kind);
+    if (!rb) continue;
+    const x = (p: number, q: number) => `${fmt(p / q, 2)}x`;
+    out.push([
+      ra.mode,
+      String(ra.n),
+      String(ra.r),
+      ra.kind,
+      x(ra.p50Ms, rb.p50Ms),
+      x(ra.p99Ms, rb.p99Ms),
+      x(ra.cpuMsPerUpdate, rb.cpuMsPerUpdate),
+      x(ra.mbPerUpdate, rb.mbPerUpdate),
+      x(ra.connectSec, rb.connectSec),
+      x(ra.peakRssMb, rb.peakRssMb),
+      x(ra.heapMb, rb.heapMb),
+    ]);
+  }
+  if (out.length === 0) {
+    console.log(`\n(no rows to compare for --ratio=${a}/${b})`);
+    return;
+  }
+  printTable(
+    `Ratio ${a} / ${b} (below 1 = ${a} is lower)`,
+    ["mode", "N", "R", "update", "p50", "p99", "cpu/upd", "MB rx/upd", "connect", "peak RSS", "heap"],
+    out,
+  );
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const opts = await parseOptions(argv);
+  if (opts.servers.includes("go-control-plane")) ensureGoBinary();
+  console.error(
+    `servers: ${opts.servers.join(", ")}; modes ${opts.modes.join(",")}; N ${opts.ns.join(",")}; R ${opts.rs.join(",")}; ` +
+      `${opts.warmup} warm-up + ${opts.trials} trials per update kind; ${opts.clients} client processes, ` +
+      `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs}`,
+  );
+  const rows: Row[] = [];
+  const skipped: string[] = [];
+  for (const n of opts.ns)
+    for (const r of opts.rs)
+      for (const mode of opts.modes)
+        for (const server of opts.servers) {
+          if (!serverModes(server).includes(mode)) continue;
+          const header = readWorkloadHeader(ensureWorkload(r));
+          const initialGb = (n * (header.clusterBytes + header.endpointBytes)) / 1e9;
+          if (initialGb > opts.maxInitialGb) {
+            skipped.push(`${server} ${mode} N=${n} R=${r} (${fmt(initialGb)} GB initial push > --max-initial-gb=${opts.maxInitialGb})`);
+            continue;
+          }
+          console.error(`${server} ${mode} N=${n} R=${r} ...`);
+          try {
+            rows.push(...(await session(server, mode, n, r, opts)));
+          } catch (e) {
+            console.error(`  FAILED: ${(e as Error).message}`);
+            skipped.push(`${server} ${mode} N=${n} R=${r}: ${(e as Error).message.split("\n")[0]}`);
+          }
+        }
+  if (rows.length) printRows(rows);
+  for (const r of rows) for (const v of r.verifyErrors.slice(0, 3)) console.log(`  verify ${r.server} ${r.mode} N=${r.n} R=${r.r}: ${v}`);
+  const infos = new Map(rows.map((r) => [r.server, r.info]));
+  for (const [s, i] of infos) console.log(`  ${s}: ${i}`);
+  if (opts.ratio) printRatios(rows, opts.ratio);
+
+  const idle: IdlePoint[] = [];
+  if (opts.idleNs.length) {
+    for (const server of opts.servers) {
+      if (!serverModes(server).includes(opts.idleMode)) continue;
+      for (const n of opts.idleNs) {
+        console.error(`idle ${server} ${opts.idleMode} N=${n} R=${opts.idleR} ...`);
+        try {
+          idle.push(await idlePoint(server, n, opts));
+        } catch (e) {
+          console.error(`  FAILED: ${(e as Error).message}`);
+        }
+      }
+    }
+    const byServer = new Map<ServerName, IdlePoint[]>();
+    for (const p of idle) byServer.set(p.server, [...(byServer.get(p.server) ?? []), p]);
+    const idleRows: string[][] = [];
+    for (const [server, pts] of byServer) {
+      const heapFit = linearFit(
+        pts.map((p) => p.n),
+        pts.map((p) => p.heapMb),
+      );
+      const rssFit = linearFit(
+        pts.map((p) => p.n),
+        pts.map((p) => p.rssMb),
+      );
+      idleRows.push([
+        server,
+        pts.map((p) => `${p.n}:${fmt(p.heapMb, 0)}/${fmt(p.rssMb, 0)}`).join(" "),
+        fmt(heapFit.slope * 1024, 1),
+        fmt(rssFit.slope * 1024, 1),
+      ]);
+    }
+    printTable(
+      `Idle streams (${opts.idleMode}, R=${opts.idleR}): memory after GC with N streams holding the config`,
+      ["server", "N:heapMB/rssMB", "heap KB/stream", "RSS KB/stream"],
+      idleRows,
+    );
+  }
+  if (skipped.length) {
+    console.log("\nSkipped:");
+    for (const s of skipped) console.log(`  ${s}`);
+  }
+  if (opts.json) {
+    mkdirSync(path.dirname(path.resolve(opts.json)), { recursive: true });
+    writeFileSync(opts.json, `${JSON.stringify({ options: opts, rows, idle, skipped }, null, 2)}\n`);
+    console.log(`\nresults written to ${opts.json}`);
+  }
+}
