@@ -7,7 +7,17 @@
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { freePort, httpJson, LOOPBACK, NODE_TS_ARGS, nowMs, parseFlags, sleep, spawnServer, stopChild } from "./lib/proc.js";
+import {
+  freePort,
+  httpJson,
+  LOOPBACK,
+  NODE_TS_ARGS,
+  nowMs,
+  parseFlags,
+  sleep,
+  spawnServer,
+  stopChild,
+} from "./lib/proc.js";
 import type { FromClient, ServerStats, ToClient, UpdateResponse, XdsMode } from "./lib/protocol.js";
 import { fmt, linearFit, percentile, printTable } from "./lib/report.js";
 import { benchDir, cacheDir, ensureWorkload, readWorkloadHeader, type UpdateKind } from "./workload.js";
@@ -87,7 +97,10 @@ export async function serverAvailable(server: ServerName): Promise<boolean> {
   }
 }
 
-async function startServer(server: ServerName, opts: Options): Promise<{ child: ChildProcess; control: number; ads: number }> {
+async function startServer(
+  server: ServerName,
+  opts: Options,
+): Promise<{ child: ChildProcess; control: number; ads: number }> {
   const control = await freePort();
   const ads = await freePort();
   const ports = [`--control-port=${control}`, `--ads-port=${ads}`];
@@ -105,17 +118,14 @@ async function startServer(server: ServerName, opts: Options): Promise<{ child: 
 
 class Clients {
   private readonly children: ChildProcess[] = [];
-  private readonly waiters = new Set<{ match: (i: number, m: FromClient) => boolean; got: Map<number, FromClient>; done: () => void }>();
+  private readonly waiters = new Set<{
+    match: (i: number, m: FromClient) => boolean;
+    got: Map<number, FromClient>;
+    done: () => void;
+  }>();
   errors: string[] = [];
 
-  constructor(
-    adsPort: number,
-    mode: XdsMode,
-    n: number,
-    workload: string,
-    opts: Options,
-    deadlineMs: number,
-  ) {
+  constructor(adsPort: number, mode: XdsMode, n: number, workload: string, opts: Options, deadlineMs: number) {
     const count = n === 0 ? 0 : Math.min(opts.clients, n);
     for (let i = 0; i < count; i++) {
       const lo = Math.floor((n * i) / count);
@@ -180,7 +190,12 @@ class Clients {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${got.size}/${this.children.length} clients)`)),
+        () =>
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what} (${got.size}/${this.children.length} clients)`,
+            ),
+          ),
         timeoutMs,
       );
     });
@@ -205,17 +220,27 @@ class Clients {
       "counters",
       () => this.send({ type: "counters" }),
     );
-    return all.reduce((s, m) => ({ bytes: s.bytes + m.bytes, responses: s.responses + m.responses, errors: s.errors + m.errors }), {
-      bytes: 0,
-      responses: 0,
-      errors: 0,
-    });
+    return all.reduce(
+      (s, m) => ({ bytes: s.bytes + m.bytes, responses: s.responses + m.responses, errors: s.errors + m.errors }),
+      {
+        bytes: 0,
+        responses: 0,
+        errors: 0,
+      },
+    );
   }
 
   async close(): Promise<void> {
     this.send({ type: "exit" });
     await Promise.all(this.children.map((c) => stopChild(c, 2000)));
   }
+}
+
+/** Seconds from the first stream opened (any client) until the last stream held the config. */
+function connectTime(ready: readonly Extract<FromClient, { type: "ready" }>[], fallback: number): number {
+  if (ready.length === 0) return 0;
+  const opened = Math.min(...ready.map((m) => m.openedAt));
+  return (Math.max(...ready.map((m) => m.lastConfigAt)) - (Number.isFinite(opened) ? opened : fallback)) / 1000;
 }
 
 // ---- one session: a server with N connected streams ----
@@ -273,7 +298,7 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
       connectTimeout,
       `initial config on ${n} streams`,
     );
-    const connectSec = (Math.max(t0, ...ready.map((m) => m.lastConfigAt)) - t0) / 1000;
+    const connectSec = connectTime(ready, t0);
     await sleep(500);
     const steady = await httpJson<ServerStats>(srv, "GET", "/stats");
     let seq = 0;
@@ -395,7 +420,7 @@ async function idlePoint(server: ServerName, n: number, opts: Options): Promise<
       n,
       heapMb: heapOf(s) / MB,
       rssMb: s.rssBytes / MB,
-      connectSec: (Math.max(t0, ...ready.map((m) => m.lastConfigAt)) - t0) / 1000,
+      connectSec: connectTime(ready, t0),
     };
   } finally {
     await clients?.close();
@@ -466,11 +491,11 @@ function printRows(rows: readonly Row[]): void {
       "p99 ms",
       "call ms",
       "cpu ms/upd",
-      "MB rx/upd",
+      "MiB rx/upd",
       "connect s",
       "connect cpu s",
-      "peak RSS MB",
-      "heap MB",
+      "peak RSS MiB",
+      "heap MiB",
       "err",
     ],
     rows.map((r) => [
@@ -496,7 +521,9 @@ function printRows(rows: readonly Row[]): void {
 function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): void {
   const out: string[][] = [];
   for (const ra of rows.filter((r) => r.server === a)) {
-    const rb = rows.find((r) => r.server === b && r.mode === ra.mode && r.n === ra.n && r.r === ra.r && r.kind === ra.kind);
+    const rb = rows.find(
+      (r) => r.server === b && r.mode === ra.mode && r.n === ra.n && r.r === ra.r && r.kind === ra.kind,
+    );
     if (!rb) continue;
     const x = (p: number, q: number) => `${fmt(p / q, 2)}x`;
     out.push([
@@ -519,7 +546,7 @@ function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): vo
   }
   printTable(
     `Ratio ${a} / ${b} (below 1 = ${a} is lower)`,
-    ["mode", "N", "R", "update", "p50", "p99", "cpu/upd", "MB rx/upd", "connect", "peak RSS", "heap"],
+    ["mode", "N", "R", "update", "p50", "p99", "cpu/upd", "MiB rx/upd", "connect", "peak RSS", "heap"],
     out,
   );
 }
@@ -542,7 +569,9 @@ export async function main(argv: readonly string[]): Promise<void> {
           const header = readWorkloadHeader(ensureWorkload(r));
           const initialGb = (n * (header.clusterBytes + header.endpointBytes)) / 1e9;
           if (initialGb > opts.maxInitialGb) {
-            skipped.push(`${server} ${mode} N=${n} R=${r} (${fmt(initialGb)} GB initial push > --max-initial-gb=${opts.maxInitialGb})`);
+            skipped.push(
+              `${server} ${mode} N=${n} R=${r} (${fmt(initialGb)} GB initial push > --max-initial-gb=${opts.maxInitialGb})`,
+            );
             continue;
           }
           console.error(`${server} ${mode} N=${n} R=${r} ...`);
@@ -554,7 +583,8 @@ export async function main(argv: readonly string[]): Promise<void> {
           }
         }
   if (rows.length) printRows(rows);
-  for (const r of rows) for (const v of r.verifyErrors.slice(0, 3)) console.log(`  verify ${r.server} ${r.mode} N=${r.n} R=${r.r}: ${v}`);
+  for (const r of rows)
+    for (const v of r.verifyErrors.slice(0, 3)) console.log(`  verify ${r.server} ${r.mode} N=${r.n} R=${r.r}: ${v}`);
   const infos = new Map(rows.map((r) => [r.server, r.info]));
   for (const [s, i] of infos) console.log(`  ${s}: ${i}`);
   if (opts.ratio) printRatios(rows, opts.ratio);
@@ -593,7 +623,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     printTable(
       `Idle streams (${opts.idleMode}, R=${opts.idleR}): memory after GC with N streams holding the config`,
-      ["server", "N:heapMB/rssMB", "heap KB/stream", "RSS KB/stream"],
+      ["server", "N:heapMiB/rssMiB", "heap KB/stream", "RSS KB/stream"],
       idleRows,
     );
   }

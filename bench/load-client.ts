@@ -8,8 +8,8 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   type Cluster,
-  ClusterLoadAssignment,
   Cluster as ClusterCodec,
+  ClusterLoadAssignment,
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
   DiscoveryRequest,
@@ -64,7 +64,8 @@ const req =
       }
     : {
         // Legacy wildcard: a first CDS request without names.
-        first: (id: string) => enc(DeltaDiscoveryRequest.encode({ node: { id, cluster: "bench" }, typeUrl: CDS }).finish()),
+        first: (id: string) =>
+          enc(DeltaDiscoveryRequest.encode({ node: { id, cluster: "bench" }, typeUrl: CDS }).finish()),
         cdsAck: enc(DeltaDiscoveryRequest.encode({ typeUrl: CDS }).finish()),
         edsSubscribe: enc(
           DeltaDiscoveryRequest.encode({ typeUrl: EDS, resourceNamesSubscribe: header.clusterNames }).finish(),
@@ -104,6 +105,7 @@ interface StreamState {
 
 const streams: StreamState[] = [];
 let readyCount = 0;
+let openedAt = 0;
 let firstConfigAt = Number.POSITIVE_INFINITY;
 let lastConfigAt = 0;
 let bytes = 0;
@@ -173,7 +175,8 @@ function onResponse(s: StreamState, buf: Buffer): void {
     readyCount++;
     firstConfigAt = Math.min(firstConfigAt, at);
     lastConfigAt = Math.max(lastConfigAt, at);
-    if (readyCount === streams.length) report({ type: "ready", streams: streams.length, firstConfigAt, lastConfigAt });
+    if (readyCount === streams.length)
+      report({ type: "ready", streams: streams.length, openedAt, firstConfigAt, lastConfigAt });
   }
 
   if (!a || s.done) return;
@@ -266,6 +269,7 @@ function openStream(channel: grpc.Client, index: number): void {
 }
 
 async function main(): Promise<void> {
+  openedAt = nowMs();
   const channels = Math.ceil(streamCount / perChannel);
   for (let c = 0; c < channels; c++) {
     const channel = new grpc.Client(target, grpc.credentials.createInsecure(), {
@@ -281,7 +285,10 @@ async function main(): Promise<void> {
     // Let the connection come up and the first responses flow before the next batch.
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  if (streamCount === 0) report({ type: "ready", streams: 0, firstConfigAt: nowMs(), lastConfigAt: nowMs() });
+  if (streamCount === 0) {
+    const t = nowMs();
+    report({ type: "ready", streams: 0, openedAt: t, firstConfigAt: t, lastConfigAt: t });
+  }
 }
 
 main().catch((e: Error) => {

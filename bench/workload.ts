@@ -13,8 +13,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  Any as AnyCodec,
   type Any,
+  Any as AnyCodec,
   Cluster,
   ClusterLoadAssignment,
   packAny,
@@ -85,7 +85,10 @@ const httpProtocolOptions = packAny(
   HttpProtocolOptions,
   HttpProtocolOptions.fromPartial({
     commonHttpProtocolOptions: { idleTimeout: { seconds: 3600 } },
-    useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: { maxConcurrentStreams: 1073741824 } },
+    useDownstreamProtocolConfig: {
+      httpProtocolOptions: {},
+      http2ProtocolOptions: { maxConcurrentStreams: 1073741824 },
+    },
   }),
 );
 
@@ -158,7 +161,11 @@ export function makeCluster(i: number, rev = 0): Cluster {
           typedConfig: packAny("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", UpstreamTlsContext, tls),
         },
       },
-      { name: "tlsMode-disabled", match: {}, transportSocket: { name: "envoy.transport_sockets.raw_buffer", typedConfig: rawBuffer } },
+      {
+        name: "tlsMode-disabled",
+        match: {},
+        transportSocket: { name: "envoy.transport_sockets.raw_buffer", typedConfig: rawBuffer },
+      },
     ],
   });
 }
@@ -191,7 +198,10 @@ export function makeEndpoint(i: number, rev = 0): ClusterLoadAssignment {
   return ClusterLoadAssignment.fromPartial({
     clusterName: clusterName(i),
     endpoints: [
-      { locality: { region: "us-central1", zone: `us-central1-${"abc"[i % 3]}` }, lbEndpoints: [lbEndpoint(0), lbEndpoint(1)] },
+      {
+        locality: { region: "us-central1", zone: `us-central1-${"abc"[i % 3]}` },
+        lbEndpoints: [lbEndpoint(0), lbEndpoint(1)],
+      },
     ],
   });
 }

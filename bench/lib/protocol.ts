@@ -43,7 +43,14 @@ export type ToClient =
 
 /** Client → runner. */
 export type FromClient =
-  | { type: "ready"; streams: number; firstConfigAt: number; lastConfigAt: number }
+  | {
+      type: "ready";
+      streams: number;
+      /** When this client opened its first stream, and when its first and last stream held the config. */
+      openedAt: number;
+      firstConfigAt: number;
+      lastConfigAt: number;
+    }
   | { type: "armed"; seq: number }
   | {
       type: "done";

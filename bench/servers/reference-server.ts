@@ -80,7 +80,10 @@ class ReferenceAds {
     next(
       EDS,
       snapshot.endpointVersion,
-      snapshot.endpoints.map((e: ClusterLoadAssignment) => [e.clusterName ?? "", pack(resourceTypes.ClusterLoadAssignment, e)]),
+      snapshot.endpoints.map((e: ClusterLoadAssignment) => [
+        e.clusterName ?? "",
+        pack(resourceTypes.ClusterLoadAssignment, e),
+      ]),
     );
     for (const stream of this.streams) {
       for (const typeUrl of TYPE_ORDER) {
@@ -125,8 +128,7 @@ class ReferenceAds {
     if (st && req.responseNonce && req.responseNonce !== st.nonce) return; // stale (R7)
     if (req.errorDetail) return; // NACK: keep the last state, never resend the same set (R5, R6)
     const requested = req.resourceNames ?? [];
-    const wildcard =
-      requested.includes("*") || (requested.length === 0 && (first || st?.names === undefined));
+    const wildcard = requested.includes("*") || (requested.length === 0 && (first || st?.names === undefined));
     const names = wildcard ? undefined : requested;
     const key = names === undefined ? "*" : names.join("\n");
     if (!st) {

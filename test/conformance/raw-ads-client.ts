@@ -48,7 +48,11 @@ export class RawStream<Req, Res> {
       const timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(new Error(`no response within ${timeoutMs} ms${this.status ? ` (stream ended: ${this.status.code} ${this.status.details})` : ""}`));
+        reject(
+          new Error(
+            `no response within ${timeoutMs} ms${this.status ? ` (stream ended: ${this.status.code} ${this.status.details})` : ""}`,
+          ),
+        );
       }, timeoutMs);
       const waiter = (r: Res) => {
         clearTimeout(timer);

@@ -12,7 +12,10 @@ export interface Harness {
 }
 
 /** An xdskit server on a free loopback port with a SnapshotCache keyed by node id. */
-export async function startHarness(options: Partial<XdsServerOptions> = {}, cache = createSnapshotCache()): Promise<Harness> {
+export async function startHarness(
+  options: Partial<XdsServerOptions> = {},
+  cache = createSnapshotCache(),
+): Promise<Harness> {
   const server = createXdsServer({ ...options, cache });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;

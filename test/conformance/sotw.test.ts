@@ -68,7 +68,12 @@ describe("SotW conformance", () => {
     h.set("n1", { Cluster: [edsCluster("a"), edsCluster("b")] });
     const r2 = await s.next();
     // NACK: version_info stays the last accepted version; error_detail present.
-    s.send({ typeUrl: CDS, versionInfo: r1.versionInfo, responseNonce: r2.nonce, errorDetail: { code: 3, message: "bad b" } });
+    s.send({
+      typeUrl: CDS,
+      versionInfo: r1.versionInfo,
+      responseNonce: r2.nonce,
+      errorDetail: { code: 3, message: "bad b" },
+    });
     expect(await s.silence(400)).toBeUndefined();
     const status = h.cache.tracker.status("n1")?.types.get(CDS);
     expect(status?.state).toBe("NACKED");
@@ -184,7 +189,12 @@ describe("SotW conformance", () => {
     // With explicit names the subscription may hold names it never got: resend.
     h.set("n1", { ClusterLoadAssignment: [endpoints("a", 1)] });
     const e = h.client().sotw();
-    e.send({ node: testNode("n1"), typeUrl: EDS, resourceNames: ["a"], versionInfo: h.cache.getSnapshot("n1")?.versionOf(EDS) });
+    e.send({
+      node: testNode("n1"),
+      typeUrl: EDS,
+      resourceNames: ["a"],
+      versionInfo: h.cache.getSnapshot("n1")?.versionOf(EDS),
+    });
     expect(claNames((await e.next()).resources)).toEqual(["a"]);
   });
 
@@ -221,7 +231,13 @@ describe("SotW conformance", () => {
     s.send({ typeUrl: EDS, resourceNames: ["a", "b"] });
     s.send({ typeUrl: CDS });
     const initial = [await s.next(), await s.next(), await s.next(), await s.next()];
-    for (const r of initial) s.send({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: r.typeUrl === EDS ? ["a", "b"] : r.typeUrl === RDS ? ["r"] : [] });
+    for (const r of initial)
+      s.send({
+        typeUrl: r.typeUrl,
+        versionInfo: r.versionInfo,
+        responseNonce: r.nonce,
+        resourceNames: r.typeUrl === EDS ? ["a", "b"] : r.typeUrl === RDS ? ["r"] : [],
+      });
     await s.silence(200);
     h.set("n1", {
       Cluster: [edsCluster("a"), edsCluster("b")],

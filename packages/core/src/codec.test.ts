@@ -35,18 +35,22 @@ describe("generated codecs", () => {
       ReturnType<typeof resourceTypes.Secret.codec.decode>,
     ];
     expect(listener.address?.socketAddress?.portValue).toBe(10000);
-    const hcm = HttpConnectionManager.decode(listener.filterChains?.[0]?.filters?.[0]?.typedConfig?.value ?? new Uint8Array());
+    const hcm = HttpConnectionManager.decode(
+      listener.filterChains?.[0]?.filters?.[0]?.typedConfig?.value ?? new Uint8Array(),
+    );
     expect(hcm.rds?.routeConfigName).toBe("local_route");
     expect(route.virtualHosts?.[0]?.routes?.[0]?.route?.cluster).toBe("service_a");
     expect(cluster.connectTimeout).toEqual({ seconds: 1, nanos: 0 });
-    expect(cla.endpoints?.[0]?.lbEndpoints?.map((e) => e.endpoint?.address?.socketAddress?.portValue)).toEqual([8080, 8081]);
+    expect(cla.endpoints?.[0]?.lbEndpoints?.map((e) => e.endpoint?.address?.socketAddress?.portValue)).toEqual([
+      8080, 8081,
+    ]);
     expect(secret.genericSecret?.secret?.inlineString).toBe("s3cr3t");
   });
 
   it("rejects an Any of a type xdskit does not serve", () => {
-    expect(() => unpackResource({ typeUrl: "type.googleapis.com/google.protobuf.Empty", value: new Uint8Array() })).toThrow(
-      /not an xDS resource type/,
-    );
+    expect(() =>
+      unpackResource({ typeUrl: "type.googleapis.com/google.protobuf.Empty", value: new Uint8Array() }),
+    ).toThrow(/not an xDS resource type/);
   });
 
   it("writes canonical proto3 JSON: Any with @type, Duration as a string", () => {
@@ -71,7 +75,10 @@ describe("generated codecs", () => {
     expect(cluster.name).toBe("from_yaml");
     expect(cluster.connectTimeout).toEqual({ seconds: 0, nanos: 250_000_000 });
     const bytes = resourceTypes.Cluster.codec.encode(cluster).finish();
-    const again = binaryFromProtoJson("envoy.config.cluster.v3.Cluster", protoJsonFromBinary("envoy.config.cluster.v3.Cluster", bytes));
+    const again = binaryFromProtoJson(
+      "envoy.config.cluster.v3.Cluster",
+      protoJsonFromBinary("envoy.config.cluster.v3.Cluster", bytes),
+    );
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
   });
 

@@ -1,57 +1,145 @@
-// Pure functions deciding what a stream gets from a snapshot (XDS-RULES R6, R9, R12-R15, R22-R25).
+// Pure functions deciding what a stream gets from the current resources of one type
+// (XDS-RULES R6, R9, R12-R15, R22-R25).
 import { resourceTypeOf } from "../resource-types.js";
 import { ABSENT, type DeltaResponse, type SotwResponse, type WatchRequest } from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
 import type { Snapshot } from "./snapshot.js";
 
-function selected(snapshot: Snapshot, request: WatchRequest): Map<string, PreparedResource> {
-  const resources = snapshot.resourcesOf(request.typeUrl);
-  if (request.wildcard) return new Map(resources);
-  const out = new Map<string, PreparedResource>();
-  for (const name of request.names) {
-    const resource = resources.get(name);
-    if (resource) out.set(name, resource);
-  }
-  return out;
+/** The current resources of one type and their SotW version. */
+export interface ResourceView {
+  readonly version: string;
+  readonly resources: ReadonlyMap<string, PreparedResource>;
 }
+
+const EMPTY: ReadonlyMap<string, PreparedResource> = new Map();
+const emptyViews = new WeakMap<Snapshot, ResourceView>();
+
+/** The snapshot's view of one type; a type the snapshot lacks is empty at the snapshot's version. */
+export function viewOf(snapshot: Snapshot, typeUrl: string): ResourceView {
+  const entry = snapshot.entry(typeUrl);
+  if (entry) return entry;
+  let empty = emptyViews.get(snapshot);
+  if (!empty) {
+    empty = { version: snapshot.version, resources: EMPTY };
+    emptyViews.set(snapshot, empty);
+  }
+  return empty;
+}
+
+// A wildcard LDS/CDS response depends only on the view: build it once and share it (and its encoding).
+const sharedFullResponses = new WeakMap<ResourceView, SotwResponse>();
 
 /**
  * The SotW response a stream should get now, or undefined when it has everything (R6: never resend
  * an identical set). LDS/CDS responses carry the whole subscribed set (R12); other types carry only
  * changed or newly subscribed resources (R13). Names that do not exist yet are simply not sent; the
  * watch stays open and they go out when they appear (R15).
+ *
+ * `changed`: when the caller knows the stream was in sync before and only these names changed since,
+ * only they are examined (work proportional to the change, not to the subscription).
  */
-export function sotwResponse(snapshot: Snapshot, request: WatchRequest): SotwResponse | undefined {
-  const type = resourceTypeOf(request.typeUrl);
-  const allRequired = type?.sotwAllRequired ?? false;
-  const chosen = selected(snapshot, request);
-  const changed: PreparedResource[] = [];
-  for (const [name, resource] of chosen) if (request.known.get(name) !== resource.version) changed.push(resource);
-  let removed = false;
-  if (allRequired) for (const name of request.known.keys()) if (!chosen.has(name)) removed = true;
-  const version = snapshot.entry(request.typeUrl)?.version ?? snapshot.version;
-  const firstFullState = allRequired && !request.responded;
-  if (changed.length === 0 && !removed && !firstFullState) return undefined;
-  return { typeUrl: request.typeUrl, version, resources: allRequired ? [...chosen.values()] : changed };
+export function sotwResponseFrom(
+  view: ResourceView,
+  request: WatchRequest,
+  changed?: Iterable<string>,
+): SotwResponse | undefined {
+  const allRequired = resourceTypeOf(request.typeUrl)?.sotwAllRequired ?? false;
+  if (allRequired) return fullStateResponse(view, request);
+  const out: PreparedResource[] = [];
+  for (const name of candidates(view, request, changed)) {
+    const resource = view.resources.get(name);
+    if (resource && request.known.get(name) !== resource.version) out.push(resource);
+  }
+  if (out.length === 0) return undefined;
+  return { typeUrl: request.typeUrl, version: view.version, resources: out };
+}
+
+function fullStateResponse(view: ResourceView, request: WatchRequest): SotwResponse | undefined {
+  const chosen: PreparedResource[] = [];
+  let differs = !request.responded;
+  for (const name of candidates(view, request, undefined)) {
+    const resource = view.resources.get(name);
+    if (!resource) continue;
+    chosen.push(resource);
+    if (request.known.get(name) !== resource.version) differs = true;
+  }
+  if (!differs) for (const name of request.known.keys()) if (!view.resources.has(name)) differs = true;
+  if (!differs && request.known.size !== chosen.length) differs = true;
+  if (!differs) return undefined;
+  if (request.wildcard) {
+    let shared = sharedFullResponses.get(view);
+    if (!shared) {
+      shared = { typeUrl: request.typeUrl, version: view.version, resources: [...view.resources.values()] };
+      sharedFullResponses.set(view, shared);
+    }
+    return shared;
+  }
+  return { typeUrl: request.typeUrl, version: view.version, resources: chosen };
+}
+
+function candidates(
+  view: ResourceView,
+  request: WatchRequest,
+  changed: Iterable<string> | undefined,
+): Iterable<string> {
+  if (changed) {
+    const out: string[] = [];
+    for (const name of changed) if (request.wildcard || request.names.has(name)) out.push(name);
+    return out;
+  }
+  return request.wildcard ? new Set([...view.resources.keys(), ...request.names]) : request.names;
 }
 
 /**
  * The delta response a stream should get now, or undefined. Changed and new resources are sent, never
  * unchanged ones (R25); deleted resources and subscribed names that do not exist go in `removed` (R24).
+ * `changed` narrows the examination as for {@link sotwResponseFrom}.
  */
-export function deltaResponse(snapshot: Snapshot, request: WatchRequest): DeltaResponse | undefined {
-  const all = snapshot.resourcesOf(request.typeUrl);
-  const chosen = selected(snapshot, request);
+export function deltaResponseFrom(
+  view: ResourceView,
+  request: WatchRequest,
+  changed?: Iterable<string>,
+): DeltaResponse | undefined {
   const resources: PreparedResource[] = [];
-  for (const [name, resource] of chosen) if (request.known.get(name) !== resource.version) resources.push(resource);
-  const removed: string[] = [];
-  for (const [name, version] of request.known) {
-    if (version !== ABSENT && !all.has(name) && (request.wildcard || request.names.has(name))) removed.push(name);
+  const removed = new Set<string>();
+  const consider = (name: string) => {
+    const resource = view.resources.get(name);
+    const known = request.known.get(name);
+    if (resource) {
+      if (known !== resource.version) resources.push(resource);
+    } else if (known === undefined ? request.names.has(name) : known !== ABSENT) {
+      removed.add(name);
+    }
+  };
+  if (changed) {
+    for (const name of changed) if (request.wildcard || request.names.has(name)) consider(name);
+  } else {
+    const names = new Set<string>(request.names);
+    if (request.wildcard) for (const name of view.resources.keys()) names.add(name);
+    for (const name of request.known.keys()) names.add(name);
+    for (const name of names) if (request.wildcard || request.names.has(name)) consider(name);
   }
-  for (const name of request.names) {
-    if (!all.has(name) && !request.known.has(name)) removed.push(name);
-  }
-  if (resources.length === 0 && removed.length === 0) return undefined;
-  const version = snapshot.entry(request.typeUrl)?.version ?? snapshot.version;
-  return { typeUrl: request.typeUrl, version, resources, removed: [...new Set(removed)].sort() };
+  if (resources.length === 0 && removed.size === 0) return undefined;
+  return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort() };
+}
+
+/** {@link sotwResponseFrom} over a snapshot. */
+export function sotwResponse(snapshot: Snapshot, request: WatchRequest): SotwResponse | undefined {
+  return sotwResponseFrom(viewOf(snapshot, request.typeUrl), request);
+}
+
+/** {@link deltaResponseFrom} over a snapshot. */
+export function deltaResponse(snapshot: Snapshot, request: WatchRequest): DeltaResponse | undefined {
+  return deltaResponseFrom(viewOf(snapshot, request.typeUrl), request);
+}
+
+/** Names whose presence or version differs between two views of one type. */
+export function changedNames(before: ResourceView | undefined, after: ResourceView): string[] {
+  if (!before) return [...after.resources.keys()];
+  if (before.resources === after.resources) return [];
+  const out: string[] = [];
+  for (const [name, resource] of after.resources)
+    if (before.resources.get(name)?.version !== resource.version) out.push(name);
+  for (const name of before.resources.keys()) if (!after.resources.has(name)) out.push(name);
+  return out;
 }

@@ -10,7 +10,7 @@ import type {
   StreamFeedback,
   WatchRequest,
 } from "./config-watcher.js";
-import { deltaResponse, sotwResponse } from "./responses.js";
+import { changedNames, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** Options of {@link createSnapshotCache}. */
@@ -86,7 +86,9 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
   const historySize = options.historySize ?? 16;
   const snapshots = new Map<string, Snapshot>();
   const history = new Map<string, Snapshot[]>();
-  const watches = new Map<string, Set<Watch>>();
+  // key → type URL → open watches. An open watch is in sync with the current snapshot, so a new
+  // snapshot only needs to be compared with it on the names that changed.
+  const watches = new Map<string, Map<string, Set<Watch>>>();
   const tracker = createAckTracker();
   const nodeKeys = new Map<string, string>(); // node id → group key, for connected nodes
   const appliedCurrent = new Map<string, Set<string>>(); // key → node ids that applied the current snapshot
@@ -113,13 +115,13 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     return count;
   };
 
-  const evaluate = (watch: Watch, snapshot: Snapshot): boolean => {
+  const evaluate = (watch: Watch, view: ResourceView, changed?: Iterable<string>): boolean => {
     if (watch.delta) {
-      const response = deltaResponse(snapshot, watch.request);
+      const response = deltaResponseFrom(view, watch.request, changed);
       if (!response) return false;
       (watch.respond as (r: DeltaResponse) => void)(response);
     } else {
-      const response = sotwResponse(snapshot, watch.request);
+      const response = sotwResponseFrom(view, watch.request, changed);
       if (!response) return false;
       (watch.respond as (r: SotwResponse) => void)(response);
     }
@@ -131,15 +133,20 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     nodeKeys.set(request.node.id ?? "", key);
     const watch: Watch = { key, request, respond, delta };
     const snapshot = snapshots.get(key);
-    if (snapshot && evaluate(watch, snapshot)) return () => {};
-    let set = watches.get(key);
+    if (snapshot && evaluate(watch, viewOf(snapshot, request.typeUrl))) return () => {};
+    let byType = watches.get(key);
+    if (!byType) {
+      byType = new Map();
+      watches.set(key, byType);
+    }
+    let set = byType.get(request.typeUrl);
     if (!set) {
       set = new Set();
-      watches.set(key, set);
+      byType.set(request.typeUrl, set);
     }
     set.add(watch);
     return () => {
-      watches.get(key)?.delete(watch);
+      set.delete(watch);
     };
   };
 
@@ -213,17 +220,26 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     watchDelta: (request, respond) => open(request, respond as (r: never) => void, true),
     feedback,
     setSnapshot(key, snapshot) {
+      const previous = snapshots.get(key);
       snapshots.set(key, snapshot);
       const list = history.get(key) ?? [];
       const next = [...list.filter((s) => s.version !== snapshot.version), snapshot].slice(-historySize);
       history.set(key, next);
       appliedCurrent.delete(key);
-      const set = watches.get(key);
-      if (!set) return;
-      for (const watch of [...set]) {
-        if (!set.has(watch)) continue;
-        set.delete(watch);
-        if (!evaluate(watch, snapshot)) set.add(watch);
+      const byType = watches.get(key);
+      if (!byType) return;
+      for (const [typeUrl, set] of byType) {
+        if (set.size === 0) continue;
+        const view = viewOf(snapshot, typeUrl);
+        const before = previous ? viewOf(previous, typeUrl) : undefined;
+        if (before === view) continue;
+        const changed = before ? changedNames(before, view) : undefined;
+        if (changed && changed.length === 0 && before?.version === view.version) continue;
+        for (const watch of [...set]) {
+          if (!set.has(watch)) continue;
+          set.delete(watch);
+          if (!evaluate(watch, view, changed)) set.add(watch);
+        }
       }
     },
     getSnapshot: (key) => snapshots.get(key),
@@ -236,7 +252,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     status: (key) => ({
       key,
       version: snapshots.get(key)?.version,
-      watches: watches.get(key)?.size ?? 0,
+      watches: [...(watches.get(key)?.values() ?? [])].reduce((n, set) => n + set.size, 0),
       lastAcceptedVersion: lastAccepted.get(key)?.version,
     }),
     tracker,

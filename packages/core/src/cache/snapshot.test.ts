@@ -9,11 +9,15 @@ describe("createSnapshot", () => {
   it("derives deterministic per-type versions from content", () => {
     const a = createSnapshot({ resources: { Cluster: [edsCluster("a"), edsCluster("b")] } });
     const b = createSnapshot({ resources: { Cluster: [edsCluster("b"), edsCluster("a")] } });
-    const c = createSnapshot({ resources: { Cluster: [edsCluster("a"), edsCluster("b", { connectTimeout: { seconds: 9, nanos: 0 } })] } });
+    const c = createSnapshot({
+      resources: { Cluster: [edsCluster("a"), edsCluster("b", { connectTimeout: { seconds: 9, nanos: 0 } })] },
+    });
     expect(a.version).toBe(b.version);
     expect(a.versionOf(resourceTypes.Cluster.typeUrl)).toBe(b.versionOf(resourceTypes.Cluster.typeUrl));
     expect(c.versionOf(resourceTypes.Cluster.typeUrl)).not.toBe(a.versionOf(resourceTypes.Cluster.typeUrl));
-    expect(c.resourcesOf(resourceTypes.Cluster.typeUrl).get("a")?.version).toBe(a.resourcesOf(resourceTypes.Cluster.typeUrl).get("a")?.version);
+    expect(c.resourcesOf(resourceTypes.Cluster.typeUrl).get("a")?.version).toBe(
+      a.resourcesOf(resourceTypes.Cluster.typeUrl).get("a")?.version,
+    );
   });
 
   it("uses a given version for every type, as go-control-plane does", () => {
@@ -37,10 +41,12 @@ describe("createSnapshot", () => {
     const prepared = prepareResource(resourceTypes.Cluster, edsCluster("p"), { ttlMs: 5000 });
     const s = createSnapshot({ resources: { Cluster: [prepared] } });
     expect(s.resourcesOf(resourceTypes.Cluster.typeUrl).get("p")?.ttlMs).toBe(5000);
-    expect(() => createSnapshot({ resources: { Cluster: [{ connectTimeout: { seconds: 1, nanos: 0 } }] } })).toThrow(/Cluster\[0\] has no name/);
-    expect(() =>
-      createSnapshot({ resources: { Listener: [prepared as never] } }),
-    ).toThrow(/Listener\[0\] is a prepared Cluster/);
+    expect(() => createSnapshot({ resources: { Cluster: [{ connectTimeout: { seconds: 1, nanos: 0 } }] } })).toThrow(
+      /Cluster\[0\] has no name/,
+    );
+    expect(() => createSnapshot({ resources: { Listener: [prepared as never] } })).toThrow(
+      /Listener\[0\] is a prepared Cluster/,
+    );
   });
 });
 
