@@ -171,7 +171,9 @@ function collectTlsRefs(
     if (config?.name && isFromControlPlane(config.sdsConfig))
       secretRefs.push({ from: { kind, name, path: `${base}.${at}` }, name: config.name });
   };
-  (common.tlsCertificateSdsSecretConfigs ?? []).forEach((c, i) => add(c, `tlsCertificateSdsSecretConfigs[${i}]`));
+  (common.tlsCertificateSdsSecretConfigs ?? []).forEach((c, i) => {
+    add(c, `tlsCertificateSdsSecretConfigs[${i}]`);
+  });
   add(common.validationContextSdsSecretConfig, "validationContextSdsSecretConfig");
   add(
     common.combinedValidationContext?.validationContextSdsSecretConfig,
