@@ -39,6 +39,7 @@ export {
   type SnapshotCacheOptions,
   type SnapshotGroupStatus,
 } from "./cache/snapshot-cache.js";
+export { type SnapshotJson, snapshotFromJson } from "./cache/snapshot-json.js";
 export { type Diagnostic, type DiagnosticSeverity, formatDiagnostic } from "./diagnostics.js";
 export { XdsKitError, type XdsKitErrorCode } from "./errors.js";
 export * from "./messages.js";

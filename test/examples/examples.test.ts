@@ -1,0 +1,23 @@
+// Every example runs in CI, so docs that point at them cannot drift.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+async function runExample(path: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ["--conditions=source", "--import", "tsx", path], {
+    cwd: new URL("../..", import.meta.url).pathname,
+    timeout: 60_000,
+  });
+  return stdout;
+}
+
+describe("examples", () => {
+  it("hello-envoy: Envoy gets the snapshot over ADS, ACKs every type, and proxies a request", async () => {
+    const out = await runExample("examples/hello-envoy/main.ts");
+    for (const type of ["Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration"])
+      expect(out).toMatch(new RegExp(`SYNCED envoy\\.config\\.\\w+\\.v3\\.${type} \\S+`));
+    expect(out).toMatch(/via Envoy -> 200: hello from the upstream, you asked for \/productpage/);
+  }, 90_000);
+});
