@@ -22,9 +22,19 @@ export {
   type WatchRequest,
 } from "./cache/config-watcher.js";
 export { checkSnapshotConsistency } from "./cache/consistency.js";
+export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
+export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
 export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
 export { edsNameOf, rdsNamesOf } from "./cache/references.js";
-export { deltaResponse, sotwResponse } from "./cache/responses.js";
+export {
+  changedNames,
+  deltaResponse,
+  deltaResponseFrom,
+  type ResourceView,
+  sotwResponse,
+  sotwResponseFrom,
+  viewOf,
+} from "./cache/responses.js";
 export {
   createSnapshot,
   type Snapshot,

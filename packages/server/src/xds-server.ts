@@ -85,6 +85,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       let queue: Promise<void> = Promise.resolve();
       const fail = (error: unknown) => {
         if (error instanceof StreamError) end(error.code, error.message, error);
+        else if (error instanceof XdsKitError && error.code === "INVALID_ARGUMENT")
+          end(grpc.status.INVALID_ARGUMENT, error.message, error);
         else end(grpc.status.INTERNAL, `internal error: ${(error as Error)?.message ?? String(error)}`, error as Error);
       };
       const start = async () => {
