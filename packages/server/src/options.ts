@@ -2,6 +2,7 @@ import type { ChannelOptions, ServerCredentials } from "@grpc/grpc-js";
 import type { ConfigWatcher, Node } from "@xdskit/core";
 import { XdsKitError } from "@xdskit/core";
 import type { XdsServerCallbacks } from "./callbacks.js";
+import type { ClientStatusSource } from "./csds.js";
 
 /** Who a stream's peer is, as your `authenticate` hook decides. */
 export interface Identity {
@@ -68,7 +69,14 @@ export interface XdsServerOptions {
     perType?: boolean;
     /** grpc.health.v1.Health. */
     health?: boolean;
+    /** envoy.service.status.v3.ClientStatusDiscoveryService (needs `clientStatus`). */
+    csds?: boolean;
   };
+  /**
+   * Where CSDS reads each node's sent/ACKed/NACKed state. Default: the cache itself when it has an ACK
+   * tracker (a SnapshotCache does); otherwise CSDS is not served.
+   */
+  clientStatus?: ClientStatusSource;
 }
 
 export interface ResolvedXdsServerOptions {
@@ -81,7 +89,8 @@ export interface ResolvedXdsServerOptions {
   readonly ackGateTimeoutMs: number;
   readonly maxResourceNamesPerRequest: number;
   readonly grpcOptions: ChannelOptions;
-  readonly services: { ads: boolean; perType: boolean; health: boolean };
+  readonly services: { ads: boolean; perType: boolean; health: boolean; csds: boolean };
+  readonly clientStatus: ClientStatusSource | undefined;
 }
 
 /** Validates options and fills defaults; throws XdsKitError INVALID_ARGUMENT on a bad option. */
@@ -132,6 +141,13 @@ export function resolveXdsServerOptions(options: XdsServerOptions): ResolvedXdsS
       ads: options.services?.ads ?? true,
       perType: options.services?.perType ?? true,
       health: options.services?.health ?? true,
+      csds: options.services?.csds ?? true,
     },
+    clientStatus: options.clientStatus ?? (isClientStatusSource(options.cache) ? options.cache : undefined),
   };
+}
+
+function isClientStatusSource(value: unknown): value is ClientStatusSource {
+  const tracker = (value as { tracker?: { nodes?: unknown } }).tracker;
+  return typeof tracker?.nodes === "function";
 }

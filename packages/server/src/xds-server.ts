@@ -14,6 +14,7 @@ import {
   HealthDefinition,
 } from "@xdskit/core/services";
 import type { StreamInfo } from "./callbacks.js";
+import { addClientStatusService } from "./csds.js";
 import { DeltaStream } from "./delta-stream.js";
 import {
   type Identity,
@@ -173,6 +174,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     for (const type of resourceTypeList) addDiscoveryService(type.grpcService, perTypeMethods(type), type);
   }
   if (resolved.services.health) addHealthService(server, () => serving, healthWatchers);
+  if (resolved.services.csds && resolved.clientStatus) addClientStatusService(server, resolved.clientStatus);
 
   return {
     grpcServer: server,

@@ -11,6 +11,7 @@ import type {
   WatchRequest,
 } from "./config-watcher.js";
 import { changedNames, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
+import type { PreparedResource } from "./prepared-resource.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** Options of {@link createSnapshotCache}. */
@@ -56,6 +57,8 @@ export interface SnapshotCache extends ConfigWatcher {
   status(key: string): SnapshotGroupStatus;
   /** The group key of a node (the `nodeHash` option). */
   keyOf(node: Node): string;
+  /** The resource the node's group currently has under this type and name (for CSDS and debugging). */
+  resourceOf(node: Node, typeUrl: string, name: string): PreparedResource | undefined;
   readonly tracker: AckTracker;
   /**
    * Resolves once the node has ACKed `version` (a snapshot version of its group) for every type of that
@@ -249,6 +252,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     },
     keys: () => [...snapshots.keys()],
     keyOf: (node) => nodeHash(node),
+    resourceOf: (node, typeUrl, name) => snapshots.get(nodeHash(node))?.resourcesOf(typeUrl).get(name),
     status: (key) => ({
       key,
       version: snapshots.get(key)?.version,
