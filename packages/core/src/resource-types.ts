@@ -40,6 +40,8 @@ export interface ResourceType<T = unknown, K extends ResourceKind = ResourceKind
   readonly service: string;
   /** Fully qualified name of the type's own gRPC discovery service (besides ADS). */
   readonly grpcService: string;
+  /** REST-JSON discovery path, e.g. "/v3/discovery:clusters"; undefined where Envoy defines none. */
+  readonly restPath: string | undefined;
   /** Fully qualified protobuf message name. */
   readonly messageName: string;
   /** `type.googleapis.com/` + messageName. */
@@ -61,6 +63,18 @@ export interface ResourceType<T = unknown, K extends ResourceKind = ResourceKind
 
 const TYPE_URL_PREFIX = "type.googleapis.com/";
 
+// Envoy's REST-JSON discovery endpoints (POST, DiscoveryRequest in, DiscoveryResponse out).
+const REST_PATHS: Record<string, string> = {
+  LDS: "/v3/discovery:listeners",
+  RDS: "/v3/discovery:routes",
+  SRDS: "/v3/discovery:scoped-routes",
+  CDS: "/v3/discovery:clusters",
+  EDS: "/v3/discovery:endpoints",
+  SDS: "/v3/discovery:secrets",
+  RTDS: "/v3/discovery:runtime",
+  ECDS: "/v3/discovery:extension_configs",
+};
+
 function define<T, K extends ResourceKind>(
   kind: K,
   service: string,
@@ -75,6 +89,7 @@ function define<T, K extends ResourceKind>(
     kind,
     service,
     grpcService,
+    restPath: REST_PATHS[service],
     messageName,
     typeUrl: TYPE_URL_PREFIX + messageName,
     codec,
