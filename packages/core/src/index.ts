@@ -75,3 +75,4 @@ export {
   resourceTypes,
   typeUrlOf,
 } from "./resource-types.js";
+export { canonicalResourceName, globContains, isXdstpName, parseXdstpName, type XdstpName } from "./xdstp.js";
