@@ -1,26 +1,40 @@
-// The incremental (delta) stream state machine (XDS-RULES R20-R27).
+// The incremental (delta) stream state machine (XDS-RULES R20-R30).
+
+import { status } from "@grpc/grpc-js";
 import {
   ABSENT,
   type CancelWatch,
   type DeltaDiscoveryRequest,
   type DeltaResponse,
+  type Node,
   type ResourceType,
+  resourceTypes,
   type WatchRequest,
 } from "@xdskit/core";
-import { StreamBase, type TypeStateBase } from "./stream-base.js";
-import { encodeDeltaResponse } from "./wire.js";
+import { FEATURE_RESOURCE_TTL, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
+import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry } from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
   everRequested: boolean;
   /** Versions of responses not yet answered, by nonce (bounded). */
   readonly inflight: Map<string, string>;
+  readonly aliases: Map<string, string>;
 }
 
 const MAX_INFLIGHT = 16;
 
+/**
+ * Version marker in `known` for a name a wildcard client unsubscribed from (R23): the client no longer
+ * knows whether to keep it, so the cache sends it again (in `resources`) or reports it removed.
+ */
+const UNSURE = "\u0000unsure";
+
 export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
+  /** The client announced TTL support: resources it accepted with a TTL get heartbeats (R30). */
+  private heartbeats = false;
+
   async handle(request: DeltaDiscoveryRequest): Promise<void> {
-    const node = this.acceptNode(request.node);
+    const node = this.acceptDeltaNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
     const subscribe = request.resourceNamesSubscribe ?? [];
     const unsubscribe = request.resourceNamesUnsubscribe ?? [];
@@ -44,24 +58,32 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       state.inflight.delete(nonce);
       const event = { streamId: this.info.streamId, node, typeUrl: type.typeUrl, nonce, version };
       if (request.errorDetail) {
+        this.ttl.nacked(nonce);
         const nack = {
           ...event,
           errorCode: request.errorDetail.code ?? 0,
           errorMessage: request.errorDetail.message ?? "",
         };
         this.options.cache.feedback?.nacked(nack);
-        this.options.callbacks.onNack?.(nack);
+        this.notify(this.options.callbacks.onNack, nack);
       } else {
+        this.ttl.acked(nonce);
+        this.scheduleHeartbeats();
         this.options.cache.feedback?.acked(event);
-        this.options.callbacks.onAck?.(event);
+        this.notify(this.options.callbacks.onAck, event);
       }
       if (state.awaiting?.nonce === nonce) this.answered(state);
+    } else if (nonce && this.heartbeatNonces.delete(nonce)) {
+      // The answer to a heartbeat: no configuration was applied. A client rejecting heartbeats gets no more.
+      if (request.errorDetail) state.heartbeatsRefused = true;
     }
 
     if (first) {
       state.everRequested = true;
       // R26: what the client already has is not resent.
       for (const [name, v] of Object.entries(initial)) state.known.set(name, v);
+      // ...except resources with a TTL: the client's TTL clock runs; this stream must restart and refresh it.
+      if (this.heartbeats && Object.keys(initial).length > 0) state.announced = new Set(Object.keys(initial));
       if (legacyWildcard) state.wildcard = true;
     }
     let changed = first;
@@ -73,7 +95,10 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       }
       state.names.add(name);
       // R22: subscribing again resends, except what the first request announced it has (R26).
-      if (!(first && name in initial)) state.known.delete(name);
+      if (!(first && name in initial)) {
+        state.known.delete(name);
+        state.aliases.delete(name);
+      }
       changed = true;
     }
     for (const name of unsubscribe) {
@@ -85,14 +110,38 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       }
       // R23: unsubscribing what is not subscribed is ignored.
       if (!state.names.delete(name)) continue;
-      // A wildcard client gets the resource back (R23); otherwise the client just drops it.
-      state.known.delete(name);
-      changed ||= state.wildcard;
+      state.aliases.delete(name);
+      if (state.wildcard) {
+        // R23: the name may or may not be in the wildcard; the client cannot tell: send it or its removal.
+        state.known.set(name, UNSURE);
+        changed = true;
+      } else {
+        state.known.delete(name);
+        this.ttl.forget(type.typeUrl, name);
+      }
     }
+    // The subscription a stream accumulates is bounded like one request's name list.
+    if (state.names.size > this.options.maxResourceNamesPerRequest)
+      throw new StreamError(
+        status.INVALID_ARGUMENT,
+        `the ${type.kind} subscription holds ${state.names.size} names; at most ${this.options.maxResourceNamesPerRequest} are accepted`,
+      );
     if (!state.wildcard) {
-      for (const name of state.known.keys()) if (!state.names.has(name)) state.known.delete(name);
+      const targets = new Set(state.aliases.values());
+      for (const name of state.known.keys()) {
+        if (state.names.has(name) || targets.has(name)) continue;
+        state.known.delete(name);
+        this.ttl.forget(type.typeUrl, name);
+      }
     }
     if (changed || version !== undefined || !state.watchOpen) this.rearm(state, true);
+  }
+
+  private acceptDeltaNode(node: Node | undefined): Node {
+    const first = !this.node;
+    const accepted = this.acceptNode(node);
+    if (first) this.heartbeats = accepted.clientFeatures?.includes(FEATURE_RESOURCE_TTL) ?? false;
+    return accepted;
   }
 
   private newState(type: ResourceType): DeltaTypeState {
@@ -104,6 +153,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       watchOpen: false,
       everRequested: false,
       inflight: new Map(),
+      aliases: new Map(),
     };
   }
 
@@ -125,11 +175,17 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       if (oldest !== undefined) state.inflight.delete(oldest);
     }
     for (const r of response.resources) state.known.set(r.name, r.version);
+    state.announced = undefined;
     for (const name of response.removed) {
       // R24: remember a subscribed name was reported absent, so it is not reported again.
       if (state.names.has(name)) state.known.set(name, ABSENT);
       else state.known.delete(name);
     }
+    // R28: what each alias was answered with.
+    for (const [name, aliases] of response.aliases ?? []) for (const alias of aliases) state.aliases.set(alias, name);
+    for (const alias of response.unresolvedAliases ?? []) state.aliases.set(alias, "");
+    if (this.heartbeats && state.type !== resourceTypes.VirtualHost)
+      this.ttl.responseSent(response.typeUrl, nonce, response.resources, response.removed, false, Date.now());
     this.options.cache.feedback?.sent({
       streamId: this.info.streamId,
       node,
@@ -140,7 +196,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       removed: response.removed,
       delta: true,
     });
-    this.options.callbacks.onResponse?.({
+    this.notify(this.options.callbacks.onResponse, {
       streamId: this.info.streamId,
       node,
       typeUrl: response.typeUrl,
@@ -153,5 +209,20 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).
     this.rearm(state, true);
     return bytes;
+  }
+
+  protected follows(state: DeltaTypeState, name: string): boolean {
+    if (state.wildcard || state.names.has(name)) return true;
+    for (const target of state.aliases.values()) if (target === name) return true;
+    return false;
+  }
+
+  protected canHeartbeat(): boolean {
+    // Per-resource versions: a resource is only tracked while no newer response carrying it is unanswered.
+    return true;
+  }
+
+  protected sendHeartbeat(state: DeltaTypeState, entries: readonly HeartbeatEntry[], nonce: string): void {
+    this.write(encodeDeltaHeartbeat(state.type.typeUrl, entries, nonce));
   }
 }

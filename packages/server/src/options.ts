@@ -51,8 +51,22 @@ export interface XdsServerOptions {
   ordering?: "send-order" | "ack-gated";
   /** With ordering "ack-gated": how long to wait for an ACK before sending anyway. Default: 5000 ms. */
   ackGateTimeoutMs?: number;
-  /** Largest resource-name list accepted in one request; larger ones end the stream with INVALID_ARGUMENT. Default: 100000. */
+  /**
+   * Largest resource-name list accepted in one request, and largest subscription a delta stream may
+   * accumulate per type; more ends the stream with INVALID_ARGUMENT. Default: 100000.
+   */
   maxResourceNamesPerRequest?: number;
+  /**
+   * TTL heartbeats (XDS-RULES R29-R31): how often a resource with a TTL (`prepareResource(..., { ttlMs })`)
+   * that a client accepted is refreshed by a heartbeat, in ms. Default: half of each resource's TTL.
+   * Heartbeats go to clients announcing the client feature `xds.config.supports-resource-ttl`; SotW also
+   * needs `xds.config.supports-resource-in-sotw` (or gRPC's spelling `xds.config.resource-in-sotw`), without
+   * which SotW resources go out plain, without TTL. VHDS gets none (Envoy reads body-less VHDS resources
+   * as unresolved aliases). Delta and SotW EDS/RDS/SDS/...: a Resource without body at the client's
+   * version. SotW LDS/CDS: the last accepted response is resent whole, because those clients replace
+   * their whole set with each response and would drop heartbeat-only resources.
+   */
+  heartbeatIntervalMs?: number;
   /** Extra @grpc/grpc-js server options (keepalive, message sizes ...), merged over the defaults below. */
   grpcOptions?: ChannelOptions;
   /** Largest request message accepted, bytes. Default: 16 MiB. */
@@ -88,6 +102,7 @@ export interface ResolvedXdsServerOptions {
   readonly ordering: "send-order" | "ack-gated";
   readonly ackGateTimeoutMs: number;
   readonly maxResourceNamesPerRequest: number;
+  readonly heartbeatIntervalMs: number | undefined;
   readonly grpcOptions: ChannelOptions;
   readonly services: { ads: boolean; perType: boolean; health: boolean; csds: boolean };
   readonly clientStatus: ClientStatusSource | undefined;
@@ -124,6 +139,10 @@ export function resolveXdsServerOptions(options: XdsServerOptions): ResolvedXdsS
     ordering,
     ackGateTimeoutMs: positive("ackGateTimeoutMs", options.ackGateTimeoutMs, 5000),
     maxResourceNamesPerRequest: positive("maxResourceNamesPerRequest", options.maxResourceNamesPerRequest, 100_000),
+    heartbeatIntervalMs:
+      options.heartbeatIntervalMs === undefined
+        ? undefined
+        : positive("heartbeatIntervalMs", options.heartbeatIntervalMs, 0),
     grpcOptions: {
       "grpc.max_receive_message_length": positive(
         "maxReceiveMessageBytes",

@@ -1,10 +1,11 @@
-// The state-of-the-world stream state machine (XDS-RULES R1-R19).
+// The state-of-the-world stream state machine (XDS-RULES R1-R19, R29-R31).
 import {
   type CancelWatch,
   type Cluster,
   type DiscoveryRequest,
   edsNameOf,
   type Listener,
+  type Node,
   type PreparedResource,
   type ResourceType,
   rdsNamesOf,
@@ -12,8 +13,8 @@ import {
   type SotwResponse,
   type WatchRequest,
 } from "@xdskit/core";
-import { StreamBase, type TypeStateBase } from "./stream-base.js";
-import { encodeSotwResponse } from "./wire.js";
+import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
+import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry } from "./wire.js";
 
 interface SotwTypeState extends TypeStateBase {
   /** The stream's first request of this type was empty: a legacy wildcard (R10). */
@@ -25,11 +26,18 @@ interface SotwTypeState extends TypeStateBase {
   lastVersion: string;
   /** R16: the version a reconnecting client says it has, until the first response is decided. */
   resumeVersion?: string;
+  /** The newest response sent (heartbeats aside). */
+  lastResponse?: SotwResponse;
+  /** The newest response the client accepted: what heartbeats refresh (R30). */
+  accepted?: SotwResponse;
 }
 
 export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
+  /** R31: the client unwraps discovery.v3.Resource and honours TTLs: TTL'd resources go out wrapped. */
+  private ttlWrap = false;
+
   async handle(request: DiscoveryRequest): Promise<void> {
-    const node = this.acceptNode(request.node);
+    const node = this.acceptSotwNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
     const names = request.resourceNames ?? [];
     this.checkNameCount(names.length);
@@ -48,19 +56,26 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     }
 
     // R4/R5: an answer to the newest response; NACK iff error_detail is present.
-    if (nonce !== "" && nonce === state.lastNonce) {
+    if (nonce !== "" && nonce === state.lastNonce && this.heartbeatNonces.delete(nonce)) {
+      // The answer to a heartbeat: no configuration was applied. A client rejecting heartbeats gets no more.
+      if (request.errorDetail) state.heartbeatsRefused = true;
+    } else if (nonce !== "" && nonce === state.lastNonce) {
       const event = { streamId: this.info.streamId, node, typeUrl: type.typeUrl, nonce, version: state.lastVersion };
       if (request.errorDetail) {
+        this.ttl.nacked(nonce);
         const nack = {
           ...event,
           errorCode: request.errorDetail.code ?? 0,
           errorMessage: request.errorDetail.message ?? "",
         };
         this.options.cache.feedback?.nacked(nack);
-        this.options.callbacks.onNack?.(nack);
+        this.notify(this.options.callbacks.onNack, nack);
       } else {
+        this.ttl.acked(nonce);
+        if (state.lastResponse) state.accepted = state.lastResponse;
+        this.scheduleHeartbeats();
         this.options.cache.feedback?.acked(event);
-        this.options.callbacks.onAck?.(event);
+        this.notify(this.options.callbacks.onAck, event);
       }
       this.answered(state);
     } else if (!state.responded && state.lastNonce === undefined && request.versionInfo) {
@@ -69,6 +84,17 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
 
     this.updateSubscription(state, names);
     this.rearm(state, state.responded);
+  }
+
+  private acceptSotwNode(node: Node | undefined): Node {
+    const first = !this.node;
+    const accepted = this.acceptNode(node);
+    if (first) {
+      const features = accepted.clientFeatures ?? [];
+      this.ttlWrap =
+        features.includes(FEATURE_RESOURCE_TTL) && FEATURES_RESOURCE_IN_SOTW.some((f) => features.includes(f));
+    }
+    return accepted;
   }
 
   private newState(type: ResourceType): SotwTypeState {
@@ -119,11 +145,13 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       if (state.resumeVersion !== undefined && !state.responded) {
         const resume = state.resumeVersion;
         state.resumeVersion = undefined;
-        if (state.wildcard && response.version === resume) {
+        // Resources with a TTL are resent all the same: this stream must refresh them (R30).
+        const refresh = this.ttlWrap && response.resources.some((r) => r.ttlMs !== undefined);
+        if (state.wildcard && response.version === resume && !refresh) {
           this.remember(state, response);
           state.responded = true;
           state.lastVersion = response.version;
-          queueMicrotask(() => this.rearm(state, true));
+          queueMicrotask(() => this.guard(() => this.rearm(state, true)));
           return;
         }
       }
@@ -135,12 +163,15 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     const node = this.node;
     if (!node) throw new Error("send before node");
     const previous = new Map(state.known);
-    const bytes = encodeSotwResponse(response, nonce);
+    const bytes = encodeSotwResponse(response, nonce, this.ttlWrap);
     this.write(bytes);
     state.lastNonce = nonce;
     state.lastVersion = response.version;
+    state.lastResponse = response;
     state.responded = true;
     this.remember(state, response);
+    if (this.ttlWrap)
+      this.ttl.responseSent(response.typeUrl, nonce, response.resources, [], state.type.sotwAllRequired, Date.now());
     const names = response.resources.map((r) => r.name);
     this.options.cache.feedback?.sent({
       streamId: this.info.streamId,
@@ -152,7 +183,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       removed: state.type.sotwAllRequired ? [...previous.keys()].filter((n) => !state.known.has(n)) : [],
       delta: false,
     });
-    this.options.callbacks.onResponse?.({
+    this.notify(this.options.callbacks.onResponse, {
       streamId: this.info.streamId,
       node,
       typeUrl: response.typeUrl,
@@ -164,6 +195,32 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     });
     this.warm(response.resources, previous);
     return bytes;
+  }
+
+  protected follows(state: SotwTypeState, name: string): boolean {
+    return state.wildcard || state.names.has(name);
+  }
+
+  /** A heartbeat names the version the client accepted last; only while no newer response awaits its answer. */
+  protected canHeartbeat(state: SotwTypeState): boolean {
+    return state.awaiting === undefined && state.accepted !== undefined;
+  }
+
+  /**
+   * R30/R31: a response at the client's accepted version whose TTL'd resources are wrapped Resources
+   * without body. LDS/CDS clients replace their whole set with every response (R12) and pass only the
+   * non-heartbeat resources on, so for those types the accepted response is resent whole instead.
+   */
+  protected sendHeartbeat(state: SotwTypeState, entries: readonly HeartbeatEntry[], nonce: string): void {
+    const accepted = state.accepted;
+    if (!accepted) return;
+    if (state.type.sotwAllRequired) {
+      this.write(encodeSotwResponse(accepted, nonce, true));
+      this.ttl.refreshedAll(state.type.typeUrl, Date.now());
+    } else {
+      this.write(encodeSotwHeartbeat(state.type.typeUrl, accepted.version, entries, nonce));
+    }
+    state.lastNonce = nonce;
   }
 
   private remember(state: SotwTypeState, response: SotwResponse): void {

@@ -1,9 +1,23 @@
 // What SotW and delta streams share: the node, per-type watches, the latest-wins queue of responses,
-// make-before-break ordering, optional ACK gating and write() backpressure.
+// make-before-break ordering, optional ACK gating, write() backpressure and TTL heartbeats.
 import { status } from "@grpc/grpc-js";
 import { type CancelWatch, type Node, type ResourceType, resourceTypeOf, type WatchRequest } from "@xdskit/core";
 import type { StreamInfo } from "./callbacks.js";
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";
+import { TtlTracker } from "./ttl-tracker.js";
+import type { HeartbeatEntry } from "./wire.js";
+
+/** Client feature: the client honours `Resource.ttl` and heartbeats (XDS-RULES R29, R30). */
+export const FEATURE_RESOURCE_TTL = "xds.config.supports-resource-ttl";
+/**
+ * Client feature: the client unwraps discovery.v3.Resource in SotW responses (R31). The protocol docs
+ * spell it `xds.config.supports-resource-in-sotw`; gRPC clients and Envoy's feature list spell it
+ * `xds.config.resource-in-sotw`. Either is accepted.
+ */
+export const FEATURES_RESOURCE_IN_SOTW: readonly string[] = [
+  "xds.config.supports-resource-in-sotw",
+  "xds.config.resource-in-sotw",
+];
 
 /** The transport under a stream: a gRPC call in production, a fake in unit tests. */
 export interface StreamIo {
@@ -34,6 +48,12 @@ export interface TypeStateBase {
   watchOpen: boolean;
   /** The newest response sent and not yet answered, for ACK gating. */
   awaiting?: { nonce: string; sentAt: number };
+  /** Delta VHDS: subscribed alias → the resource name it was answered with, "" = unresolved (R28). */
+  aliases?: Map<string, string>;
+  /** Delta: names the client announced in `initial_resource_versions`, until the first response (R26, R30). */
+  announced?: Set<string>;
+  /** Heartbeats of this type were rejected by the client: send no more (R30). */
+  heartbeatsRefused?: boolean;
 }
 
 export abstract class StreamBase<State extends TypeStateBase, Response extends { typeUrl: string }> {
@@ -44,6 +64,13 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   private blocked = false;
   private flushScheduled = false;
   private gateTimer: NodeJS.Timeout | undefined;
+  /** Resources with a TTL the client accepted, for heartbeats (R30). */
+  protected readonly ttl = new TtlTracker();
+  /** Nonces of heartbeat responses: their answers are not ACKs of configuration. Bounded. */
+  protected readonly heartbeatNonces = new Set<string>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatAt = Number.POSITIVE_INFINITY;
+  private heartbeatAfterDrain = false;
   closed = false;
 
   constructor(
@@ -57,12 +84,22 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     io.onDrain(() => {
       this.blocked = false;
       this.flush();
+      if (this.heartbeatAfterDrain) {
+        this.heartbeatAfterDrain = false;
+        this.guard(() => this.runHeartbeats());
+      }
     });
   }
 
   /** Encodes and writes one response, updating the type's state. Returns the encoded bytes. */
   protected abstract send(state: State, response: Response, nonce: string): Uint8Array;
   protected abstract openWatch(state: State, view: WatchRequest): CancelWatch;
+  /** Whether the client still follows a resource of the type (subscription, wildcard, alias). */
+  protected abstract follows(state: State, name: string): boolean;
+  /** Whether a heartbeat of the type may go out now (e.g. SotW: the newest response was ACKed). */
+  protected abstract canHeartbeat(state: State): boolean;
+  /** Encodes and writes a heartbeat refreshing these entries (R30). */
+  protected abstract sendHeartbeat(state: State, entries: readonly HeartbeatEntry[], nonce: string): void;
 
   protected nextNonce(): string {
     this.nonceSeq++;
@@ -110,11 +147,16 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     );
   }
 
-  /** (Re)opens the type's watch with its current subscription and knowledge (R8: newest request wins). */
+  /**
+   * (Re)opens the type's watch with its current subscription and knowledge (R8: newest request wins).
+   * A response of the type still waiting in the queue was computed from older state: the new watch
+   * answers instead.
+   */
   protected rearm(state: State, responded: boolean): void {
     state.cancel?.();
     state.cancel = undefined;
     state.watchOpen = false;
+    this.pending.delete(state.type.typeUrl);
     if (this.closed || !this.node) return;
     const view: WatchRequest = {
       streamId: this.info.streamId,
@@ -124,6 +166,8 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       names: state.names,
       known: state.known,
       responded,
+      ...(state.aliases ? { aliases: state.aliases } : {}),
+      ...(state.announced ? { announced: state.announced } : {}),
     };
     state.watchOpen = true;
     state.cancel = this.openWatch(state, view);
@@ -149,8 +193,43 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     if (this.pending.size > 0) this.flush();
   }
 
+  /** Runs work outside a request's handling (timers, drain, microtasks): a fault ends this stream only. */
+  protected guard(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.fault(error);
+    }
+  }
+
+  /** Ends the stream after a fault in a hook, the cache or the server itself. */
+  protected fault(error: unknown): void {
+    if (this.closed) return;
+    if (error instanceof StreamError) this.io.fail(error.code, error.message);
+    else this.io.fail(status.INTERNAL, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  /**
+   * Calls an observer hook (onResponse, onAck, onNack). A hook that throws ends this stream (through the
+   * caller); one that returns a rejecting promise ends it when the promise rejects.
+   */
+  protected notify<T>(hook: ((info: T) => unknown) | undefined, info: T): void {
+    if (!hook) return;
+    const result = hook(info);
+    if (result && typeof (result as PromiseLike<unknown>).then === "function")
+      (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.fault(error));
+  }
+
   protected flush(): void {
     if (this.closed || this.blocked || this.pending.size === 0) return;
+    try {
+      this.flushOrdered();
+    } catch (error) {
+      this.fault(error);
+    }
+  }
+
+  private flushOrdered(): void {
     const ordered = [...this.pending.values()].sort(
       (a, b) => (resourceTypeOf(a.typeUrl)?.orderRank ?? 99) - (resourceTypeOf(b.typeUrl)?.orderRank ?? 99),
     );
@@ -198,10 +277,74 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     return true;
   }
 
+  /** The interval at which a resource with this TTL is refreshed (option heartbeatIntervalMs, default TTL/2). */
+  private readonly intervalOf = (ttlMs: number): number =>
+    this.options.heartbeatIntervalMs ?? Math.max(1, Math.floor(ttlMs / 2));
+
+  /** Records a heartbeat nonce (bounded: old ones are forgotten, their answers then look stale). */
+  protected rememberHeartbeat(nonce: string): void {
+    this.heartbeatNonces.add(nonce);
+    if (this.heartbeatNonces.size > 64) {
+      const oldest = this.heartbeatNonces.values().next().value;
+      if (oldest !== undefined) this.heartbeatNonces.delete(oldest);
+    }
+  }
+
+  /** (Re)schedules the heartbeat timer for the next due TTL refresh. */
+  protected scheduleHeartbeats(): void {
+    if (this.closed) return;
+    const next = this.ttl.nextDue(this.intervalOf);
+    if (next === undefined) return;
+    // A type that cannot take a heartbeat yet (e.g. awaiting an ACK) is retried a little later.
+    const floor = Math.max(20, Math.floor((this.ttl.minInterval(this.intervalOf) ?? 0) / 8));
+    const at = Math.max(next, Date.now() + floor);
+    if (this.heartbeatTimer && this.heartbeatAt <= at) return;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.heartbeatAt = at;
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeatTimer = undefined;
+      this.heartbeatAt = Number.POSITIVE_INFINITY;
+      this.guard(() => this.runHeartbeats());
+    }, at - Date.now());
+    this.heartbeatTimer.unref();
+  }
+
+  /** Sends one heartbeat per type for the TTL'd resources due for a refresh (R30). */
+  private runHeartbeats(): void {
+    if (this.closed) return;
+    if (this.blocked) {
+      this.heartbeatAfterDrain = true;
+      return;
+    }
+    const now = Date.now();
+    for (const [typeUrl, entries] of this.ttl.due(now, this.intervalOf)) {
+      const state = this.types.get(typeUrl);
+      const live: typeof entries = [];
+      for (const entry of entries) {
+        if (state && !state.heartbeatsRefused && this.follows(state, entry.name)) live.push(entry);
+        else this.ttl.forget(typeUrl, entry.name);
+      }
+      // A response of the type about to go out, or one not yet accepted, comes first.
+      if (!state || live.length === 0 || this.pending.has(typeUrl)) continue;
+      if (!this.canHeartbeat(state)) continue;
+      const nonce = this.nextNonce();
+      this.rememberHeartbeat(nonce);
+      this.sendHeartbeat(state, live, nonce);
+      for (const entry of live) entry.refreshedAt = now;
+      if (this.closed) return;
+      if (this.blocked) {
+        this.heartbeatAfterDrain = true;
+        return;
+      }
+    }
+    this.scheduleHeartbeats();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.gateTimer) clearTimeout(this.gateTimer);
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     for (const state of this.types.values()) state.cancel?.();
     this.pending.clear();
   }

@@ -2,11 +2,16 @@
 // from @xdskit/core's PreparedResource (encoded once); a response body is encoded once and shared by
 // every stream that gets it; only the nonce is appended per stream.
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { DeltaResponse, PreparedResource, SotwResponse } from "@xdskit/core";
+import { type DeltaResponse, type PreparedResource, type SotwResponse, typeUrlOf } from "@xdskit/core";
+
+/** Type URL of envoy.service.discovery.v3.Resource, the wrapper SotW uses to carry a TTL (XDS-RULES R31). */
+export const RESOURCE_WRAPPER_TYPE_URL = typeUrlOf("envoy.service.discovery.v3.Resource");
 
 const anyBytesCache = new WeakMap<PreparedResource, Uint8Array>();
 const deltaResourceCache = new WeakMap<PreparedResource, Uint8Array>();
+const wrappedAnyCache = new WeakMap<PreparedResource, Uint8Array>();
 const sotwBodyCache = new WeakMap<SotwResponse, Uint8Array>();
+const sotwWrappedBodyCache = new WeakMap<SotwResponse, Uint8Array>();
 
 /** google.protobuf.Any { type_url = 1; value = 2 } of a prepared resource. */
 export function anyBytes(resource: PreparedResource): Uint8Array {
@@ -36,6 +41,34 @@ export function deltaResourceBytes(resource: PreparedResource): Uint8Array {
   return bytes;
 }
 
+/** What a heartbeat refreshes: a resource the client has, at the version it has, with its TTL (R30). */
+export interface HeartbeatEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly ttlMs: number;
+}
+
+/** A heartbeat Resource { version = 1; name = 3; ttl = 6 }: `resource` unset (XDS-RULES R30). */
+function heartbeatResourceBytes(entry: HeartbeatEntry): Uint8Array {
+  const writer = new BinaryWriter().uint32(10).string(entry.version).uint32(26).string(entry.name);
+  writeDuration(writer, 6, entry.ttlMs);
+  return writer.finish();
+}
+
+/** The resource wrapped for SotW TTL: Any { type_url = discovery.v3.Resource, value = Resource }. */
+function wrappedAnyBytes(resource: PreparedResource): Uint8Array {
+  let bytes = wrappedAnyCache.get(resource);
+  if (!bytes) {
+    bytes = wrapAny(deltaResourceBytes(resource));
+    wrappedAnyCache.set(resource, bytes);
+  }
+  return bytes;
+}
+
+function wrapAny(resourceBytes: Uint8Array): Uint8Array {
+  return new BinaryWriter().uint32(10).string(RESOURCE_WRAPPER_TYPE_URL).uint32(18).bytes(resourceBytes).finish();
+}
+
 function writeDuration(writer: BinaryWriter, field: number, ms: number): void {
   const seconds = Math.floor(ms / 1000);
   const nanos = (ms % 1000) * 1_000_000;
@@ -45,29 +78,70 @@ function writeDuration(writer: BinaryWriter, field: number, ms: number): void {
   writer.join();
 }
 
-/** DiscoveryResponse { version_info = 1; resources = 2; type_url = 4; nonce = 5 }. */
-export function encodeSotwResponse(response: SotwResponse, nonce: string): Uint8Array {
-  let body = sotwBodyCache.get(response);
+/**
+ * DiscoveryResponse { version_info = 1; resources = 2; type_url = 4; nonce = 5 }. With `wrapTtl` (a client
+ * announcing SotW TTL support, R31) resources that have a TTL go out wrapped in discovery.v3.Resource.
+ */
+export function encodeSotwResponse(response: SotwResponse, nonce: string, wrapTtl = false): Uint8Array {
+  const wrap = wrapTtl && response.resources.some((r) => r.ttlMs !== undefined);
+  const cache = wrap ? sotwWrappedBodyCache : sotwBodyCache;
+  let body = cache.get(response);
   if (!body) {
     const writer = new BinaryWriter();
     if (response.version) writer.uint32(10).string(response.version);
-    for (const resource of response.resources) writer.uint32(18).bytes(anyBytes(resource));
+    for (const resource of response.resources)
+      writer.uint32(18).bytes(wrap && resource.ttlMs !== undefined ? wrappedAnyBytes(resource) : anyBytes(resource));
     writer.uint32(34).string(response.typeUrl);
     body = writer.finish();
-    sotwBodyCache.set(response, body);
+    cache.set(response, body);
   }
   return concat(body, new BinaryWriter().uint32(42).string(nonce).finish());
 }
 
-/** DeltaDiscoveryResponse { system_version_info = 1; resources = 2; type_url = 4; nonce = 5; removed_resources = 6 }. */
+/** A SotW heartbeat: the type's last accepted version, each entry a wrapped Resource without body (R30, R31). */
+export function encodeSotwHeartbeat(
+  typeUrl: string,
+  version: string,
+  entries: readonly HeartbeatEntry[],
+  nonce: string,
+): Uint8Array {
+  const writer = new BinaryWriter();
+  if (version) writer.uint32(10).string(version);
+  for (const entry of entries) writer.uint32(18).bytes(wrapAny(heartbeatResourceBytes(entry)));
+  return writer.uint32(34).string(typeUrl).uint32(42).string(nonce).finish();
+}
+
+/**
+ * DeltaDiscoveryResponse { system_version_info = 1; resources = 2; type_url = 4; nonce = 5;
+ * removed_resources = 6 }. VHDS aliases (R28) are appended to their Resource as `aliases = 4`.
+ */
 export function encodeDeltaResponse(response: DeltaResponse, nonce: string): Uint8Array {
   const writer = new BinaryWriter();
   if (response.version) writer.uint32(10).string(response.version);
-  for (const resource of response.resources) writer.uint32(18).bytes(deltaResourceBytes(resource));
+  for (const resource of response.resources) {
+    const aliases = response.aliases?.get(resource.name);
+    if (!aliases || aliases.length === 0) {
+      writer.uint32(18).bytes(deltaResourceBytes(resource));
+      continue;
+    }
+    const extra = new BinaryWriter();
+    for (const alias of aliases) extra.uint32(34).string(alias);
+    writer.uint32(18).bytes(concat(deltaResourceBytes(resource), extra.finish()));
+  }
+  // An alias nothing serves: Resource { name = alias; aliases = [alias] }, no body.
+  for (const alias of response.unresolvedAliases ?? [])
+    writer.uint32(18).bytes(new BinaryWriter().uint32(26).string(alias).uint32(34).string(alias).finish());
   writer.uint32(34).string(response.typeUrl);
   writer.uint32(42).string(nonce);
   for (const name of response.removed) writer.uint32(50).string(name);
   return writer.finish();
+}
+
+/** A delta heartbeat: one Resource without body per entry, at the version the client has (R30). */
+export function encodeDeltaHeartbeat(typeUrl: string, entries: readonly HeartbeatEntry[], nonce: string): Uint8Array {
+  const writer = new BinaryWriter();
+  for (const entry of entries) writer.uint32(18).bytes(heartbeatResourceBytes(entry));
+  return writer.uint32(34).string(typeUrl).uint32(42).string(nonce).finish();
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

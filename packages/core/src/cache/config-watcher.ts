@@ -2,6 +2,7 @@
 // what each stream was sent); a cache answers "what should this stream get now?". Plug in your own
 // cache by implementing ConfigWatcher.
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
+import type { XdstpName } from "../xdstp.js";
 import type { PreparedResource } from "./prepared-resource.js";
 
 /** What one stream wants of one type, and what it already has. Read-only view owned by the server. */
@@ -12,8 +13,10 @@ export interface WatchRequest {
   readonly typeUrl: string;
   /** Wildcard subscription: every resource of the type (XDS-RULES R10, R11). */
   readonly wildcard: boolean;
-  /** Explicitly subscribed names. */
+  /** Explicitly subscribed names (xdstp names in canonical form, see canonicalResourceName). */
   readonly names: ReadonlySet<string>;
+  /** The glob collections among `names` (xdstp ids ending in "/*", delta only), parsed (R34). */
+  readonly globs?: readonly XdstpName[];
   /**
    * What the client has: name → version last sent on this stream (or announced by the client in delta's
    * `initial_resource_versions`). {@link ABSENT} marks a name the client was told does not exist (delta).
@@ -21,6 +24,18 @@ export interface WatchRequest {
   readonly known: ReadonlyMap<string, string>;
   /** SotW: whether this stream has been sent a response of this type yet. */
   readonly responded: boolean;
+  /**
+   * Delta VHDS (XDS-RULES R28): what each subscribed alias (a name in `names` that is no resource's name)
+   * was last answered with: the name of the resource it resolved to, or "" when it was reported
+   * unresolved. Absent = never answered on this stream.
+   */
+  readonly aliases?: ReadonlyMap<string, string>;
+  /**
+   * Delta: names whose `known` version the client announced (`initial_resource_versions`) rather than
+   * received on this stream. Those with a TTL are sent again all the same, so their TTL restarts and this
+   * stream can refresh it (XDS-RULES R26 yields to R29/R30).
+   */
+  readonly announced?: ReadonlySet<string>;
 }
 
 /** Version marker in {@link WatchRequest.known} for names reported as removed/non-existent (delta). */
@@ -40,6 +55,10 @@ export interface DeltaResponse {
   readonly version: string;
   readonly resources: readonly PreparedResource[];
   readonly removed: readonly string[];
+  /** VHDS (R28): the subscribed aliases each resource in `resources` answers, by resource name. */
+  readonly aliases?: ReadonlyMap<string, readonly string[]>;
+  /** VHDS (R28): subscribed aliases nothing serves; each goes out as a Resource named after it, without a body. */
+  readonly unresolvedAliases?: readonly string[];
 }
 
 /** Cancels a watch; calling it after the watch fired or twice does nothing. */

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { XdsKitError } from "../errors.js";
 import type { Any } from "../gen/google/protobuf/any.js";
 import type { ResourceType } from "../resource-types.js";
 
@@ -42,7 +43,10 @@ export interface PrepareOptions {
   name?: string;
   /** Version of this resource; default: a content hash. */
   version?: string;
-  /** Time to live in milliseconds; default: none. */
+  /**
+   * Time to live in milliseconds (XDS-RULES R29); default: none. The TTL is part of the default version,
+   * so changing or dropping it resends the resource; with an explicit `version`, change the version too.
+   */
   ttlMs?: number;
 }
 
@@ -52,9 +56,15 @@ export function prepareResource<T>(
   resource: T,
   options: PrepareOptions = {},
 ): PreparedResource<T> {
+  const ttlMs = options.ttlMs;
+  if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0))
+    throw new XdsKitError("INVALID_ARGUMENT", `prepareResource: ttlMs must be a positive integer, got ${ttlMs}`);
   const bytes = type.codec.encode(resource).finish();
   const name = options.name ?? type.nameOf(resource);
-  const hash = contentHash(type.typeUrl, name, bytes);
+  const hash =
+    ttlMs === undefined
+      ? contentHash(type.typeUrl, name, bytes)
+      : contentHash(type.typeUrl, name, bytes, `ttl=${ttlMs}`);
   const version = options.version ?? hash;
   const key = `${hash}|${version}|${options.ttlMs ?? ""}`;
   const existing = interned.get(key)?.deref();

@@ -1,9 +1,10 @@
 // Pure functions deciding what a stream gets from the current resources of one type
 // (XDS-RULES R6, R9, R12-R15, R22-R25).
-import { resourceTypeOf } from "../resource-types.js";
+import { resourceTypeOf, resourceTypes } from "../resource-types.js";
 import { ABSENT, type DeltaResponse, type SotwResponse, type WatchRequest } from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
 import type { Snapshot } from "./snapshot.js";
+import { vhdsDeltaResponse } from "./vhds-aliases.js";
 
 /** The current resources of one type and their SotW version. */
 export interface ResourceView {
@@ -100,13 +101,16 @@ export function deltaResponseFrom(
   request: WatchRequest,
   changed?: Iterable<string>,
 ): DeltaResponse | undefined {
+  // VHDS subscribes by alias (R28); any change may change what an alias resolves to: evaluate in full.
+  if (request.typeUrl === resourceTypes.VirtualHost.typeUrl) return vhdsDeltaResponse(view, request);
   const resources: PreparedResource[] = [];
   const removed = new Set<string>();
   const consider = (name: string) => {
     const resource = view.resources.get(name);
     const known = request.known.get(name);
     if (resource) {
-      if (known !== resource.version) resources.push(resource);
+      if (known !== resource.version || (resource.ttlMs !== undefined && request.announced?.has(name)))
+        resources.push(resource);
     } else if (known === undefined ? request.names.has(name) : known !== ABSENT) {
       removed.add(name);
     }

@@ -10,8 +10,8 @@ import type {
   StreamFeedback,
   WatchRequest,
 } from "./config-watcher.js";
-import { changedNames, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
 import type { PreparedResource } from "./prepared-resource.js";
+import { changedNames, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** Options of {@link createSnapshotCache}. */
