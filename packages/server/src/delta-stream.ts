@@ -36,10 +36,16 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
   async handle(request: DeltaDiscoveryRequest): Promise<void> {
     const node = this.acceptDeltaNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
-    const subscribe = request.resourceNamesSubscribe ?? [];
-    const unsubscribe = request.resourceNamesUnsubscribe ?? [];
-    const initial = request.initialResourceVersions ?? {};
-    this.checkNameCount(subscribe.length + unsubscribe.length + Object.keys(initial).length);
+    this.checkNameCount(
+      (request.resourceNamesSubscribe?.length ?? 0) +
+        (request.resourceNamesUnsubscribe?.length ?? 0) +
+        Object.keys(request.initialResourceVersions ?? {}).length,
+    );
+    const subscribe = this.canonicalNames(request.resourceNamesSubscribe ?? [], true);
+    const unsubscribe = this.canonicalNames(request.resourceNamesUnsubscribe ?? [], true);
+    const initial: Record<string, string> = {};
+    for (const [name, v] of Object.entries(request.initialResourceVersions ?? {}))
+      initial[this.canonicalNames([name], true)[0] ?? name] = v;
     let state = this.types.get(type.typeUrl);
     const first = !state?.everRequested;
     const legacyWildcard = first && subscribe.length === 0 && unsubscribe.length === 0;

@@ -39,8 +39,8 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   async handle(request: DiscoveryRequest): Promise<void> {
     const node = this.acceptSotwNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
-    const names = request.resourceNames ?? [];
-    this.checkNameCount(names.length);
+    this.checkNameCount(request.resourceNames?.length ?? 0);
+    const names = this.canonicalNames(request.resourceNames ?? [], false);
     let state = this.types.get(type.typeUrl);
     const nonce = request.responseNonce ?? "";
 

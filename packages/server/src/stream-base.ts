@@ -1,8 +1,29 @@
 // What SotW and delta streams share: the node, per-type watches, the latest-wins queue of responses,
 // make-before-break ordering, optional ACK gating, write() backpressure and TTL heartbeats.
 import { status } from "@grpc/grpc-js";
-import { type CancelWatch, type Node, type ResourceType, resourceTypeOf, type WatchRequest } from "@xdskit/core";
+import {
+  type CancelWatch,
+  isXdstpName,
+  type Node,
+  parseXdstpName,
+  type ResourceType,
+  resourceTypeOf,
+  type WatchRequest,
+  type XdstpName,
+} from "@xdskit/core";
 import type { StreamInfo } from "./callbacks.js";
+
+/** The glob collections among subscribed names, parsed once per watch (R34). */
+function globsOf(names: ReadonlySet<string>): { globs?: XdstpName[] } {
+  let globs: XdstpName[] | undefined;
+  for (const name of names) {
+    if (!isXdstpName(name) || !name.includes("/*")) continue;
+    const parsed = parseXdstpName(name);
+    if (parsed.glob) (globs ??= []).push(parsed);
+  }
+  return globs ? { globs } : {};
+}
+
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";
 import { TtlTracker } from "./ttl-tracker.js";
 import type { HeartbeatEntry } from "./wire.js";
@@ -128,6 +149,28 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     return type;
   }
 
+  /**
+   * Canonical forms of requested names (xdstp context parameters sorted, R33). On SotW streams a glob
+   * collection is refused: collections are delta-only (R35).
+   */
+  protected canonicalNames(names: readonly string[], delta: boolean): string[] {
+    return names.map((name) => {
+      if (!isXdstpName(name)) return name;
+      let parsed: XdstpName;
+      try {
+        parsed = parseXdstpName(name);
+      } catch (error) {
+        throw new StreamError(status.INVALID_ARGUMENT, (error as Error).message);
+      }
+      if (parsed.glob && !delta)
+        throw new StreamError(
+          status.INVALID_ARGUMENT,
+          `"${name}" is an xdstp glob collection; collections are served over delta xDS only`,
+        );
+      return parsed.source;
+    });
+  }
+
   protected checkNameCount(count: number): void {
     if (count > this.options.maxResourceNamesPerRequest)
       throw new StreamError(
@@ -168,6 +211,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       responded,
       ...(state.aliases ? { aliases: state.aliases } : {}),
       ...(state.announced ? { announced: state.announced } : {}),
+      ...globsOf(state.names),
     };
     state.watchOpen = true;
     state.cancel = this.openWatch(state, view);

@@ -41,6 +41,19 @@ export interface XdsServer {
   readonly grpcServer: grpc.Server;
 }
 
+/** A request whose bytes did not decode; the stream ends INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
+class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+function decodeRequest(codec: { decode(bytes: Uint8Array): unknown }, bytes: Buffer): unknown {
+  try {
+    return codec.decode(bytes);
+  } catch (error) {
+    return new MalformedRequest((error as Error).message);
+  }
+}
+
 const identitySerialize = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 
 /** Builds an xDS server over @grpc/grpc-js: ADS, per-type services (SotW and delta) and gRPC health. */
@@ -107,6 +120,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         queue = queue
           .then(async () => {
             if (ended || !stream) return;
+            if (request instanceof MalformedRequest)
+              throw new StreamError(grpc.status.INVALID_ARGUMENT, `malformed request message: ${request.reason}`);
             if (stream instanceof SotwStream) await stream.handle(request as DiscoveryRequest);
             else await stream.handle(request as DeltaDiscoveryRequest);
           })
@@ -134,7 +149,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
           requestStream: true,
           responseStream: true,
           requestSerialize: (value: unknown) => Buffer.from(codec.encode(value as never).finish()),
-          requestDeserialize: (bytes: Buffer) => codec.decode(bytes),
+          requestDeserialize: (bytes: Buffer) => decodeRequest(codec, bytes),
           responseSerialize: identitySerialize as (value: unknown) => Buffer,
           responseDeserialize: (bytes: Buffer) => bytes,
         };

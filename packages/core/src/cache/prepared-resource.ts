@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { XdsKitError } from "../errors.js";
 import type { Any } from "../gen/google/protobuf/any.js";
 import type { ResourceType } from "../resource-types.js";
+import { canonicalResourceName } from "../xdstp.js";
 
 /**
  * A resource encoded once: its wire bytes, packed `Any` and content version are computed when it is
@@ -60,7 +61,8 @@ export function prepareResource<T>(
   if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0))
     throw new XdsKitError("INVALID_ARGUMENT", `prepareResource: ttlMs must be a positive integer, got ${ttlMs}`);
   const bytes = type.codec.encode(resource).finish();
-  const name = options.name ?? type.nameOf(resource);
+  // xdstp:// names are kept in canonical form so that equal names compare equal (R33).
+  const name = canonicalResourceName(options.name ?? type.nameOf(resource));
   const hash =
     ttlMs === undefined
       ? contentHash(type.typeUrl, name, bytes)

@@ -1,6 +1,7 @@
 // Pure functions deciding what a stream gets from the current resources of one type
 // (XDS-RULES R6, R9, R12-R15, R22-R25).
 import { resourceTypeOf, resourceTypes } from "../resource-types.js";
+import { globContains } from "../xdstp.js";
 import { ABSENT, type DeltaResponse, type SotwResponse, type WatchRequest } from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
 import type { Snapshot } from "./snapshot.js";
@@ -85,10 +86,20 @@ function candidates(
 ): Iterable<string> {
   if (changed) {
     const out: string[] = [];
-    for (const name of changed) if (request.wildcard || request.names.has(name)) out.push(name);
+    for (const name of changed) if (subscribes(request, name)) out.push(name);
     return out;
   }
-  return request.wildcard ? new Set([...view.resources.keys(), ...request.names]) : request.names;
+  if (request.wildcard) return new Set([...view.resources.keys(), ...request.names]);
+  if (!request.globs?.length) return request.names;
+  const out = new Set(request.names);
+  for (const name of view.resources.keys()) if (subscribes(request, name)) out.add(name);
+  return out;
+}
+
+/** Whether the request subscribes to `name`: wildcard, by name, or as a member of a glob collection (R34). */
+function subscribes(request: WatchRequest, name: string): boolean {
+  if (request.wildcard || request.names.has(name)) return true;
+  return request.globs !== undefined && request.globs.some((glob) => globContains(glob, name));
 }
 
 /**
@@ -111,17 +122,18 @@ export function deltaResponseFrom(
     if (resource) {
       if (known !== resource.version || (resource.ttlMs !== undefined && request.announced?.has(name)))
         resources.push(resource);
-    } else if (known === undefined ? request.names.has(name) : known !== ABSENT) {
+    } else if (known === undefined ? request.names.has(name) && !globs.has(name) : known !== ABSENT) {
       removed.add(name);
     }
   };
+  // A glob is a subscription, not a resource: it is never itself reported as removed (R34).
+  const globs = new Set(request.globs?.map((g) => g.source));
   if (changed) {
-    for (const name of changed) if (request.wildcard || request.names.has(name)) consider(name);
+    for (const name of changed) if (subscribes(request, name)) consider(name);
   } else {
-    const names = new Set<string>(request.names);
-    if (request.wildcard) for (const name of view.resources.keys()) names.add(name);
+    const names = new Set<string>(candidates(view, request, undefined));
     for (const name of request.known.keys()) names.add(name);
-    for (const name of names) if (request.wildcard || request.names.has(name)) consider(name);
+    for (const name of names) if (subscribes(request, name)) consider(name);
   }
   if (resources.length === 0 && removed.size === 0) return undefined;
   return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort() };
