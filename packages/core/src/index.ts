@@ -25,7 +25,7 @@ export { checkSnapshotConsistency } from "./cache/consistency.js";
 export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
 export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
 export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
-export { edsNameOf, rdsNamesOf } from "./cache/references.js";
+export { clusterNamesOf, edsNameOf, rdsNamesOf } from "./cache/references.js";
 export {
   changedNames,
   deltaResponse,

@@ -21,6 +21,8 @@ interface SotwTypeState extends TypeStateBase {
   legacyWildcard: boolean;
   everRequested: boolean;
   responded: boolean;
+  /** The nonce of the newest response the client already answered (a later request with it is no new answer). */
+  answeredNonce?: string;
   /** Nonce and version of the newest response sent (R4, R7). */
   lastNonce?: string;
   lastVersion: string;
@@ -59,7 +61,8 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     if (nonce !== "" && nonce === state.lastNonce && this.heartbeatNonces.delete(nonce)) {
       // The answer to a heartbeat: no configuration was applied. A client rejecting heartbeats gets no more.
       if (request.errorDetail) state.heartbeatsRefused = true;
-    } else if (nonce !== "" && nonce === state.lastNonce) {
+    } else if (nonce !== "" && nonce === state.lastNonce && state.answeredNonce !== nonce) {
+      state.answeredNonce = nonce;
       const event = { streamId: this.info.streamId, node, typeUrl: type.typeUrl, nonce, version: state.lastVersion };
       if (request.errorDetail) {
         this.ttl.nacked(nonce);

@@ -8,10 +8,17 @@ import {
   parseXdstpName,
   type ResourceType,
   resourceTypeOf,
+  resourceTypes,
   type WatchRequest,
   type XdstpName,
 } from "@xdskit/core";
 import type { StreamInfo } from "./callbacks.js";
+
+/** A type whose resources the client needs before it answers for the type it is keyed under. */
+const WARMS_ON = new Map<string, string>([
+  [resourceTypes.ClusterLoadAssignment.typeUrl, resourceTypes.Cluster.typeUrl],
+  [resourceTypes.RouteConfiguration.typeUrl, resourceTypes.Listener.typeUrl],
+]);
 
 /** The glob collections among subscribed names, parsed once per watch (R34). */
 function globsOf(names: ReadonlySet<string>): { globs?: XdstpName[] } {
@@ -303,6 +310,9 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     let earliestDeadline = Number.POSITIVE_INFINITY;
     for (const other of this.types.values()) {
       if (other === state || other.type.orderRank >= state.type.orderRank || !other.awaiting) continue;
+      // Envoy answers a cluster (listener) update only once it has warmed, which needs its endpoints
+      // (routes): holding those for that answer would stall until the gate timeout.
+      if (WARMS_ON.get(state.type.typeUrl) === other.type.typeUrl) continue;
       const deadline = other.awaiting.sentAt + this.options.ackGateTimeoutMs;
       if (deadline > now) earliestDeadline = Math.min(earliestDeadline, deadline);
     }

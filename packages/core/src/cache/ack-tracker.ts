@@ -77,6 +77,15 @@ export interface AckTracker {
 /** The tracker plus the feedback interface the server calls. */
 export interface AckTrackerWithFeedback extends AckTracker {
   readonly feedback: StreamFeedback;
+  /** Without copying: each type the node has asked for, with its ACKed version and state. */
+  syncStates(nodeId: string): Iterable<readonly [typeUrl: string, ackedVersion: string | undefined, state: SyncState]>;
+  /** Without copying: names of the node's resources of one type. */
+  resourceNames(nodeId: string, typeUrl: string): Iterable<string>;
+  /**
+   * The cache found nothing to send the node for this type at `version`: a node whose newest response
+   * was ACKed is then current at that version (e.g. SotW clients drop deleted endpoints by themselves).
+   */
+  inSync(node: Node, streamId: number, typeUrl: string, version: string): void;
 }
 
 export function createAckTracker(options: { now?: () => number } = {}): AckTrackerWithFeedback {
@@ -184,6 +193,18 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
 
   return {
     feedback,
+    *syncStates(nodeId) {
+      for (const [typeUrl, type] of nodes.get(nodeId)?.types ?? [])
+        yield [typeUrl, type.acked?.version, type.state] as const;
+    },
+    resourceNames: (nodeId, typeUrl) => nodes.get(nodeId)?.types.get(typeUrl)?.resources.keys() ?? [],
+    inSync(node, streamId, typeUrl, version) {
+      const type = typeOf(nodeOf(node, streamId), typeUrl);
+      if (type.sent && type.state !== "SYNCED") return;
+      if (type.acked?.version === version && type.state === "SYNCED") return;
+      type.acked = { version, nonce: type.acked?.nonce ?? "", at: now() };
+      type.state = "SYNCED";
+    },
     status(nodeId) {
       const entry = nodes.get(nodeId);
       return entry ? snapshotOf(entry) : undefined;

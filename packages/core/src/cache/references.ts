@@ -1,6 +1,7 @@
 // Names one resource makes a client subscribe to: used for warming (XDS-RULES R17).
 import { type Cluster, Cluster_DiscoveryType } from "../gen/envoy/config/cluster/v3/cluster.js";
 import type { Listener } from "../gen/envoy/config/listener/v3/listener.js";
+import type { RouteConfiguration } from "../gen/envoy/config/route/v3/route.js";
 import { HttpConnectionManager } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { typeUrlOf } from "../resource-types.js";
 
@@ -27,5 +28,16 @@ export function rdsNamesOf(listener: Listener): string[] {
   ];
   for (const chain of chains)
     for (const filter of chain.filters ?? []) add(filter.typedConfig?.value, filter.typedConfig?.typeUrl);
+  return [...names];
+}
+
+/** The clusters a route configuration sends traffic to (single and weighted cluster actions). */
+export function clusterNamesOf(route: RouteConfiguration): string[] {
+  const names = new Set<string>();
+  for (const vh of route.virtualHosts ?? [])
+    for (const r of vh.routes ?? []) {
+      if (r.route?.cluster) names.add(r.route.cluster);
+      for (const wc of r.route?.weightedClusters?.clusters ?? []) if (wc.name) names.add(wc.name);
+    }
   return [...names];
 }

@@ -92,3 +92,30 @@ describe("SnapshotCache", () => {
     expect(cache.tracker.status("n1")).toBeUndefined();
   });
 });
+
+describe("SnapshotCache removeStaleLast", () => {
+  it("serves a bridge with the dropped clusters until every node applied it, then the snapshot itself", async () => {
+    const cache = createSnapshotCache({ removeStaleLast: true });
+    cache.setSnapshot("n1", createSnapshot({ resources: { Cluster: [edsCluster("a"), edsCluster("b")] } }));
+    deliver(cache, "n1", "1");
+    const final = createSnapshot({
+      resources: { Cluster: [edsCluster("a", { connectTimeout: { seconds: 3, nanos: 0 } })] },
+    });
+    cache.setSnapshot("n1", final);
+    const bridge = cache.getSnapshot("n1");
+    expect(bridge).not.toBe(final);
+    expect([...(bridge?.resourcesOf(CDS).keys() ?? [])].sort()).toEqual(["a", "b"]);
+    expect(bridge?.resourcesOf(CDS).get("a")?.version).toBe(final.resourcesOf(CDS).get("a")?.version);
+    deliver(cache, "n1", "2");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(cache.getSnapshot("n1")).toBe(final);
+  });
+
+  it("applies the snapshot directly when nothing is dropped or no node is connected", () => {
+    const cache = createSnapshotCache({ removeStaleLast: true });
+    cache.setSnapshot("n1", createSnapshot({ resources: { Cluster: [edsCluster("a"), edsCluster("b")] } }));
+    const smaller = createSnapshot({ resources: { Cluster: [edsCluster("a")] } });
+    cache.setSnapshot("n1", smaller);
+    expect(cache.getSnapshot("n1")).toBe(smaller);
+  });
+});

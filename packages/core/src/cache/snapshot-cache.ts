@@ -1,6 +1,10 @@
 import { XdsKitError } from "../errors.js";
+import type { Cluster } from "../gen/envoy/config/cluster/v3/cluster.js";
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
-import { type AckTracker, createAckTracker, type NodeStatus } from "./ack-tracker.js";
+import type { Listener } from "../gen/envoy/config/listener/v3/listener.js";
+import type { RouteConfiguration } from "../gen/envoy/config/route/v3/route.js";
+import { type ResourceType, resourceTypes } from "../resource-types.js";
+import { type AckTracker, createAckTracker } from "./ack-tracker.js";
 import type {
   CancelWatch,
   ConfigWatcher,
@@ -11,8 +15,23 @@ import type {
   WatchRequest,
 } from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
+import { clusterNamesOf, edsNameOf, rdsNamesOf } from "./references.js";
 import { changedNames, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
-import type { Snapshot } from "./snapshot.js";
+import { createSnapshot, type Snapshot, type SnapshotResources } from "./snapshot.js";
+
+/** What a node's resources of one type make it ask for next: listener → routes → clusters → endpoints. */
+const DEPENDENCIES: ReadonlyArray<readonly [ResourceType, ResourceType, (resource: unknown) => string[]]> = [
+  [resourceTypes.Listener, resourceTypes.RouteConfiguration, (r) => rdsNamesOf(r as Listener)],
+  [resourceTypes.RouteConfiguration, resourceTypes.Cluster, (r) => clusterNamesOf(r as RouteConfiguration)],
+  [
+    resourceTypes.Cluster,
+    resourceTypes.ClusterLoadAssignment,
+    (r) => {
+      const name = edsNameOf(r as Cluster);
+      return name ? [name] : [];
+    },
+  ],
+];
 
 /** Options of {@link createSnapshotCache}. */
 export interface SnapshotCacheOptions {
@@ -28,6 +47,15 @@ export interface SnapshotCacheOptions {
   onNack?: (event: NackEvent, cache: SnapshotCache) => void;
   /** Snapshots remembered per group for awaitApplied and rollback. Default: 16. */
   historySize?: number;
+  /**
+   * Make-before-break for deletions (XDS-RULES R18: remove stale CDS/EDS last). When a new snapshot drops
+   * clusters or endpoints, first serve a bridge snapshot that still holds them next to everything new; once
+   * every connected node of the group applied the bridge (or `staleRemovalTimeoutMs` passed), serve the
+   * snapshot itself. Pair with the server's `ordering: "ack-gated"`. Default: false.
+   */
+  removeStaleLast?: boolean;
+  /** With removeStaleLast: the longest a bridge snapshot is served. Default: 10000 ms. */
+  staleRemovalTimeoutMs?: number;
 }
 
 /** Options of {@link SnapshotCache.awaitApplied}. */
@@ -94,38 +122,79 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
   const watches = new Map<string, Map<string, Set<Watch>>>();
   const tracker = createAckTracker();
   const nodeKeys = new Map<string, string>(); // node id → group key, for connected nodes
+  const nodesPerKey = new Map<string, Set<string>>();
   const appliedCurrent = new Map<string, Set<string>>(); // key → node ids that applied the current snapshot
   const lastAccepted = new Map<string, Snapshot>();
   const waiters = new Map<string, Set<Waiter>>();
 
   const findSnapshot = (key: string, version: string) => history.get(key)?.find((s) => s.version === version);
 
-  const hasApplied = (status: NodeStatus | undefined, snapshot: Snapshot): boolean => {
-    if (!status) return false;
-    let relevant = 0;
-    for (const [typeUrl, type] of status.types) {
+  /**
+   * A node applied a snapshot when every type it asked for is ACKed (or found current) at the snapshot's
+   * version, and it has asked for every type its resources lead to (listener → routes → clusters →
+   * endpoints): clients such as gRPC ask for one type after another.
+   */
+  const hasApplied = (nodeId: string, snapshot: Snapshot): boolean => {
+    const asked = new Set<string>();
+    for (const [typeUrl, acked] of tracker.syncStates(nodeId)) {
       const entry = snapshot.entry(typeUrl);
       if (!entry) continue;
-      relevant++;
-      if (type.acked?.version !== entry.version) return false;
+      if (acked !== entry.version) return false;
+      asked.add(typeUrl);
     }
-    return relevant > 0;
+    if (asked.size === 0) return false;
+    for (const [from, to, refs] of DEPENDENCIES) {
+      if (!asked.has(from.typeUrl) || asked.has(to.typeUrl)) continue;
+      const targets = snapshot.resourcesOf(to.typeUrl);
+      if (targets.size === 0) continue;
+      const sources = snapshot.resourcesOf(from.typeUrl);
+      for (const name of tracker.resourceNames(nodeId, from.typeUrl)) {
+        const source = sources.get(name);
+        if (source && refs(source.resource).some((ref) => targets.has(ref))) return false;
+      }
+    }
+    return true;
   };
 
-  const connectedNodes = (key: string) => {
-    let count = 0;
-    for (const k of nodeKeys.values()) if (k === key) count++;
-    return count;
+  const connectedNodes = (key: string) => nodesPerKey.get(key)?.size ?? 0;
+  const connect = (nodeId: string, key: string) => {
+    const previous = nodeKeys.get(nodeId);
+    if (previous === key) return;
+    if (previous !== undefined) disconnect(nodeId);
+    nodeKeys.set(nodeId, key);
+    let set = nodesPerKey.get(key);
+    if (!set) {
+      set = new Set();
+      nodesPerKey.set(key, set);
+    }
+    set.add(nodeId);
+  };
+  const disconnect = (nodeId: string) => {
+    const key = nodeKeys.get(nodeId);
+    if (key === undefined) return;
+    nodeKeys.delete(nodeId);
+    nodesPerKey.get(key)?.delete(nodeId);
+    appliedCurrent.get(key)?.delete(nodeId);
+  };
+
+  /** Nothing to send: the stream is current at this view's version (if its last response was ACKed). */
+  const inSync = (watch: Watch, view: ResourceView): false => {
+    const { node, streamId, typeUrl } = watch.request;
+    tracker.inSync(node, streamId, typeUrl, view.version);
+    const nodeId = node.id ?? "";
+    noteAccepted(nodeId);
+    settleWaiters(nodeId);
+    return false;
   };
 
   const evaluate = (watch: Watch, view: ResourceView, changed?: Iterable<string>): boolean => {
     if (watch.delta) {
       const response = deltaResponseFrom(view, watch.request, changed);
-      if (!response) return false;
+      if (!response) return inSync(watch, view);
       (watch.respond as (r: DeltaResponse) => void)(response);
     } else {
       const response = sotwResponseFrom(view, watch.request, changed);
-      if (!response) return false;
+      if (!response) return inSync(watch, view);
       (watch.respond as (r: SotwResponse) => void)(response);
     }
     return true;
@@ -133,7 +202,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
 
   const open = (request: WatchRequest, respond: (response: never) => void, delta: boolean): CancelWatch => {
     const key = nodeHash(request.node);
-    nodeKeys.set(request.node.id ?? "", key);
+    connect(request.node.id ?? "", key);
     const watch: Watch = { key, request, respond, delta };
     const snapshot = snapshots.get(key);
     if (snapshot && evaluate(watch, viewOf(snapshot, request.typeUrl))) return () => {};
@@ -157,10 +226,9 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     const set = waiters.get(nodeId);
     const key = nodeKeys.get(nodeId);
     if (!set || key === undefined) return;
-    const status = tracker.status(nodeId);
     for (const waiter of set) {
       const snapshot = findSnapshot(key, waiter.version);
-      if (snapshot && hasApplied(status, snapshot)) waiter.resolve();
+      if (snapshot && hasApplied(nodeId, snapshot)) waiter.resolve();
     }
   };
 
@@ -168,14 +236,17 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     const key = nodeKeys.get(nodeId);
     if (key === undefined) return;
     const current = snapshots.get(key);
-    if (!current || !hasApplied(tracker.status(nodeId), current)) return;
+    if (!current || !hasApplied(nodeId, current)) return;
     let set = appliedCurrent.get(key);
     if (!set) {
       set = new Set();
       appliedCurrent.set(key, set);
     }
     set.add(nodeId);
-    if (set.size >= connectedNodes(key)) lastAccepted.set(key, current);
+    if (set.size >= connectedNodes(key)) {
+      lastAccepted.set(key, current);
+      if (bridges.get(key)?.bridge === current) queueMicrotask(() => finishBridge(key));
+    }
   };
 
   tracker.onAck((event) => {
@@ -183,6 +254,45 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     noteAccepted(nodeId);
     settleWaiters(nodeId);
   });
+
+  /** Makes `snapshot` the group's current one and pushes what changed to its open watches. */
+  const apply = (key: string, snapshot: Snapshot) => {
+    const previous = snapshots.get(key);
+    snapshots.set(key, snapshot);
+    const list = history.get(key) ?? [];
+    const next = [...list.filter((s) => s.version !== snapshot.version), snapshot].slice(-historySize);
+    history.set(key, next);
+    appliedCurrent.delete(key);
+    const byType = watches.get(key);
+    if (!byType) return;
+    for (const [typeUrl, set] of byType) {
+      if (set.size === 0) continue;
+      const view = viewOf(snapshot, typeUrl);
+      const before = previous ? viewOf(previous, typeUrl) : undefined;
+      if (before === view) continue;
+      const changed = before ? changedNames(before, view) : undefined;
+      if (changed && changed.length === 0 && before?.version === view.version) continue;
+      for (const watch of [...set]) {
+        if (!set.has(watch)) continue;
+        set.delete(watch);
+        if (!evaluate(watch, view, changed)) set.add(watch);
+      }
+    }
+  };
+
+  const bridges = new Map<string, { bridge: Snapshot; final: Snapshot; timer: NodeJS.Timeout }>();
+  const cancelBridge = (key: string) => {
+    const pending = bridges.get(key);
+    if (pending) clearTimeout(pending.timer);
+    bridges.delete(key);
+  };
+  /** Replaces a bridge snapshot with the one it leads to. */
+  const finishBridge = (key: string) => {
+    const pending = bridges.get(key);
+    if (!pending) return;
+    cancelBridge(key);
+    if (snapshots.get(key) === pending.bridge) apply(key, pending.final);
+  };
 
   // The server reports to the cache; the cache feeds its tracker and applies the NACK policy.
   const feedback: StreamFeedback = {
@@ -210,11 +320,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     closed(event) {
       tracker.feedback.closed(event);
       const nodeId = event.node.id ?? "";
-      if (!tracker.status(nodeId)) {
-        const key = nodeKeys.get(nodeId);
-        nodeKeys.delete(nodeId);
-        if (key !== undefined) appliedCurrent.get(key)?.delete(nodeId);
-      }
+      if (!tracker.status(nodeId)) disconnect(nodeId);
     },
   };
 
@@ -223,30 +329,23 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     watchDelta: (request, respond) => open(request, respond as (r: never) => void, true),
     feedback,
     setSnapshot(key, snapshot) {
+      cancelBridge(key);
       const previous = snapshots.get(key);
-      snapshots.set(key, snapshot);
-      const list = history.get(key) ?? [];
-      const next = [...list.filter((s) => s.version !== snapshot.version), snapshot].slice(-historySize);
-      history.set(key, next);
-      appliedCurrent.delete(key);
-      const byType = watches.get(key);
-      if (!byType) return;
-      for (const [typeUrl, set] of byType) {
-        if (set.size === 0) continue;
-        const view = viewOf(snapshot, typeUrl);
-        const before = previous ? viewOf(previous, typeUrl) : undefined;
-        if (before === view) continue;
-        const changed = before ? changedNames(before, view) : undefined;
-        if (changed && changed.length === 0 && before?.version === view.version) continue;
-        for (const watch of [...set]) {
-          if (!set.has(watch)) continue;
-          set.delete(watch);
-          if (!evaluate(watch, view, changed)) set.add(watch);
-        }
+      const bridge = options.removeStaleLast && previous ? bridgeSnapshot(previous, snapshot) : undefined;
+      if (bridge && connectedNodes(key) > 0) {
+        const timer = setTimeout(() => finishBridge(key), options.staleRemovalTimeoutMs ?? 10_000);
+        timer.unref();
+        bridges.set(key, { bridge, final: snapshot, timer });
+        apply(key, bridge);
+        // Nodes the bridge sends nothing new to (they already have all of it) are done with it now.
+        for (const nodeId of nodesPerKey.get(key) ?? []) noteAccepted(nodeId);
+        return;
       }
+      apply(key, snapshot);
     },
     getSnapshot: (key) => snapshots.get(key),
     clearSnapshot(key) {
+      cancelBridge(key);
       snapshots.delete(key);
       appliedCurrent.delete(key);
     },
@@ -306,4 +405,26 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
   };
 
   return cache;
+}
+
+const STALE_LAST: readonly ResourceType[] = [resourceTypes.Cluster, resourceTypes.ClusterLoadAssignment];
+
+/**
+ * `next` plus the clusters and endpoints `previous` had and `next` drops, or undefined when it drops none.
+ * Removing them only after everything that used them moved on keeps traffic flowing (R18).
+ */
+function bridgeSnapshot(previous: Snapshot, next: Snapshot): Snapshot | undefined {
+  const resources: Record<string, PreparedResource[]> = {};
+  for (const entry of next.types.values()) resources[entry.type.kind] = [...entry.resources.values()];
+  let stale = 0;
+  for (const type of STALE_LAST) {
+    const kept = next.entry(type.typeUrl);
+    if (!kept) continue;
+    for (const [name, resource] of previous.resourcesOf(type.typeUrl)) {
+      if (kept.resources.has(name)) continue;
+      (resources[type.kind] ??= []).push(resource);
+      stale++;
+    }
+  }
+  return stale > 0 ? createSnapshot({ resources: resources as SnapshotResources }) : undefined;
 }
