@@ -22,13 +22,13 @@ const WARMS_ON = new Map<string, string>([
 
 /** The glob collections among subscribed names, parsed once per watch (R34). */
 function globsOf(names: ReadonlySet<string>): { globs?: XdstpName[] } {
-  let globs: XdstpName[] | undefined;
+  const globs: XdstpName[] = [];
   for (const name of names) {
     if (!isXdstpName(name) || !name.includes("/*")) continue;
     const parsed = parseXdstpName(name);
-    if (parsed.glob) (globs ??= []).push(parsed);
+    if (parsed.glob) globs.push(parsed);
   }
-  return globs ? { globs } : {};
+  return globs.length > 0 ? { globs } : {};
 }
 
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";

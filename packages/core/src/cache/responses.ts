@@ -99,7 +99,7 @@ function candidates(
 /** Whether the request subscribes to `name`: wildcard, by name, or as a member of a glob collection (R34). */
 function subscribes(request: WatchRequest, name: string): boolean {
   if (request.wildcard || request.names.has(name)) return true;
-  return request.globs !== undefined && request.globs.some((glob) => globContains(glob, name));
+  return request.globs?.some((glob) => globContains(glob, name)) ?? false;
 }
 
 /**

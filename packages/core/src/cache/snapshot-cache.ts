@@ -422,7 +422,9 @@ function bridgeSnapshot(previous: Snapshot, next: Snapshot): Snapshot | undefine
     if (!kept) continue;
     for (const [name, resource] of previous.resourcesOf(type.typeUrl)) {
       if (kept.resources.has(name)) continue;
-      (resources[type.kind] ??= []).push(resource);
+      const list = resources[type.kind] ?? [];
+      list.push(resource);
+      resources[type.kind] = list;
       stale++;
     }
   }
