@@ -97,8 +97,8 @@ export class RawXdsClient {
   private readonly client: grpc.Client;
   private readonly streams: RawStream<unknown, unknown>[] = [];
 
-  constructor(address: string) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+  constructor(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.client = new grpc.Client(address, credentials, { "grpc.use_local_subchannel_pool": 1 });
   }
 
   private open<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>): RawStream<Req, Res> {
