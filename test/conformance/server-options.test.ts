@@ -1,0 +1,67 @@
+import * as grpc from "@grpc/grpc-js";
+import { createSnapshotCache, resourceTypes } from "@xdskit/core";
+import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus } from "@xdskit/core/services";
+import { createXdsServer } from "@xdskit/server";
+import { afterEach, describe, expect, it } from "vitest";
+import { testNode } from "./raw-ads-client.js";
+import { type Harness, startHarness } from "./setup.js";
+
+function healthCheck(address: string): Promise<HealthCheckResponse_ServingStatus | undefined> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      "/grpc.health.v1.Health/Check",
+      (v: HealthCheckRequest) => Buffer.from(HealthCheckRequest.encode(v).finish()),
+      (b: Buffer) => HealthCheckResponse.decode(b),
+      {},
+      (error, response) => {
+        client.close();
+        if (error) reject(error);
+        else resolve(response?.status);
+      },
+    );
+  });
+}
+
+describe("server options", () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it("answers gRPC health checks with SERVING", async () => {
+    h = await startHarness();
+    expect(await healthCheck(h.address)).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+
+  it("maxReceiveMessageBytes: an oversized request ends its stream with RESOURCE_EXHAUSTED", async () => {
+    h = await startHarness({ maxReceiveMessageBytes: 2048 });
+    const s = h.client().sotw();
+    s.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl, resourceNames: ["x".repeat(4096)] });
+    const status = await s.ended();
+    expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const ok = h.client().sotw();
+    ok.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl, resourceNames: ["small"] });
+    expect(await ok.silence(200)).toBeUndefined();
+    expect(ok.status).toBeUndefined();
+  });
+
+  it("validates options with errors that name the option", () => {
+    const cache = createSnapshotCache();
+    expect(() => createXdsServer({ cache, ackGateTimeoutMs: -1 })).toThrow(
+      /options.ackGateTimeoutMs must be a positive number, got -1/,
+    );
+    expect(() => createXdsServer({ cache, ordering: "fastest" as never })).toThrow(
+      /options.ordering must be "send-order" or "ack-gated"/,
+    );
+    expect(() => createXdsServer({ cache: {} as never })).toThrow(/options.cache must implement ConfigWatcher/);
+  });
+
+  it("listen names the address it could not bind", async () => {
+    h = await startHarness();
+    const other = createXdsServer({ cache: createSnapshotCache() });
+    await expect(other.listen(h.address)).rejects.toThrow(new RegExp(`cannot listen on ${h.address}`));
+    await other.close({ graceMs: 100 });
+  });
+});
