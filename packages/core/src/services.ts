@@ -1,18 +1,31 @@
 // Generated gRPC service definitions (ts-proto "generic definitions"), for servers and test clients.
 
-export { ClusterDiscoveryServiceDefinition } from "./gen/envoy/service/cluster/v3/cds.js";
-export { AggregatedDiscoveryServiceDefinition } from "./gen/envoy/service/discovery/v3/ads.js";
-export { EndpointDiscoveryServiceDefinition } from "./gen/envoy/service/endpoint/v3/eds.js";
-export { LocalityEndpointDiscoveryServiceDefinition } from "./gen/envoy/service/endpoint/v3/leds.js";
-export { ExtensionConfigDiscoveryServiceDefinition } from "./gen/envoy/service/extension/v3/config_discovery.js";
-export { ListenerDiscoveryServiceDefinition } from "./gen/envoy/service/listener/v3/lds.js";
-export {
+import { ClusterDiscoveryServiceDefinition } from "./gen/envoy/service/cluster/v3/cds.js";
+import { EndpointDiscoveryServiceDefinition } from "./gen/envoy/service/endpoint/v3/eds.js";
+import { LocalityEndpointDiscoveryServiceDefinition } from "./gen/envoy/service/endpoint/v3/leds.js";
+import { ExtensionConfigDiscoveryServiceDefinition } from "./gen/envoy/service/extension/v3/config_discovery.js";
+import { ListenerDiscoveryServiceDefinition } from "./gen/envoy/service/listener/v3/lds.js";
+import {
   RouteDiscoveryServiceDefinition,
   VirtualHostDiscoveryServiceDefinition,
 } from "./gen/envoy/service/route/v3/rds.js";
-export { ScopedRoutesDiscoveryServiceDefinition } from "./gen/envoy/service/route/v3/srds.js";
-export { RuntimeDiscoveryServiceDefinition } from "./gen/envoy/service/runtime/v3/rtds.js";
-export { SecretDiscoveryServiceDefinition } from "./gen/envoy/service/secret/v3/sds.js";
+import { ScopedRoutesDiscoveryServiceDefinition } from "./gen/envoy/service/route/v3/srds.js";
+import { RuntimeDiscoveryServiceDefinition } from "./gen/envoy/service/runtime/v3/rtds.js";
+import { SecretDiscoveryServiceDefinition } from "./gen/envoy/service/secret/v3/sds.js";
+
+export { AggregatedDiscoveryServiceDefinition } from "./gen/envoy/service/discovery/v3/ads.js";
+export {
+  ClusterDiscoveryServiceDefinition,
+  EndpointDiscoveryServiceDefinition,
+  ExtensionConfigDiscoveryServiceDefinition,
+  ListenerDiscoveryServiceDefinition,
+  LocalityEndpointDiscoveryServiceDefinition,
+  RouteDiscoveryServiceDefinition,
+  RuntimeDiscoveryServiceDefinition,
+  ScopedRoutesDiscoveryServiceDefinition,
+  SecretDiscoveryServiceDefinition,
+  VirtualHostDiscoveryServiceDefinition,
+};
 export {
   ClientConfig,
   ClientConfig_GenericXdsConfig,
@@ -50,3 +63,19 @@ export interface GenericServiceDefinition {
   readonly methods: { readonly [method: string]: GenericMethodDefinition };
 }
 export { ClientResourceStatus } from "./gen/envoy/admin/v3/config_dump_shared.js";
+
+/** The per-type discovery services (LDS, RDS, CDS ...) by full name, as `resourceTypes[kind].grpcService` names them. */
+export const perTypeServiceDefinitions: ReadonlyMap<string, GenericServiceDefinition> = new Map(
+  [
+    ClusterDiscoveryServiceDefinition,
+    EndpointDiscoveryServiceDefinition,
+    ExtensionConfigDiscoveryServiceDefinition,
+    ListenerDiscoveryServiceDefinition,
+    LocalityEndpointDiscoveryServiceDefinition,
+    RouteDiscoveryServiceDefinition,
+    RuntimeDiscoveryServiceDefinition,
+    ScopedRoutesDiscoveryServiceDefinition,
+    SecretDiscoveryServiceDefinition,
+    VirtualHostDiscoveryServiceDefinition,
+  ].map((d) => [d.fullName, d as GenericServiceDefinition]),
+);

@@ -62,22 +62,10 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     const version = nonce ? state.inflight.get(nonce) : undefined;
     if (version !== undefined) {
       state.inflight.delete(nonce);
-      const event = { streamId: this.info.streamId, node, typeUrl: type.typeUrl, nonce, version };
-      if (request.errorDetail) {
-        this.ttl.nacked(nonce);
-        const nack = {
-          ...event,
-          errorCode: request.errorDetail.code ?? 0,
-          errorMessage: request.errorDetail.message ?? "",
-        };
-        this.options.cache.feedback?.nacked(nack);
-        this.notify(this.options.callbacks.onNack, nack);
-      } else {
-        this.ttl.acked(nonce);
-        this.scheduleHeartbeats();
-        this.options.cache.feedback?.acked(event);
-        this.notify(this.options.callbacks.onAck, event);
-      }
+      this.reportAnswer(
+        { streamId: this.info.streamId, node, typeUrl: type.typeUrl, nonce, version },
+        request.errorDetail,
+      );
       if (state.awaiting?.nonce === nonce) this.answered(state);
     } else if (nonce && this.heartbeatNonces.delete(nonce)) {
       // The answer to a heartbeat: no configuration was applied. A client rejecting heartbeats gets no more.

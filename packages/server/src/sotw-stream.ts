@@ -63,23 +63,10 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       if (request.errorDetail) state.heartbeatsRefused = true;
     } else if (nonce !== "" && nonce === state.lastNonce && state.answeredNonce !== nonce) {
       state.answeredNonce = nonce;
+      // What the client accepted is what heartbeats may refresh (set before they are scheduled).
+      if (!request.errorDetail && state.lastResponse) state.accepted = state.lastResponse;
       const event = { streamId: this.info.streamId, node, typeUrl: type.typeUrl, nonce, version: state.lastVersion };
-      if (request.errorDetail) {
-        this.ttl.nacked(nonce);
-        const nack = {
-          ...event,
-          errorCode: request.errorDetail.code ?? 0,
-          errorMessage: request.errorDetail.message ?? "",
-        };
-        this.options.cache.feedback?.nacked(nack);
-        this.notify(this.options.callbacks.onNack, nack);
-      } else {
-        this.ttl.acked(nonce);
-        if (state.lastResponse) state.accepted = state.lastResponse;
-        this.scheduleHeartbeats();
-        this.options.cache.feedback?.acked(event);
-        this.notify(this.options.callbacks.onAck, event);
-      }
+      this.reportAnswer(event, request.errorDetail);
       this.answered(state);
     } else if (!state.responded && state.lastNonce === undefined && request.versionInfo) {
       state.resumeVersion = request.versionInfo;

@@ -12,6 +12,7 @@ import {
   HealthCheckResponse,
   HealthCheckResponse_ServingStatus,
   HealthDefinition,
+  perTypeServiceDefinitions,
 } from "@xdskit/core/services";
 import type { StreamInfo } from "./callbacks.js";
 import { addClientStatusService } from "./csds.js";
@@ -228,7 +229,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
 
 /** The per-type service's methods: Stream<Plural>, Delta<Plural>, Fetch<Plural>, from the generated definitions. */
 function perTypeMethods(type: ResourceType) {
-  const definition = PER_TYPE_DEFINITIONS.get(type.grpcService);
+  const definition = perTypeServiceDefinitions.get(type.grpcService);
   if (!definition) throw new XdsKitError("INVALID_ARGUMENT", `no generated service ${type.grpcService}`);
   return definition.methods;
 }
@@ -292,31 +293,3 @@ function addHealthService(
     },
   );
 }
-
-import {
-  ClusterDiscoveryServiceDefinition,
-  EndpointDiscoveryServiceDefinition,
-  ExtensionConfigDiscoveryServiceDefinition,
-  ListenerDiscoveryServiceDefinition,
-  LocalityEndpointDiscoveryServiceDefinition,
-  RouteDiscoveryServiceDefinition,
-  RuntimeDiscoveryServiceDefinition,
-  ScopedRoutesDiscoveryServiceDefinition,
-  SecretDiscoveryServiceDefinition,
-  VirtualHostDiscoveryServiceDefinition,
-} from "@xdskit/core/services";
-
-const PER_TYPE_DEFINITIONS = new Map<string, { fullName: string; methods: Parameters<typeof Object.entries>[0] }>(
-  [
-    ClusterDiscoveryServiceDefinition,
-    EndpointDiscoveryServiceDefinition,
-    ExtensionConfigDiscoveryServiceDefinition,
-    ListenerDiscoveryServiceDefinition,
-    LocalityEndpointDiscoveryServiceDefinition,
-    RouteDiscoveryServiceDefinition,
-    RuntimeDiscoveryServiceDefinition,
-    ScopedRoutesDiscoveryServiceDefinition,
-    SecretDiscoveryServiceDefinition,
-    VirtualHostDiscoveryServiceDefinition,
-  ].map((d) => [d.fullName, d]),
-);
