@@ -6,6 +6,7 @@
 // Run through bench/run.ts (`npm run bench -- --flags`), which sets the Node flags this needs.
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import {
   freePort,
@@ -43,12 +44,20 @@ interface Options {
   ratio: [ServerName, ServerName] | undefined;
   json: string | undefined;
   gapMs: number;
+  /** Node binary for the TS servers and the load clients. */
+  node: string;
 }
 
 // ---- servers under test ----
 
 const GO_DIR = path.join(benchDir, "go-control-plane");
 const GO_BIN = path.join(cacheDir, "gcp-server");
+
+/** GOFLAGS for the peer's build: the caller's, plus -mod=mod unless a -mod is set. */
+function goFlags(): string {
+  const current = process.env.GOFLAGS ?? "";
+  return current.includes("-mod=") ? current : `${current} -mod=mod`.trim();
+}
 
 /** Builds the go-control-plane peer if missing or older than its sources (modules come from the Go proxy). */
 export function ensureGoBinary(): string {
@@ -59,7 +68,7 @@ export function ensureGoBinary(): string {
   execFileSync("go", ["build", "-o", GO_BIN, "."], {
     cwd: GO_DIR,
     stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, GOFLAGS: process.env.GOFLAGS?.includes("-mod=") ? process.env.GOFLAGS : "-mod=mod" },
+    env: { ...process.env, GOFLAGS: goFlags() },
   });
   return GO_BIN;
 }
@@ -109,7 +118,7 @@ async function startServer(
     child = await spawnServer(GO_BIN, [...ports, `--gomaxprocs=${opts.gomaxprocs}`], process.env, 30_000);
   } else {
     const file = path.join(benchDir, "servers", server === "xdskit" ? "xdskit-server.ts" : "reference-server.ts");
-    child = await spawnServer(process.execPath, [...NODE_TS_ARGS, "--expose-gc", file, ...ports], process.env, 60_000);
+    child = await spawnServer(opts.node, [...NODE_TS_ARGS, "--expose-gc", file, ...ports], process.env, 60_000);
   }
   return { child, control, ads };
 }
@@ -142,7 +151,7 @@ class Clients {
           `--deadline-ms=${deadlineMs}`,
           `--client=${i}`,
         ],
-        { execArgv: [...NODE_TS_ARGS], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+        { execPath: opts.node, execArgv: [...NODE_TS_ARGS], stdio: ["ignore", "inherit", "inherit", "ipc"] },
       );
       child.on("message", (m: FromClient) => this.onMessage(i, m));
       child.on("exit", (code) => {
@@ -457,7 +466,7 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
   const idle = f.get("idle") ?? (full ? "0,1000,2000,5000,10000" : "0,500,1000");
   return {
     servers: servers as ServerName[],
-    modes: list(f.get("mode"), full ? "sotw,delta" : "sotw,delta") as XdsMode[],
+    modes: list(f.get("mode"), "sotw,delta") as XdsMode[],
     ns: list(f.get("n"), full ? "100,1000,2000,10000" : "100,1000").map(Number),
     rs: list(f.get("r"), full ? "100,1000,5000" : "100,1000").map(Number),
     kinds: list(f.get("kind"), "one-endpoint,full-replace") as UpdateKind[],
@@ -469,10 +478,12 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
     idleNs: idle === "none" ? [] : list(idle, "").map(Number),
     idleR: Number(f.get("idle-r") ?? 100),
     idleMode: (f.get("idle-mode") ?? "sotw") as XdsMode,
-    maxInitialGb: Number(f.get("max-initial-gb") ?? (full ? 16 : 2)),
+    // The default matrix skips N=1000 × R=1000 (1.4 GB initial push); --max-initial-gb or --full include it.
+    maxInitialGb: Number(f.get("max-initial-gb") ?? (full ? 16 : 0.5)),
     ratio,
     json: f.get("json"),
     gapMs: Number(f.get("gap-ms") ?? 100),
+    node: f.get("node") ?? process.execPath,
   };
 }
 
@@ -557,7 +568,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.error(
     `servers: ${opts.servers.join(", ")}; modes ${opts.modes.join(",")}; N ${opts.ns.join(",")}; R ${opts.rs.join(",")}; ` +
       `${opts.warmup} warm-up + ${opts.trials} trials per update kind; ${opts.clients} client processes, ` +
-      `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs}`,
+      `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs}; ` +
+      `node ${opts.node}; ${os.cpus().length} CPUs`,
   );
   const rows: Row[] = [];
   const skipped: string[] = [];
