@@ -72,6 +72,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       if (request.errorDetail) state.heartbeatsRefused = true;
     }
 
+    if (first || subscribe.length > 0 || unsubscribe.length > 0) state.syncedView = undefined;
     if (first) {
       state.everRequested = true;
       // R26: what the client already has is not resent.
@@ -170,6 +171,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     }
     for (const r of response.resources) state.known.set(r.name, r.version);
     state.announced = undefined;
+    state.syncedView = response.view;
     for (const name of response.removed) {
       // R24: remember a subscribed name was reported absent, so it is not reported again.
       if (state.names.has(name)) state.known.set(name, ABSENT);

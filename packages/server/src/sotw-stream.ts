@@ -103,6 +103,8 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
 
   /** R9-R11: resource_names is the full subscription. */
   private updateSubscription(state: SotwTypeState, names: readonly string[]): void {
+    if (state.everRequested && sameSubscription(state, names)) return;
+    state.syncedView = undefined;
     const first = !state.everRequested;
     state.everRequested = true;
     if (names.length === 0) {
@@ -216,6 +218,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   private remember(state: SotwTypeState, response: SotwResponse): void {
     if (state.type.sotwAllRequired) state.known.clear();
     for (const r of response.resources) state.known.set(r.name, r.version);
+    state.syncedView = response.view;
   }
 
   /**
@@ -241,7 +244,22 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     if (!state || names.length === 0) return;
     let forgot = false;
     for (const name of names) forgot = state.known.delete(name) || forgot;
+    if (forgot) state.syncedView = undefined;
     // Re-evaluate only if its watch is open (not while a response of that type awaits its answer).
     if (forgot && state.watchOpen) this.rearm(state, state.responded);
   }
+}
+
+/** Whether a request repeats the stream's subscription exactly (every ACK does): nothing to update. */
+function sameSubscription(state: SotwTypeState, names: readonly string[]): boolean {
+  if (names.length === 0) return state.legacyWildcard && state.wildcard;
+  if (state.legacyWildcard) return false;
+  let star = false;
+  let explicit = 0;
+  for (const name of names) {
+    if (name === "*") star = true;
+    else if (state.names.has(name)) explicit++;
+    else return false;
+  }
+  return star === state.wildcard && explicit === state.names.size;
 }

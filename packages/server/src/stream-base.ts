@@ -8,6 +8,7 @@ import {
   type Node,
   parseXdstpName,
   type ResourceType,
+  type ResourceView,
   resourceTypeOf,
   resourceTypes,
   type WatchRequest,
@@ -81,6 +82,11 @@ export interface TypeStateBase {
   aliases?: Map<string, string>;
   /** Delta: names the client announced in `initial_resource_versions`, until the first response (R26, R30). */
   announced?: Set<string>;
+  /**
+   * The view of the newest response sent, while `known` still equals it on every subscribed name; cleared
+   * whenever the subscription or `known` changes otherwise. Lets the cache compare only what changed.
+   */
+  syncedView?: ResourceView;
   /** Heartbeats of this type were rejected by the client: send no more (R30). */
   heartbeatsRefused?: boolean;
 }
@@ -161,7 +167,8 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
    * Canonical forms of requested names (xdstp context parameters sorted, R33). On SotW streams a glob
    * collection is refused: collections are delta-only (R35).
    */
-  protected canonicalNames(names: readonly string[], delta: boolean): string[] {
+  protected canonicalNames(names: readonly string[], delta: boolean): readonly string[] {
+    if (!names.some(isXdstpName)) return names;
     return names.map((name) => {
       if (!isXdstpName(name)) return name;
       let parsed: XdstpName;
@@ -219,6 +226,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       responded,
       ...(state.aliases ? { aliases: state.aliases } : {}),
       ...(state.announced ? { announced: state.announced } : {}),
+      ...(state.syncedView ? { syncedView: state.syncedView } : {}),
       ...globsOf(state.names),
     };
     state.watchOpen = true;

@@ -116,6 +116,18 @@ export function encodeSotwHeartbeat(
  * removed_resources = 6 }. VHDS aliases (R28) are appended to their Resource as `aliases = 4`.
  */
 export function encodeDeltaResponse(response: DeltaResponse, nonce: string): Uint8Array {
+  let body = deltaBodyCache.get(response);
+  if (!body) {
+    body = encodeDeltaBody(response);
+    deltaBodyCache.set(response, body);
+  }
+  // Field order does not matter in protobuf: the shared body first, this stream's nonce last.
+  return concat(body, new BinaryWriter().uint32(42).string(nonce).finish());
+}
+
+const deltaBodyCache = new WeakMap<DeltaResponse, Uint8Array>();
+
+function encodeDeltaBody(response: DeltaResponse): Uint8Array {
   const writer = new BinaryWriter();
   if (response.version) writer.uint32(10).string(response.version);
   for (const resource of response.resources) {
@@ -132,7 +144,6 @@ export function encodeDeltaResponse(response: DeltaResponse, nonce: string): Uin
   for (const alias of response.unresolvedAliases ?? [])
     writer.uint32(18).bytes(new BinaryWriter().uint32(26).string(alias).uint32(34).string(alias).finish());
   writer.uint32(34).string(response.typeUrl);
-  writer.uint32(42).string(nonce);
   for (const name of response.removed) writer.uint32(50).string(name);
   return writer.finish();
 }

@@ -36,6 +36,18 @@ export interface WatchRequest {
    * stream can refresh it (XDS-RULES R26 yields to R29/R30).
    */
   readonly announced?: ReadonlySet<string>;
+  /**
+   * The view the stream's `known` equals on every subscribed name: the view of the newest response it was
+   * sent, while nothing else changed its subscription or knowledge since. A cache with immutable views
+   * then compares only the names that changed between that view and the current one.
+   */
+  readonly syncedView?: ResourceView;
+}
+
+/** The resources of one type at one version. Snapshot caches never mutate a view once made. */
+export interface ResourceView {
+  readonly version: string;
+  readonly resources: ReadonlyMap<string, PreparedResource>;
 }
 
 /** Version marker in {@link WatchRequest.known} for names reported as removed/non-existent (delta). */
@@ -46,6 +58,8 @@ export interface SotwResponse {
   readonly typeUrl: string;
   readonly version: string;
   readonly resources: readonly PreparedResource[];
+  /** The view it was computed from (see WatchRequest.syncedView). */
+  readonly view?: ResourceView;
 }
 
 /** A delta answer: changed or new resources, and names removed or non-existent. */
@@ -59,6 +73,8 @@ export interface DeltaResponse {
   readonly aliases?: ReadonlyMap<string, readonly string[]>;
   /** VHDS (R28): subscribed aliases nothing serves; each goes out as a Resource named after it, without a body. */
   readonly unresolvedAliases?: readonly string[];
+  /** The view it was computed from (see WatchRequest.syncedView). */
+  readonly view?: ResourceView;
 }
 
 /** Cancels a watch; calling it after the watch fired or twice does nothing. */

@@ -86,7 +86,7 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     }
   };
 
-  const evaluate = (watch: Watch, changed?: Iterable<string>): boolean => {
+  const evaluate = (watch: Watch, changed?: readonly string[]): boolean => {
     if (watch.delta) {
       const response = deltaResponseFrom(view, watch.request, changed);
       if (!response) return false;

@@ -2,16 +2,18 @@
 // (XDS-RULES R6, R9, R12-R15, R22-R25).
 import { resourceTypeOf, resourceTypes } from "../resource-types.js";
 import { globContains } from "../xdstp.js";
-import { ABSENT, type DeltaResponse, type SotwResponse, type WatchRequest } from "./config-watcher.js";
+import {
+  ABSENT,
+  type DeltaResponse,
+  type ResourceView,
+  type SotwResponse,
+  type WatchRequest,
+} from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
 import type { Snapshot } from "./snapshot.js";
 import { vhdsDeltaResponse } from "./vhds-aliases.js";
 
-/** The current resources of one type and their SotW version. */
-export interface ResourceView {
-  readonly version: string;
-  readonly resources: ReadonlyMap<string, PreparedResource>;
-}
+export type { ResourceView } from "./config-watcher.js";
 
 const EMPTY: ReadonlyMap<string, PreparedResource> = new Map();
 const emptyViews = new WeakMap<Snapshot, ResourceView>();
@@ -28,9 +30,6 @@ export function viewOf(snapshot: Snapshot, typeUrl: string): ResourceView {
   return empty;
 }
 
-// A wildcard LDS/CDS response depends only on the view: build it once and share it (and its encoding).
-const sharedFullResponses = new WeakMap<ResourceView, SotwResponse>();
-
 /**
  * The SotW response a stream should get now, or undefined when it has everything (R6: never resend
  * an identical set). LDS/CDS responses carry the whole subscribed set (R12); other types carry only
@@ -43,22 +42,64 @@ const sharedFullResponses = new WeakMap<ResourceView, SotwResponse>();
 export function sotwResponseFrom(
   view: ResourceView,
   request: WatchRequest,
-  changed?: Iterable<string>,
+  changed?: readonly string[],
 ): SotwResponse | undefined {
   const allRequired = resourceTypeOf(request.typeUrl)?.sotwAllRequired ?? false;
-  if (allRequired) return fullStateResponse(view, request);
+  if (allRequired) return fullStateResponse(view, request, changed);
   const out: PreparedResource[] = [];
   for (const name of candidates(view, request, changed)) {
     const resource = view.resources.get(name);
     if (resource && request.known.get(name) !== resource.version) out.push(resource);
   }
   if (out.length === 0) return undefined;
-  return { typeUrl: request.typeUrl, version: view.version, resources: out };
+  // Streams that get every changed resource (or every resource) get one shared response: built and
+  // encoded once for all of them.
+  if (changed && out.length === presentChanged(view, changed).length)
+    return sharedResponse(view, request.typeUrl, changed);
+  if (!changed && out.length === view.resources.size) return sharedResponse(view, request.typeUrl, view);
+  return { typeUrl: request.typeUrl, version: view.version, resources: out, view };
 }
 
-function fullStateResponse(view: ResourceView, request: WatchRequest): SotwResponse | undefined {
+/** The changed names that exist in the view, computed once per (view, changed) pair. */
+const presentCache = new WeakMap<readonly string[], { view: ResourceView; present: PreparedResource[] }>();
+function presentChanged(view: ResourceView, changed: readonly string[]): PreparedResource[] {
+  const cached = presentCache.get(changed);
+  if (cached?.view === view) return cached.present;
+  const present: PreparedResource[] = [];
+  for (const name of changed) {
+    const resource = view.resources.get(name);
+    if (resource) present.push(resource);
+  }
+  presentCache.set(changed, { view, present });
+  return present;
+}
+
+// Shared SotW responses: keyed by the view and by what they hold (the view itself, or a changed list).
+const sharedResponses = new WeakMap<ResourceView, WeakMap<object, SotwResponse>>();
+function sharedResponse(view: ResourceView, typeUrl: string, of: ResourceView | readonly string[]): SotwResponse {
+  let byKey = sharedResponses.get(view);
+  if (!byKey) {
+    byKey = new WeakMap();
+    sharedResponses.set(view, byKey);
+  }
+  let response = byKey.get(of);
+  if (!response) {
+    const resources = of === view ? [...view.resources.values()] : presentChanged(view, of as readonly string[]);
+    response = { typeUrl, version: view.version, resources, view };
+    byKey.set(of, response);
+  }
+  return response;
+}
+
+function fullStateResponse(
+  view: ResourceView,
+  request: WatchRequest,
+  changed: readonly string[] | undefined,
+): SotwResponse | undefined {
+  // In sync before, and nothing subscribed changed: nothing to send.
+  if (changed && request.responded && !changed.some((name) => subscribes(request, name))) return undefined;
   const chosen: PreparedResource[] = [];
-  let differs = !request.responded;
+  let differs = !request.responded || changed !== undefined;
   for (const name of candidates(view, request, undefined)) {
     const resource = view.resources.get(name);
     if (!resource) continue;
@@ -68,21 +109,14 @@ function fullStateResponse(view: ResourceView, request: WatchRequest): SotwRespo
   if (!differs) for (const name of request.known.keys()) if (!view.resources.has(name)) differs = true;
   if (!differs && request.known.size !== chosen.length) differs = true;
   if (!differs) return undefined;
-  if (request.wildcard) {
-    let shared = sharedFullResponses.get(view);
-    if (!shared) {
-      shared = { typeUrl: request.typeUrl, version: view.version, resources: [...view.resources.values()] };
-      sharedFullResponses.set(view, shared);
-    }
-    return shared;
-  }
-  return { typeUrl: request.typeUrl, version: view.version, resources: chosen };
+  if (request.wildcard) return sharedResponse(view, request.typeUrl, view);
+  return { typeUrl: request.typeUrl, version: view.version, resources: chosen, view };
 }
 
 function candidates(
   view: ResourceView,
   request: WatchRequest,
-  changed: Iterable<string> | undefined,
+  changed: readonly string[] | undefined,
 ): Iterable<string> {
   if (changed) {
     const out: string[] = [];
@@ -110,7 +144,7 @@ function subscribes(request: WatchRequest, name: string): boolean {
 export function deltaResponseFrom(
   view: ResourceView,
   request: WatchRequest,
-  changed?: Iterable<string>,
+  changed?: readonly string[],
 ): DeltaResponse | undefined {
   // VHDS subscribes by alias (R28); any change may change what an alias resolves to: evaluate in full.
   if (request.typeUrl === resourceTypes.VirtualHost.typeUrl) return vhdsDeltaResponse(view, request);
@@ -136,7 +170,42 @@ export function deltaResponseFrom(
     for (const name of names) if (subscribes(request, name)) consider(name);
   }
   if (resources.length === 0 && removed.size === 0) return undefined;
-  return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort() };
+  if (changed && !request.announced) {
+    const present = presentChanged(view, changed);
+    if (resources.length === present.length && removed.size === changed.length - present.length)
+      return sharedDeltaResponse(view, request.typeUrl, changed);
+  }
+  return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort(), view };
+}
+
+// Shared delta responses: every stream that gets all of one change gets the same object (encoded once).
+const sharedDeltaResponses = new WeakMap<readonly string[], DeltaResponse>();
+function sharedDeltaResponse(view: ResourceView, typeUrl: string, changed: readonly string[]): DeltaResponse {
+  let response = sharedDeltaResponses.get(changed);
+  if (response?.view !== view) {
+    const resources = presentChanged(view, changed);
+    const removed = changed.filter((name) => !view.resources.has(name)).sort();
+    response = { typeUrl, version: view.version, resources, removed, view };
+    sharedDeltaResponses.set(changed, response);
+  }
+  return response;
+}
+
+const changedCache = new WeakMap<ResourceView, WeakMap<ResourceView, string[]>>();
+
+/** {@link changedNames} for immutable views, computed once per pair and shared by every stream. */
+export function changedBetween(before: ResourceView, after: ResourceView): string[] {
+  let byAfter = changedCache.get(before);
+  if (!byAfter) {
+    byAfter = new WeakMap();
+    changedCache.set(before, byAfter);
+  }
+  let changed = byAfter.get(after);
+  if (!changed) {
+    changed = changedNames(before, after);
+    byAfter.set(after, changed);
+  }
+  return changed;
 }
 
 /** {@link sotwResponseFrom} over a snapshot. */

@@ -16,7 +16,14 @@ import type {
 } from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
 import { clusterNamesOf, edsNameOf, rdsNamesOf } from "./references.js";
-import { changedNames, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
+import {
+  changedBetween,
+  changedNames,
+  deltaResponseFrom,
+  type ResourceView,
+  sotwResponseFrom,
+  viewOf,
+} from "./responses.js";
 import { createSnapshot, type Snapshot, type SnapshotResources } from "./snapshot.js";
 
 /** What a node's resources of one type make it ask for next: listener → routes → clusters → endpoints. */
@@ -187,7 +194,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     return false;
   };
 
-  const evaluate = (watch: Watch, view: ResourceView, changed?: Iterable<string>): boolean => {
+  const evaluate = (watch: Watch, view: ResourceView, changed?: readonly string[]): boolean => {
     if (watch.delta) {
       const response = deltaResponseFrom(view, watch.request, changed);
       if (!response) return inSync(watch, view);
@@ -205,7 +212,13 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
     connect(request.node.id ?? "", key);
     const watch: Watch = { key, request, respond, delta };
     const snapshot = snapshots.get(key);
-    if (snapshot && evaluate(watch, viewOf(snapshot, request.typeUrl))) return () => {};
+    if (snapshot) {
+      const view = viewOf(snapshot, request.typeUrl);
+      // A stream in sync with an earlier view is compared only on what changed since (views are immutable).
+      const synced = request.syncedView;
+      if (synced === view) inSync(watch, view);
+      else if (evaluate(watch, view, synced ? changedBetween(synced, view) : undefined)) return () => {};
+    }
     let byType = watches.get(key);
     if (!byType) {
       byType = new Map();
