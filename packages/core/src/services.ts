@@ -79,3 +79,4 @@ export const perTypeServiceDefinitions: ReadonlyMap<string, GenericServiceDefini
     VirtualHostDiscoveryServiceDefinition,
   ].map((d) => [d.fullName, d as GenericServiceDefinition]),
 );
+export { Status } from "./gen/google/rpc/status.js";

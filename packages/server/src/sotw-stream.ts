@@ -13,6 +13,7 @@ import {
   type SotwResponse,
   type WatchRequest,
 } from "@xdskit/core";
+import { resourceNamesDigest } from "./request-decoder.js";
 import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
 import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry } from "./wire.js";
 
@@ -21,6 +22,8 @@ interface SotwTypeState extends TypeStateBase {
   legacyWildcard: boolean;
   everRequested: boolean;
   responded: boolean;
+  /** Digest of the resource_names bytes of the newest request that set the subscription. */
+  namesDigest?: string | undefined;
   /** The nonce of the newest response the client already answered (a later request with it is no new answer). */
   answeredNonce?: string;
   /** Nonce and version of the newest response sent (R4, R7). */
@@ -41,15 +44,22 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   async handle(request: DiscoveryRequest): Promise<void> {
     const node = this.acceptSotwNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
-    this.checkNameCount(request.resourceNames?.length ?? 0);
-    const names = this.canonicalNames(request.resourceNames ?? [], false);
     let state = this.types.get(type.typeUrl);
     const nonce = request.responseNonce ?? "";
 
     // R7: a request answering an older response than the newest one sent is stale: ignore it.
     if (state?.lastNonce !== undefined && nonce !== "" && nonce !== state.lastNonce) return;
 
-    await this.authorize(node, type.typeUrl, names.length === 0 && !state?.everRequested ? ["*"] : names);
+    // Every ACK repeats the subscription: when its bytes are those of the previous request, the names are
+    // neither decoded nor re-checked.
+    const digest = resourceNamesDigest(request);
+    const repeated = digest !== undefined && state?.everRequested === true && state.namesDigest === digest;
+    let names: readonly string[] | undefined;
+    if (!repeated) {
+      this.checkNameCount(request.resourceNames?.length ?? 0);
+      names = this.canonicalNames(request.resourceNames ?? [], false);
+      await this.authorize(node, type.typeUrl, names.length === 0 && !state?.everRequested ? ["*"] : names);
+    }
     await this.options.callbacks.onRequest?.({ ...this.info, request });
     if (this.closed) return;
     if (!state) {
@@ -72,7 +82,10 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       state.resumeVersion = request.versionInfo;
     }
 
-    this.updateSubscription(state, names);
+    if (names) {
+      this.updateSubscription(state, names);
+      state.namesDigest = digest;
+    }
     this.rearm(state, state.responded);
   }
 

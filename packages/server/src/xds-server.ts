@@ -24,6 +24,7 @@ import {
   resolveXdsServerOptions,
   type XdsServerOptions,
 } from "./options.js";
+import { decodeDiscoveryRequest } from "./request-decoder.js";
 import { SotwStream } from "./sotw-stream.js";
 import { type StreamBase, StreamError, type StreamIo } from "./stream-base.js";
 
@@ -144,7 +145,9 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       const path = `/${serviceName}/${method.name}`;
       if (method.requestStream && method.responseStream) {
         const delta = method.requestType === DeltaDiscoveryRequest;
-        const codec = delta ? DeltaDiscoveryRequest : DiscoveryRequest;
+        const codec = delta
+          ? DeltaDiscoveryRequest
+          : { decode: decodeDiscoveryRequest, encode: DiscoveryRequest.encode };
         definition[key] = {
           path,
           requestStream: true,

@@ -1,0 +1,44 @@
+import { DiscoveryRequest } from "@xdskit/core";
+import { describe, expect, it } from "vitest";
+import { decodeDiscoveryRequest, resourceNamesDigest } from "./request-decoder.js";
+
+const full: DiscoveryRequest = {
+  versionInfo: "v1",
+  node: { id: "n1", cluster: "c", userAgentName: "envoy" },
+  resourceNames: ["a", "b", "xdstp://x/envoy.config.cluster.v3.Cluster/c"],
+  typeUrl: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  responseNonce: "7",
+  errorDetail: { code: 3, message: "bad", details: [] },
+};
+
+describe("decodeDiscoveryRequest", () => {
+  it("decodes every field the server reads exactly as the generated decoder does", () => {
+    const bytes = DiscoveryRequest.encode(full).finish();
+    const lazy = decodeDiscoveryRequest(bytes);
+    const eager = DiscoveryRequest.decode(bytes);
+    expect(lazy.versionInfo).toBe(eager.versionInfo);
+    expect(lazy.node).toEqual(eager.node);
+    expect(lazy.typeUrl).toBe(eager.typeUrl);
+    expect(lazy.responseNonce).toBe(eager.responseNonce);
+    expect(lazy.errorDetail).toEqual(eager.errorDetail);
+    expect(lazy.resourceNames).toEqual(eager.resourceNames);
+  });
+
+  it("digests the names: equal subscriptions equal, any change differs, none without names", () => {
+    const digest = (names: string[]) =>
+      resourceNamesDigest(
+        decodeDiscoveryRequest(
+          DiscoveryRequest.encode({ ...full, resourceNames: names, responseNonce: String(Math.random()) }).finish(),
+        ),
+      );
+    expect(digest(["a", "b"])).toBe(digest(["a", "b"]));
+    expect(digest(["a", "b"])).not.toBe(digest(["b", "a"]));
+    expect(digest(["a", "b"])).not.toBe(digest(["a", "bb"]));
+    expect(digest([])).toBeUndefined();
+  });
+
+  it("refuses malformed bytes", () => {
+    expect(() => decodeDiscoveryRequest(Uint8Array.from([0x1a, 0x05, 0x61]))).toThrow(/truncated/);
+    expect(() => decodeDiscoveryRequest(Uint8Array.from([0x08, 0x01]))).toThrow(/wire type/);
+  });
+});
