@@ -188,20 +188,21 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       typeUrl: response.typeUrl,
       version: response.version,
       nonce,
-      resources: response.resources.map((r) => ({ name: r.name, version: r.version })),
+      resources: response.resources,
       removed: response.removed,
       delta: true,
     });
-    this.notify(this.options.callbacks.onResponse, {
-      streamId: this.info.streamId,
-      node,
-      typeUrl: response.typeUrl,
-      version: response.version,
-      nonce,
-      resourceNames: response.resources.map((r) => r.name),
-      removedNames: response.removed,
-      bytes: bytes.length,
-    });
+    if (this.options.callbacks.onResponse)
+      this.notify(this.options.callbacks.onResponse, {
+        streamId: this.info.streamId,
+        node,
+        typeUrl: response.typeUrl,
+        version: response.version,
+        nonce,
+        resourceNames: response.resources.map((r) => r.name),
+        removedNames: response.removed,
+        bytes: bytes.length,
+      });
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).
     this.rearm(state, true);
     return bytes;

@@ -167,9 +167,22 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   protected send(state: SotwTypeState, response: SotwResponse, nonce: string): Uint8Array {
     const node = this.node;
     if (!node) throw new Error("send before node");
-    const previous = new Map(state.known);
     const bytes = encodeSotwResponse(response, nonce, this.ttlWrap);
     this.write(bytes);
+    // Before the stream takes in the response: what it changes for the client (R17) and what it removes (R12).
+    const replaced = WARMS.has(state.type) ? response.resources.filter((r) => isReplaced(state.known, r)) : [];
+    const removed = state.type.sotwAllRequired ? removedBy(state.known, response) : [];
+    this.options.cache.feedback?.sent({
+      streamId: this.info.streamId,
+      node,
+      typeUrl: response.typeUrl,
+      version: response.version,
+      nonce,
+      resources: response.resources,
+      removed,
+      delta: false,
+      holds: state.known,
+    });
     state.lastNonce = nonce;
     state.lastVersion = response.version;
     state.lastResponse = response;
@@ -177,28 +190,18 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     this.remember(state, response);
     if (this.ttlWrap)
       this.ttl.responseSent(response.typeUrl, nonce, response.resources, [], state.type.sotwAllRequired, Date.now());
-    const names = response.resources.map((r) => r.name);
-    this.options.cache.feedback?.sent({
-      streamId: this.info.streamId,
-      node,
-      typeUrl: response.typeUrl,
-      version: response.version,
-      nonce,
-      resources: response.resources.map((r) => ({ name: r.name, version: r.version })),
-      removed: state.type.sotwAllRequired ? [...previous.keys()].filter((n) => !state.known.has(n)) : [],
-      delta: false,
-    });
-    this.notify(this.options.callbacks.onResponse, {
-      streamId: this.info.streamId,
-      node,
-      typeUrl: response.typeUrl,
-      version: response.version,
-      nonce,
-      resourceNames: names,
-      removedNames: [],
-      bytes: bytes.length,
-    });
-    this.warm(response.resources, previous);
+    if (this.options.callbacks.onResponse)
+      this.notify(this.options.callbacks.onResponse, {
+        streamId: this.info.streamId,
+        node,
+        typeUrl: response.typeUrl,
+        version: response.version,
+        nonce,
+        resourceNames: response.resources.map((r) => r.name),
+        removedNames: removed,
+        bytes: bytes.length,
+      });
+    if (replaced.length > 0) this.warm(replaced);
     return bytes;
   }
 
@@ -238,9 +241,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
    * R17: a changed cluster re-requests its endpoints and a changed listener its routes, with the same
    * names, so the client would wait forever for an unchanged resource: forget that the client has them.
    */
-  private warm(resources: readonly PreparedResource[], previous: ReadonlyMap<string, string>): void {
-    const changed = resources.filter((r) => previous.has(r.name) && previous.get(r.name) !== r.version);
-    if (changed.length === 0) return;
+  private warm(changed: readonly PreparedResource[]): void {
     let dependent: ResourceType | undefined;
     const names: string[] = [];
     for (const r of changed) {
@@ -275,4 +276,26 @@ function sameSubscription(state: SotwTypeState, names: readonly string[]): boole
     else return false;
   }
   return star === state.wildcard && explicit === state.names.size;
+}
+
+/** Types whose changed resources make the client ask again for others (R17). */
+const WARMS = new Set<ResourceType>([resourceTypes.Cluster, resourceTypes.Listener]);
+
+/** The client holds another version of this resource. */
+function isReplaced(known: ReadonlyMap<string, string>, resource: PreparedResource): boolean {
+  const held = known.get(resource.name);
+  return held !== undefined && held !== resource.version;
+}
+
+/** Names a full-state response leaves out of what the client holds: the client deletes them (R12). */
+function removedBy(known: ReadonlyMap<string, string>, response: SotwResponse): string[] {
+  if (known.size === 0) return [];
+  // A response holding all of its view (the shared wildcard case) can be checked against the view.
+  const inResponse =
+    response.view && response.resources.length === response.view.resources.size
+      ? response.view.resources
+      : new Set(response.resources.map((r) => r.name));
+  const removed: string[] = [];
+  for (const name of known.keys()) if (!inResponse.has(name)) removed.push(name);
+  return removed;
 }

@@ -50,7 +50,20 @@ interface MutableType {
   sent?: ResponseRecord;
   acked?: ResponseRecord;
   nacked?: NackRecord;
-  resources: Map<string, ResourceStatus>;
+  /**
+   * What the client was sent, per resource: the stream's live map when the server shares it, else a copy
+   * kept here. Acked versions equal it except for `overrides` (names in responses not yet ACKed: the version
+   * the client accepted before, undefined for none), so per-resource state costs O(what is in flight).
+   */
+  holds: ReadonlyMap<string, string>;
+  ownHolds?: Map<string, string> | undefined;
+  /** The stream whose live map `holds` is. */
+  holdsStream?: number;
+  /** More than one stream carried this type: `holds` is a merged copy. */
+  merged?: boolean;
+  overrides: Map<string, string | undefined>;
+  /** Names of the newest NACKed response. */
+  nackedNames: Set<string>;
   // Responses awaiting an answer, by nonce; bounded so a client that never answers costs O(1) memory.
   inflight: Map<string, SentEvent>;
 }
@@ -107,7 +120,16 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
   const typeOf = (node: MutableNode, typeUrl: string): MutableType => {
     let entry = node.types.get(typeUrl);
     if (!entry) {
-      entry = { typeUrl, state: "PENDING", resources: new Map(), inflight: new Map() };
+      const ownHolds = new Map<string, string>();
+      entry = {
+        typeUrl,
+        state: "PENDING",
+        holds: ownHolds,
+        ownHolds,
+        overrides: new Map(),
+        nackedNames: new Set(),
+        inflight: new Map(),
+      };
       node.types.set(typeUrl, entry);
     }
     return entry;
@@ -116,6 +138,27 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
   const feedback: StreamFeedback = {
     sent(event) {
       const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
+      if (event.holds && type.holds !== event.holds && !type.merged) {
+        if (type.holdsStream === undefined || type.holdsStream === event.streamId) {
+          type.holds = event.holds;
+          type.holdsStream = event.streamId;
+          type.ownHolds = undefined;
+        } else {
+          // Several streams carry this type (per-type services): keep one merged copy from now on.
+          type.ownHolds = new Map(type.holds);
+          type.holds = type.ownHolds;
+          type.merged = true;
+        }
+      }
+      // Before the client holds this response, remember what it accepted of the names it carries.
+      const everAccepted = type.acked !== undefined;
+      for (const r of event.resources)
+        if (!type.overrides.has(r.name)) type.overrides.set(r.name, everAccepted ? type.holds.get(r.name) : undefined);
+      if (type.ownHolds) {
+        for (const r of event.resources) type.ownHolds.set(r.name, r.version);
+        for (const name of event.removed) type.ownHolds.delete(name);
+      }
+      for (const name of event.removed) type.overrides.delete(name);
       type.sent = { version: event.version, nonce: event.nonce, at: now() };
       type.state = "PENDING";
       type.inflight.set(event.nonce, event);
@@ -123,26 +166,27 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
         const oldest = type.inflight.keys().next().value;
         if (oldest !== undefined) type.inflight.delete(oldest);
       }
-      for (const r of event.resources) {
-        const previous = type.resources.get(r.name);
-        type.resources.set(r.name, {
-          name: r.name,
-          sentVersion: r.version,
-          ...(previous?.ackedVersion !== undefined ? { ackedVersion: previous.ackedVersion } : {}),
-          nacked: false,
-        });
-      }
-      for (const name of event.removed) type.resources.delete(name);
     },
     acked(event) {
       const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
       const response = type.inflight.get(event.nonce);
-      type.inflight.delete(event.nonce);
       type.acked = { version: event.version, nonce: event.nonce, at: now() };
-      if (type.sent?.nonce === event.nonce) type.state = "SYNCED";
-      for (const r of response?.resources ?? []) {
-        const current = type.resources.get(r.name);
-        if (current) type.resources.set(r.name, { ...current, ackedVersion: r.version, nacked: false });
+      if (type.sent?.nonce === event.nonce) {
+        // The newest response: the client holds everything it was sent.
+        type.state = "SYNCED";
+        type.overrides.clear();
+        type.nackedNames.clear();
+        type.inflight.clear();
+      } else if (response) {
+        // An older response (delta): its names are accepted unless a newer response carries them too.
+        type.inflight.delete(event.nonce);
+        const newer = new Set<string>();
+        for (const later of type.inflight.values()) for (const r of later.resources) newer.add(r.name);
+        for (const r of response.resources) {
+          if (newer.has(r.name)) type.overrides.set(r.name, r.version);
+          else type.overrides.delete(r.name);
+          type.nackedNames.delete(r.name);
+        }
       }
       for (const listener of ackListeners) listener(event);
     },
@@ -158,10 +202,7 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
         errorMessage: event.errorMessage,
       };
       if (type.sent?.nonce === event.nonce) type.state = "NACKED";
-      for (const r of response?.resources ?? []) {
-        const current = type.resources.get(r.name);
-        if (current && current.sentVersion === r.version) type.resources.set(r.name, { ...current, nacked: true });
-      }
+      type.nackedNames = new Set((response?.resources ?? []).map((r) => r.name));
       for (const listener of nackListeners) listener(event);
     },
     closed(event) {
@@ -182,7 +223,7 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
         {
           typeUrl: t.typeUrl,
           state: t.state,
-          resources: new Map(t.resources),
+          resources: resourceStatuses(t),
           ...(t.sent ? { sent: t.sent } : {}),
           ...(t.acked ? { acked: t.acked } : {}),
           ...(t.nacked ? { nacked: t.nacked } : {}),
@@ -197,7 +238,7 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
       for (const [typeUrl, type] of nodes.get(nodeId)?.types ?? [])
         yield [typeUrl, type.acked?.version, type.state] as const;
     },
-    resourceNames: (nodeId, typeUrl) => nodes.get(nodeId)?.types.get(typeUrl)?.resources.keys() ?? [],
+    resourceNames: (nodeId, typeUrl) => nodes.get(nodeId)?.types.get(typeUrl)?.holds.keys() ?? [],
     inSync(node, streamId, typeUrl, version) {
       const type = typeOf(nodeOf(node, streamId), typeUrl);
       if (type.sent && type.state !== "SYNCED") return;
@@ -219,4 +260,20 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
       return () => nackListeners.delete(listener);
     },
   };
+}
+
+/** Per-resource status of one type, built on demand from what the client holds and what is in flight. */
+function resourceStatuses(type: MutableType): Map<string, ResourceStatus> {
+  const out = new Map<string, ResourceStatus>();
+  const everAccepted = type.acked !== undefined;
+  for (const [name, sentVersion] of type.holds) {
+    const ackedVersion = type.overrides.has(name) ? type.overrides.get(name) : everAccepted ? sentVersion : undefined;
+    out.set(name, {
+      name,
+      sentVersion,
+      ...(ackedVersion !== undefined ? { ackedVersion } : {}),
+      nacked: type.nackedNames.has(name),
+    });
+  }
+  return out;
 }

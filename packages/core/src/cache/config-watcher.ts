@@ -113,6 +113,12 @@ export interface SentEvent {
   readonly resources: ReadonlyArray<{ readonly name: string; readonly version: string }>;
   readonly removed: readonly string[];
   readonly delta: boolean;
+  /**
+   * What the stream holds of this type (name → version), as a live read-only map owned by the server:
+   * `sent` is reported before the map takes in this response. Lets a tracker keep per-resource state
+   * without copying it. When absent, the tracker keeps its own copy.
+   */
+  readonly holds?: ReadonlyMap<string, string>;
 }
 
 export interface AckEvent {
