@@ -12,7 +12,7 @@ import {
   type WatchRequest,
 } from "@xdskit/core";
 import { FEATURE_RESOURCE_TTL, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
-import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry } from "./wire.js";
+import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
   everRequested: boolean;
@@ -159,10 +159,12 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     });
   }
 
-  protected send(state: DeltaTypeState, response: DeltaResponse, nonce: string): Uint8Array {
+  protected send(state: DeltaTypeState, response: DeltaResponse): string {
     const node = this.node;
     if (!node) throw new Error("send before node");
-    const bytes = encodeDeltaResponse(response, nonce);
+    const shared = this.sharedEncoding(sharedDeltaEncoding(response));
+    const nonce = shared?.nonce ?? this.nextNonce();
+    const bytes = shared?.bytes ?? encodeDeltaResponse(response, nonce);
     this.write(bytes);
     state.inflight.set(nonce, response.version);
     if (state.inflight.size > MAX_INFLIGHT) {
@@ -205,7 +207,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       });
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).
     this.rearm(state, true);
-    return bytes;
+    return nonce;
   }
 
   protected follows(state: DeltaTypeState, name: string): boolean {

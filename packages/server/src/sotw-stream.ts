@@ -15,7 +15,7 @@ import {
 } from "@xdskit/core";
 import { resourceNamesDigest } from "./request-decoder.js";
 import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
-import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry } from "./wire.js";
+import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry, sharedSotwEncoding } from "./wire.js";
 
 interface SotwTypeState extends TypeStateBase {
   /** The stream's first request of this type was empty: a legacy wildcard (R10). */
@@ -164,10 +164,12 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     });
   }
 
-  protected send(state: SotwTypeState, response: SotwResponse, nonce: string): Uint8Array {
+  protected send(state: SotwTypeState, response: SotwResponse): string {
     const node = this.node;
     if (!node) throw new Error("send before node");
-    const bytes = encodeSotwResponse(response, nonce, this.ttlWrap);
+    const shared = this.sharedEncoding(sharedSotwEncoding(response, this.ttlWrap));
+    const nonce = shared?.nonce ?? this.nextNonce();
+    const bytes = shared?.bytes ?? encodeSotwResponse(response, nonce, this.ttlWrap);
     this.write(bytes);
     // Before the stream takes in the response: what it changes for the client (R17) and what it removes (R12).
     const replaced = WARMS.has(state.type) ? response.resources.filter((r) => isReplaced(state.known, r)) : [];
@@ -202,7 +204,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
         bytes: bytes.length,
       });
     if (replaced.length > 0) this.warm(replaced);
-    return bytes;
+    return nonce;
   }
 
   protected follows(state: SotwTypeState, name: string): boolean {

@@ -35,7 +35,7 @@ function globsOf(names: ReadonlySet<string>): { globs?: XdstpName[] } {
 
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";
 import { TtlTracker } from "./ttl-tracker.js";
-import type { HeartbeatEntry } from "./wire.js";
+import type { HeartbeatEntry, SharedEncoding } from "./wire.js";
 
 /** Client feature: the client honours `Resource.ttl` and heartbeats (XDS-RULES R29, R30). */
 export const FEATURE_RESOURCE_TTL = "xds.config.supports-resource-ttl";
@@ -96,6 +96,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   readonly types = new Map<string, State>();
   protected readonly pending = new Map<string, Response>();
   private nonceSeq = 0;
+  private sharedSeqSeen = 0;
   private blocked = false;
   private flushScheduled = false;
   private gateTimer: NodeJS.Timeout | undefined;
@@ -126,8 +127,12 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     });
   }
 
-  /** Encodes and writes one response, updating the type's state. Returns the encoded bytes. */
-  protected abstract send(state: State, response: Response, nonce: string): Uint8Array;
+  /**
+   * Encodes and writes one response, updating the type's state; returns the nonce it carries. A response
+   * shared by many streams is encoded once with a nonce of its own (unique on every stream that gets it);
+   * `nextNonce` gives a stream-private one.
+   */
+  protected abstract send(state: State, response: Response): string;
   protected abstract openWatch(state: State, view: WatchRequest): CancelWatch;
   /** Whether the client still follows a resource of the type (subscription, wildcard, alias). */
   protected abstract follows(state: State, name: string): boolean;
@@ -138,7 +143,17 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
 
   protected nextNonce(): string {
     this.nonceSeq++;
-    return this.nonceSeq.toString(36);
+    return `s${this.nonceSeq.toString(36)}`;
+  }
+
+  /**
+   * The shared encoding of a response, when this stream may use its nonce: shared nonces grow with every
+   * encoding, so one this stream has not passed yet is new to it (R2). Else undefined: encode privately.
+   */
+  protected sharedEncoding(encoded: SharedEncoding): SharedEncoding | undefined {
+    if (encoded.seq <= this.sharedSeqSeen) return undefined;
+    this.sharedSeqSeen = encoded.seq;
+    return encoded;
   }
 
   /** R1: the node comes with the first request; later ones belong to it. */
@@ -320,8 +335,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       }
       if (this.options.ordering === "ack-gated" && this.heldByEarlierType(state)) continue;
       this.pending.delete(response.typeUrl);
-      const nonce = this.nextNonce();
-      this.send(state, response, nonce);
+      const nonce = this.send(state, response);
       state.awaiting = { nonce, sentAt: Date.now() };
       if (this.closed) return;
       if (this.blocked) return;

@@ -82,6 +82,45 @@ function writeDuration(writer: BinaryWriter, field: number, ms: number): void {
  * DiscoveryResponse { version_info = 1; resources = 2; type_url = 4; nonce = 5 }. With `wrapTtl` (a client
  * announcing SotW TTL support, R31) resources that have a TTL go out wrapped in discovery.v3.Resource.
  */
+/** A response encoded once, complete with a nonce of its own, for every stream that gets it. */
+export interface SharedEncoding {
+  readonly bytes: Uint8Array;
+  readonly nonce: string;
+  /** Increases with every shared encoding (see StreamBase.sharedEncoding). */
+  readonly seq: number;
+}
+
+let sharedSeq = 0;
+const sharedSotw = new WeakMap<SotwResponse, SharedEncoding>();
+const sharedSotwWrapped = new WeakMap<SotwResponse, SharedEncoding>();
+const sharedDelta = new WeakMap<DeltaResponse, SharedEncoding>();
+
+function shared<R extends object>(
+  cache: WeakMap<R, SharedEncoding>,
+  response: R,
+  encode: (nonce: string) => Uint8Array,
+) {
+  let encoded = cache.get(response);
+  if (!encoded) {
+    const seq = ++sharedSeq;
+    const nonce = `g${seq.toString(36)}`;
+    encoded = { bytes: encode(nonce), nonce, seq };
+    cache.set(response, encoded);
+  }
+  return encoded;
+}
+
+/** The SotW response with a shared nonce, encoded once however many streams send it. */
+export function sharedSotwEncoding(response: SotwResponse, wrapTtl = false): SharedEncoding {
+  const wrap = wrapTtl && response.resources.some((r) => r.ttlMs !== undefined);
+  return shared(wrap ? sharedSotwWrapped : sharedSotw, response, (nonce) => encodeSotwResponse(response, nonce, wrap));
+}
+
+/** The delta response with a shared nonce, encoded once however many streams send it. */
+export function sharedDeltaEncoding(response: DeltaResponse): SharedEncoding {
+  return shared(sharedDelta, response, (nonce) => encodeDeltaResponse(response, nonce));
+}
+
 export function encodeSotwResponse(response: SotwResponse, nonce: string, wrapTtl = false): Uint8Array {
   const wrap = wrapTtl && response.resources.some((r) => r.ttlMs !== undefined);
   const cache = wrap ? sotwWrappedBodyCache : sotwBodyCache;

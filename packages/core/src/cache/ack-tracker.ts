@@ -151,9 +151,12 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
         }
       }
       // Before the client holds this response, remember what it accepted of the names it carries.
-      const everAccepted = type.acked !== undefined;
-      for (const r of event.resources)
-        if (!type.overrides.has(r.name)) type.overrides.set(r.name, everAccepted ? type.holds.get(r.name) : undefined);
+      // (Nothing accepted yet: every acked version is undefined anyway. Unchanged names need no record.)
+      if (type.acked !== undefined)
+        for (const r of event.resources) {
+          const held = type.holds.get(r.name);
+          if (held !== r.version && !type.overrides.has(r.name)) type.overrides.set(r.name, held);
+        }
       if (type.ownHolds) {
         for (const r of event.resources) type.ownHolds.set(r.name, r.version);
         for (const name of event.removed) type.ownHolds.delete(name);
