@@ -285,28 +285,27 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   }
 
   /**
-   * Calls an observer hook (onResponse, onAck, onNack). A hook that throws ends this stream (through the
-   * caller); one that returns a rejecting promise ends it when the promise rejects.
-   */
-  /**
    * Reports the client's answer to one response: a NACK when `error_detail` is present (R5), else an ACK,
-   * to the cache's tracker and the callbacks. Returns true for an ACK.
+   * to the cache's tracker and the callbacks.
    */
-  protected reportAnswer(event: AckEvent, errorDetail: { code?: number; message?: string } | undefined): boolean {
+  protected reportAnswer(event: AckEvent, errorDetail: { code?: number; message?: string } | undefined): void {
     if (errorDetail) {
       this.ttl.nacked(event.nonce);
       const nack = { ...event, errorCode: errorDetail.code ?? 0, errorMessage: errorDetail.message ?? "" };
       this.options.cache.feedback?.nacked(nack);
       this.notify(this.options.callbacks.onNack, nack);
-      return false;
+      return;
     }
     this.ttl.acked(event.nonce);
     this.scheduleHeartbeats();
     this.options.cache.feedback?.acked(event);
     this.notify(this.options.callbacks.onAck, event);
-    return true;
   }
 
+  /**
+   * Calls an observer hook (onResponse, onAck, onNack). A hook that throws ends this stream (through the
+   * caller); one that returns a rejecting promise ends it when the promise rejects.
+   */
   protected notify<T>(hook: ((info: T) => unknown) | undefined, info: T): void {
     if (!hook) return;
     const result = hook(info);
