@@ -42,3 +42,16 @@ describe("decodeDiscoveryRequest", () => {
     expect(() => decodeDiscoveryRequest(Uint8Array.from([0x08, 0x01]))).toThrow(/wire type/);
   });
 });
+
+describe("decodeDiscoveryRequest with names split around other fields", () => {
+  it("still decodes every name (eagerly)", () => {
+    const head = DiscoveryRequest.encode({ resourceNames: ["a"] }).finish();
+    const middle = DiscoveryRequest.encode({ typeUrl: "t" }).finish();
+    const tail = DiscoveryRequest.encode({ resourceNames: ["b"] }).finish();
+    const bytes = Buffer.concat([head, middle, tail]);
+    const lazy = decodeDiscoveryRequest(bytes);
+    expect(lazy.resourceNames).toEqual(["a", "b"]);
+    expect(lazy.typeUrl).toBe("t");
+    expect(resourceNamesDigest(lazy)).toBeUndefined();
+  });
+});
