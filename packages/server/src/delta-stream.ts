@@ -11,7 +11,7 @@ import {
   resourceTypes,
   type WatchRequest,
 } from "@xdskit/core";
-import { FEATURE_RESOURCE_TTL, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
+import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
 import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
@@ -115,6 +115,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         this.ttl.forget(type.typeUrl, name);
       }
     }
+    if (subscribe.length > 0 || unsubscribe.length > 0) state.globs = globsOf(state.names);
     // The subscription a stream accumulates is bounded like one request's name list.
     if (state.names.size > this.options.maxResourceNamesPerRequest)
       throw new StreamError(

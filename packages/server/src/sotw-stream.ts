@@ -14,7 +14,13 @@ import {
   type WatchRequest,
 } from "@xdskit/core";
 import { resourceNamesDigest } from "./request-decoder.js";
-import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
+import {
+  FEATURE_RESOURCE_TTL,
+  FEATURES_RESOURCE_IN_SOTW,
+  globsOf,
+  StreamBase,
+  type TypeStateBase,
+} from "./stream-base.js";
 import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry, sharedSotwEncoding } from "./wire.js";
 
 interface SotwTypeState extends TypeStateBase {
@@ -85,6 +91,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     if (names) {
       this.updateSubscription(state, names);
       state.namesDigest = digest;
+      state.globs = globsOf(state.names);
     }
     this.rearm(state, state.responded);
   }

@@ -22,15 +22,15 @@ const WARMS_ON = new Map<string, string>([
   [resourceTypes.RouteConfiguration.typeUrl, resourceTypes.Listener.typeUrl],
 ]);
 
-/** The glob collections among subscribed names, parsed once per watch (R34). */
-function globsOf(names: ReadonlySet<string>): { globs?: XdstpName[] } {
+/** The glob collections among subscribed names (R34), or undefined when there are none. */
+export function globsOf(names: ReadonlySet<string>): XdstpName[] | undefined {
   const globs: XdstpName[] = [];
   for (const name of names) {
     if (!isXdstpName(name) || !name.includes("/*")) continue;
     const parsed = parseXdstpName(name);
     if (parsed.glob) globs.push(parsed);
   }
-  return globs.length > 0 ? { globs } : {};
+  return globs.length > 0 ? globs : undefined;
 }
 
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";
@@ -87,6 +87,8 @@ export interface TypeStateBase {
    * whenever the subscription or `known` changes otherwise. Lets the cache compare only what changed.
    */
   syncedView?: ResourceView;
+  /** The glob collections among `names` (R34); refresh with {@link globsOf} whenever `names` change. */
+  globs?: XdstpName[] | undefined;
   /** Heartbeats of this type were rejected by the client: send no more (R30). */
   heartbeatsRefused?: boolean;
 }
@@ -242,7 +244,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       ...(state.aliases ? { aliases: state.aliases } : {}),
       ...(state.announced ? { announced: state.announced } : {}),
       ...(state.syncedView ? { syncedView: state.syncedView } : {}),
-      ...globsOf(state.names),
+      ...(state.globs ? { globs: state.globs } : {}),
     };
     state.watchOpen = true;
     state.cancel = this.openWatch(state, view);

@@ -97,8 +97,9 @@ export interface AckTrackerWithFeedback extends AckTracker {
   /**
    * The cache found nothing to send the node for this type at `version`: a node whose newest response
    * was ACKed is then current at that version (e.g. SotW clients drop deleted endpoints by themselves).
+   * Returns whether that changed anything.
    */
-  inSync(node: Node, streamId: number, typeUrl: string, version: string): void;
+  inSync(node: Node, streamId: number, typeUrl: string, version: string): boolean;
 }
 
 export function createAckTracker(options: { now?: () => number } = {}): AckTrackerWithFeedback {
@@ -244,10 +245,11 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
     resourceNames: (nodeId, typeUrl) => nodes.get(nodeId)?.types.get(typeUrl)?.holds.keys() ?? [],
     inSync(node, streamId, typeUrl, version) {
       const type = typeOf(nodeOf(node, streamId), typeUrl);
-      if (type.sent && type.state !== "SYNCED") return;
-      if (type.acked?.version === version && type.state === "SYNCED") return;
+      if (type.sent && type.state !== "SYNCED") return false;
+      if (type.acked?.version === version && type.state === "SYNCED") return false;
       type.acked = { version, nonce: type.acked?.nonce ?? "", at: now() };
       type.state = "SYNCED";
+      return true;
     },
     status(nodeId) {
       const entry = nodes.get(nodeId);

@@ -187,10 +187,11 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
   /** Nothing to send: the stream is current at this view's version (if its last response was ACKed). */
   const inSync = (watch: Watch, view: ResourceView): false => {
     const { node, streamId, typeUrl } = watch.request;
-    tracker.inSync(node, streamId, typeUrl, view.version);
-    const nodeId = node.id ?? "";
-    noteAccepted(nodeId);
-    settleWaiters(nodeId);
+    if (tracker.inSync(node, streamId, typeUrl, view.version)) {
+      const nodeId = node.id ?? "";
+      noteAccepted(nodeId);
+      settleWaiters(nodeId);
+    }
     return false;
   };
 
