@@ -185,27 +185,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     for (const alias of response.unresolvedAliases ?? []) state.aliases.set(alias, "");
     if (this.heartbeats && state.type !== resourceTypes.VirtualHost)
       this.ttl.responseSent(response.typeUrl, nonce, response.resources, response.removed, false, Date.now());
-    this.options.cache.feedback?.sent({
-      streamId: this.info.streamId,
-      node,
-      typeUrl: response.typeUrl,
-      version: response.version,
-      nonce,
-      resources: response.resources,
-      removed: response.removed,
-      delta: true,
-    });
-    if (this.options.callbacks.onResponse)
-      this.notify(this.options.callbacks.onResponse, {
-        streamId: this.info.streamId,
-        node,
-        typeUrl: response.typeUrl,
-        version: response.version,
-        nonce,
-        resourceNames: response.resources.map((r) => r.name),
-        removedNames: response.removed,
-        bytes: bytes.length,
-      });
+    this.reportSent(node, response, nonce, response.removed, true);
+    this.reportResponse(node, response, nonce, response.removed, bytes.length);
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).
     this.rearm(state, true);
     return nonce;

@@ -181,17 +181,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     // Before the stream takes in the response: what it changes for the client (R17) and what it removes (R12).
     const replaced = WARMS.has(state.type) ? response.resources.filter((r) => isReplaced(state.known, r)) : [];
     const removed = state.type.sotwAllRequired ? removedBy(state.known, response) : [];
-    this.options.cache.feedback?.sent({
-      streamId: this.info.streamId,
-      node,
-      typeUrl: response.typeUrl,
-      version: response.version,
-      nonce,
-      resources: response.resources,
-      removed,
-      delta: false,
-      holds: state.known,
-    });
+    this.reportSent(node, response, nonce, removed, false, state.known);
     state.lastNonce = nonce;
     state.lastVersion = response.version;
     state.lastResponse = response;
@@ -199,17 +189,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     this.remember(state, response);
     if (this.ttlWrap)
       this.ttl.responseSent(response.typeUrl, nonce, response.resources, [], state.type.sotwAllRequired, Date.now());
-    if (this.options.callbacks.onResponse)
-      this.notify(this.options.callbacks.onResponse, {
-        streamId: this.info.streamId,
-        node,
-        typeUrl: response.typeUrl,
-        version: response.version,
-        nonce,
-        resourceNames: response.resources.map((r) => r.name),
-        removedNames: removed,
-        bytes: bytes.length,
-      });
+    this.reportResponse(node, response, nonce, removed, bytes.length);
     if (replaced.length > 0) this.warm(replaced);
     return nonce;
   }

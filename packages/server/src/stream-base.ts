@@ -6,6 +6,7 @@ import {
   type CancelWatch,
   isXdstpName,
   type Node,
+  type PreparedResource,
   parseXdstpName,
   type ResourceType,
   type ResourceView,
@@ -302,6 +303,49 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     this.scheduleHeartbeats();
     this.options.cache.feedback?.acked(event);
     this.notify(this.options.callbacks.onAck, event);
+  }
+
+  /** Tells the cache a response left (before the stream takes it in, so `holds` still shows the past). */
+  protected reportSent(
+    node: Node,
+    response: { typeUrl: string; version: string; resources: readonly PreparedResource[] },
+    nonce: string,
+    removed: readonly string[],
+    delta: boolean,
+    holds?: ReadonlyMap<string, string>,
+  ): void {
+    this.options.cache.feedback?.sent({
+      streamId: this.info.streamId,
+      node,
+      typeUrl: response.typeUrl,
+      version: response.version,
+      nonce,
+      resources: response.resources,
+      removed,
+      delta,
+      ...(holds ? { holds } : {}),
+    });
+  }
+
+  /** Calls onResponse, if set, for a response written. */
+  protected reportResponse(
+    node: Node,
+    response: { typeUrl: string; version: string; resources: readonly PreparedResource[] },
+    nonce: string,
+    removed: readonly string[],
+    bytes: number,
+  ): void {
+    if (!this.options.callbacks.onResponse) return;
+    this.notify(this.options.callbacks.onResponse, {
+      streamId: this.info.streamId,
+      node,
+      typeUrl: response.typeUrl,
+      version: response.version,
+      nonce,
+      resourceNames: response.resources.map((r) => r.name),
+      removedNames: removed,
+      bytes,
+    });
   }
 
   /**
