@@ -118,8 +118,15 @@ async function startServer(
     child = await spawnServer(GO_BIN, [...ports, `--gomaxprocs=${opts.gomaxprocs}`], process.env, 30_000);
   } else {
     const file = path.join(benchDir, "servers", server === "xdskit" ? "xdskit-server.ts" : "reference-server.ts");
-    const profile = process.env.XDSKIT_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CPU_PROF}`] : [];
-    child = await spawnServer(opts.node, [...NODE_TS_ARGS, ...profile, "--expose-gc", file, ...ports], process.env, 60_000);
+    const profile = process.env.XDSKIT_BENCH_CPU_PROF
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CPU_PROF}`]
+      : [];
+    child = await spawnServer(
+      opts.node,
+      [...NODE_TS_ARGS, ...profile, "--expose-gc", file, ...ports],
+      process.env,
+      60_000,
+    );
   }
   return { child, control, ads };
 }
