@@ -4,9 +4,14 @@
 // keep-alive HTTP load loop that counts successes and failures.
 import http from "node:http";
 import {
+  ApiConfigSource_ApiType,
+  ApiVersion,
   Bootstrap,
   type Cluster,
+  Cluster_DiscoveryType,
+  Cluster_LbPolicy,
   type ClusterLoadAssignment,
+  type ConfigSource,
   createSnapshot,
   createSnapshotCache,
   HttpConnectionManager,
@@ -30,15 +35,6 @@ import {
   type XdsServer,
   type XdsServerOptions,
 } from "@xdskit/server";
-import {
-  Cluster_DiscoveryType,
-  Cluster_LbPolicy,
-} from "../../packages/core/src/gen/envoy/config/cluster/v3/cluster.js";
-import {
-  ApiConfigSource_ApiType,
-  ApiVersion,
-  type ConfigSource,
-} from "../../packages/core/src/gen/envoy/config/core/v3/config_source.js";
 import type { EnvoyHandle } from "../harness/envoy.js";
 import {
   bootstrapToJson,

@@ -2,9 +2,8 @@
 // records the NACK with Envoy's error_detail, never resends the rejected version, Envoy keeps serving the
 // last good config, and a later good snapshot is applied. With nackPolicy "rollback" the cache goes back to
 // the last snapshot the node accepted.
-import { resourceTypes, type Snapshot, type SnapshotResources, XdsKitError } from "@xdskit/core";
+import { Cluster_LbPolicy, resourceTypes, type Snapshot, type SnapshotResources, XdsKitError } from "@xdskit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cluster_LbPolicy } from "../../packages/core/src/gen/envoy/config/cluster/v3/cluster.js";
 import { type EnvoyHandle, startEnvoy } from "../harness/envoy.js";
 import { type HttpUpstream, startHttpUpstream } from "../harness/upstreams.js";
 import {

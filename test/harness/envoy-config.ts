@@ -1,10 +1,18 @@
 // Builders of the Envoy config the real-client tests need, all as generated (ts-proto) messages, so that
 // every bootstrap and xDS resource a test sends to Envoy or grpc-js-xds goes through @xdskit/core's types.
+
+import type { Address, Any, HttpFilter } from "@xdskit/core";
 import {
+  ApiConfigSource_ApiType,
+  ApiVersion,
   Bootstrap,
   type Cluster,
+  Cluster_DiscoveryType,
+  Cluster_LbPolicy,
   type ClusterLoadAssignment,
+  type ConfigSource,
   HttpConnectionManager,
+  HttpProtocolOptions,
   type JsonValue,
   type Listener,
   messageToJson,
@@ -12,19 +20,6 @@ import {
   type RouteConfiguration,
   Router,
 } from "@xdskit/core";
-import {
-  Cluster_DiscoveryType,
-  Cluster_LbPolicy,
-} from "../../packages/core/src/gen/envoy/config/cluster/v3/cluster.js";
-import type { Address } from "../../packages/core/src/gen/envoy/config/core/v3/address.js";
-import {
-  ApiConfigSource_ApiType,
-  ApiVersion,
-  type ConfigSource,
-} from "../../packages/core/src/gen/envoy/config/core/v3/config_source.js";
-import type { HttpFilter } from "../../packages/core/src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
-import { HttpProtocolOptions } from "../../packages/core/src/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
-import type { Any } from "../../packages/core/src/gen/google/protobuf/any.js";
 
 export const HCM_TYPE = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 export const ROUTER_TYPE = "envoy.extensions.filters.http.router.v3.Router";

@@ -7,6 +7,7 @@
 // for a wildcard (empty names) request, else those named. ACKs are recorded and ignored; NACKs
 // (error_detail set) are recorded in `nacks` and not answered.
 import * as grpc from "@grpc/grpc-js";
+import type { Any } from "@xdskit/core";
 import {
   type DiscoveryRequest,
   DiscoveryResponse,
@@ -17,8 +18,7 @@ import {
   type ResourceType,
   resourceTypes,
 } from "@xdskit/core";
-import { AggregatedDiscoveryServiceDefinition } from "../../packages/core/src/gen/envoy/service/discovery/v3/ads.js";
-import type { Any } from "../../packages/core/src/gen/google/protobuf/any.js";
+import { AggregatedDiscoveryServiceDefinition } from "@xdskit/core/services";
 
 /** Resources to serve, by kind, as generated message objects, e.g. `{ Listener: [...], Cluster: [...] }`. */
 export type StaticResources = { [K in ResourceKind]?: ResourceOf<K>[] };

@@ -1,7 +1,6 @@
 // Envoy with a static bootstrap built from the generated types proxies real HTTP to a Node upstream.
-import { Bootstrap, HttpConnectionManager, messageToJson, packAny, Router } from "@xdskit/core";
+import { Bootstrap, Cluster_DiscoveryType, HttpConnectionManager, messageToJson, packAny, Router } from "@xdskit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cluster_DiscoveryType } from "../../packages/core/src/gen/envoy/config/cluster/v3/cluster.js";
 import { type EnvoyHandle, startEnvoy, validateBootstrap } from "../harness/envoy.js";
 import { type HttpUpstream, type HttpUpstreamReply, startHttpUpstream } from "../harness/upstreams.js";
 
