@@ -20,4 +20,10 @@ describe("examples", () => {
       expect(out).toMatch(new RegExp(`SYNCED envoy\\.config\\.\\w+\\.v3\\.${type} \\S+`));
     expect(out).toMatch(/via Envoy -> 200: hello from the upstream, you asked for \/productpage/);
   }, 90_000);
+
+  it("live-endpoints: one LinearCache update moves Envoy's traffic with exactly one xDS response", async () => {
+    const out = await runExample("examples/live-endpoints/main.ts");
+    expect(out).toMatch(/before: .* -> reviews v1/);
+    expect(out).toMatch(/after one LinearCache update: -> reviews v2 \(1 xDS response sent\)/);
+  }, 90_000);
 });
