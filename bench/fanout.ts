@@ -23,8 +23,8 @@ import type { FromClient, ServerStats, ToClient, UpdateResponse, XdsMode } from 
 import { fmt, linearFit, percentile, printTable } from "./lib/report.js";
 import { benchDir, cacheDir, ensureWorkload, readWorkloadHeader, type UpdateKind } from "./workload.js";
 
-export type ServerName = "reference" | "xdskit" | "go-control-plane";
-const ALL_SERVERS: readonly ServerName[] = ["xdskit", "go-control-plane", "reference"];
+export type ServerName = "reference" | "xdskit" | "xdskit-linear" | "go-control-plane";
+const ALL_SERVERS: readonly ServerName[] = ["xdskit", "xdskit-linear", "go-control-plane", "reference"];
 
 interface Options {
   servers: ServerName[];
@@ -117,7 +117,7 @@ async function startServer(
   if (server === "go-control-plane") {
     child = await spawnServer(GO_BIN, [...ports, `--gomaxprocs=${opts.gomaxprocs}`], process.env, 30_000);
   } else {
-    const file = path.join(benchDir, "servers", server === "xdskit" ? "xdskit-server.ts" : "reference-server.ts");
+    const file = path.join(benchDir, "servers", `${server === "reference" ? "reference" : server}-server.ts`);
     const profile = process.env.XDSKIT_BENCH_CPU_PROF
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CPU_PROF}`]
       : [];

@@ -77,6 +77,29 @@ describe("LinearCache", () => {
   });
 });
 
+describe("LinearCache and streams in sync with an earlier view", () => {
+  it("compares a stream only on the names changed since the view it was last sent", () => {
+    const cache = createLinearCache(resourceTypes.ClusterLoadAssignment, {
+      resources: [endpoints("a", 1), endpoints("b", 1), endpoints("c", 1)],
+    });
+    let first: SotwResponse | undefined;
+    cache.watchSotw(request(["a", "b", "c"]), (r) => {
+      first = r;
+    });
+    const synced = first?.view;
+    expect(synced).toBeDefined();
+    cache.setResource(endpoints("b", 2));
+    cache.setResource(endpoints("c", 2));
+    // The stream claims to hold the first view; its known map is deliberately empty, so a full
+    // evaluation would send a, b and c: only b and c changed since, so only they are examined.
+    const got: SotwResponse[] = [];
+    cache.watchSotw(request(["a", "b", "c"], {}, { responded: true, ...(synced ? { syncedView: synced } : {}) }), (r) =>
+      got.push(r),
+    );
+    expect(got[0]?.resources.map((r) => r.name).sort()).toEqual(["b", "c"]);
+  });
+});
+
 describe("MuxCache", () => {
   it("routes each type to its cache", () => {
     const linear = createLinearCache(resourceTypes.ClusterLoadAssignment, { resources: [endpoints("a", 1)] });

@@ -54,6 +54,9 @@ function contribution(name: string, version: string): bigint {
   return createHash("sha256").update(name).update("\0").update(version).digest().readBigUInt64BE(0);
 }
 
+/** How many updates back a stream may be and still be compared only on what changed since. */
+const CHANGE_LOG_SIZE = 256;
+
 function isPrepared<T>(value: T | PreparedResource<T>): value is PreparedResource<T> {
   return typeof value === "object" && value !== null && "bytes" in value && "any" in value && "type" in value;
 }
@@ -62,8 +65,15 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
   const resources = new Map<string, PreparedResource<T>>();
   let digest = 0n;
   let view: ResourceView = { version: digest.toString(16).padStart(16, "0"), resources };
-  const byName = new Map<string, Set<Watch>>();
-  const wildcard = new Set<Watch>();
+  // Open watches. An update examines each against the changed names only: O(watches × changed), with
+  // O(1) to open or cancel a watch however many names it subscribes to.
+  const open_ = new Set<Watch>();
+  // Views are numbered; the names each update changed are kept for the newest updates, so a stream in
+  // sync with a recent view is compared only on what changed since (WatchRequest.syncedView).
+  const generations = new WeakMap<ResourceView, number>();
+  const changeLog: string[][] = [];
+  let generation = 0;
+  generations.set(view, generation);
 
   const prepare = (item: T | PreparedResource<T>): PreparedResource<T> => {
     const prepared = isPrepared(item) ? item : prepareResource(type, item);
@@ -77,28 +87,29 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     return prepared;
   };
 
-  const unregister = (watch: Watch) => {
-    wildcard.delete(watch);
-    for (const name of watch.request.names) {
-      const set = byName.get(name);
-      set?.delete(watch);
-      if (set?.size === 0) byName.delete(name);
-    }
-  };
-
   const evaluate = (watch: Watch, changed?: readonly string[]): boolean => {
     if (watch.delta) {
       const response = deltaResponseFrom(view, watch.request, changed);
       if (!response) return false;
-      unregister(watch);
+      open_.delete(watch);
       (watch.respond as (r: DeltaResponse) => void)(response);
     } else {
       const response = sotwResponseFrom(view, watch.request, changed);
       if (!response) return false;
-      unregister(watch);
+      open_.delete(watch);
       (watch.respond as (r: SotwResponse) => void)(response);
     }
     return true;
+  };
+
+  /** Names changed since the view `since` was current, when the log still covers it. */
+  const changedSince = (since: ResourceView | undefined): readonly string[] | undefined => {
+    const from = since === undefined ? undefined : generations.get(since);
+    if (from === undefined || generation - from > changeLog.length) return undefined;
+    const names = new Set<string>();
+    for (let i = changeLog.length - (generation - from); i < changeLog.length; i++)
+      for (const name of changeLog[i] ?? []) names.add(name);
+    return [...names];
   };
 
   const apply = (upserts: ReadonlyArray<PreparedResource<T>>, deletions: readonly string[]) => {
@@ -120,26 +131,22 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     }
     if (changed.length === 0) return;
     view = { version: digest.toString(16).padStart(16, "0"), resources };
-    const affected = new Set<Watch>(wildcard);
-    for (const name of changed) for (const watch of byName.get(name) ?? []) affected.add(watch);
-    for (const watch of affected) evaluate(watch, changed);
+    generations.set(view, ++generation);
+    changeLog.push(changed);
+    if (changeLog.length > CHANGE_LOG_SIZE) changeLog.shift();
+    for (const watch of [...open_]) if (open_.has(watch)) evaluate(watch, changed);
   };
 
   const open = (request: WatchRequest, respond: (response: never) => void, delta: boolean): CancelWatch => {
     if (request.typeUrl !== type.typeUrl)
       throw new XdsKitError("INVALID_ARGUMENT", `LinearCache of ${type.typeUrl} cannot serve ${request.typeUrl}`);
     const watch: Watch = { request, respond, delta };
-    if (evaluate(watch)) return () => {};
-    if (request.wildcard) wildcard.add(watch);
-    for (const name of request.names) {
-      let set = byName.get(name);
-      if (!set) {
-        set = new Set();
-        byName.set(name, set);
-      }
-      set.add(watch);
-    }
-    return () => unregister(watch);
+    const synced = request.syncedView === view ? [] : changedSince(request.syncedView);
+    if (synced?.length !== 0 && evaluate(watch, synced)) return () => {};
+    open_.add(watch);
+    return () => {
+      open_.delete(watch);
+    };
   };
 
   const cache: LinearCache<T> = {
@@ -162,11 +169,7 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
       );
     },
     getResources: () => resources,
-    watchCount() {
-      const all = new Set<Watch>(wildcard);
-      for (const set of byName.values()) for (const watch of set) all.add(watch);
-      return all.size;
-    },
+    watchCount: () => open_.size,
   };
   if (options.resources) apply(options.resources.map(prepare), []);
   return cache;
