@@ -37,7 +37,7 @@ interface SotwTypeState extends TypeStateBase {
   lastVersion: string;
   /** R16: the version a reconnecting client says it has, until the first response is decided. */
   resumeVersion?: string;
-  /** The newest response sent (heartbeats aside). */
+  /** The newest response sent (heartbeats aside), for clients that take TTLs. */
   lastResponse?: SotwResponse;
   /** The newest response the client accepted: what heartbeats refresh (R30). */
   accepted?: SotwResponse;
@@ -184,7 +184,8 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     this.reportSent(node, response, nonce, removed, false, state.known);
     state.lastNonce = nonce;
     state.lastVersion = response.version;
-    state.lastResponse = response;
+    // Kept only for heartbeats (TTL clients): otherwise a stream would pin its last response's bytes.
+    if (this.ttlWrap) state.lastResponse = response;
     state.responded = true;
     this.remember(state, response);
     if (this.ttlWrap)
