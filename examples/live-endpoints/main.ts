@@ -17,6 +17,7 @@ import {
 import { createXdsServer } from "@xdskit/server";
 import { startEnvoy } from "../../test/harness/envoy.js";
 import { resolveEnvoyBinary } from "../../test/harness/envoy-binary.mjs";
+import { adsBootstrap, bootstrapToJson } from "../../test/harness/envoy-config.js";
 import { startHttpUpstream } from "../../test/harness/upstreams.js";
 
 const ads = { ads: {}, resourceApiVersion: ApiVersion.V3 };
@@ -95,26 +96,9 @@ const server = createXdsServer({ cache, callbacks: { onResponse: () => void push
 const port = await server.listen("127.0.0.1:0");
 
 await resolveEnvoyBinary({ install: true, log: (line: string) => console.log(line) });
+// The same ADS bootstrap as examples/hello-envoy, built from the generated types.
 const envoy = await startEnvoy({
-  bootstrap: `
-node: { id: edge-1, cluster: mesh }
-dynamic_resources:
-  ads_config: { api_type: GRPC, transport_api_version: V3, grpc_services: [{ envoy_grpc: { cluster_name: xds } }] }
-  lds_config: { ads: {}, resource_api_version: V3 }
-  cds_config: { ads: {}, resource_api_version: V3 }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } } }] }]
-`,
+  bootstrap: bootstrapToJson(adsBootstrap({ adsPort: port, nodeId: "edge-1", nodeCluster: "mesh" })),
 });
 
 const version = async (url: string) => ((await (await fetch(url)).json()) as { version: string }).version;
