@@ -159,7 +159,7 @@ class Clients {
           `--deadline-ms=${deadlineMs}`,
           `--client=${i}`,
         ],
-        { execPath: opts.node, execArgv: [...NODE_TS_ARGS], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+        { execPath: opts.node, execArgv: [...NODE_TS_ARGS, ...(process.env.XDSKIT_BENCH_CLIENT_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CLIENT_PROF}`] : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] },
       );
       child.on("message", (m: FromClient) => this.onMessage(i, m));
       child.on("exit", (code) => {
