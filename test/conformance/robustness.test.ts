@@ -12,6 +12,7 @@ import { AggregatedDiscoveryServiceDefinition } from "@xdskit/core/services";
 import type { XdsServerCallbacks } from "@xdskit/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { edsCluster, endpoints, genericSecret } from "../fixtures/resources.js";
+import { waitFor } from "../harness/wait.js";
 import { testNode } from "./raw-ads-client.js";
 import { type Harness, startHarness } from "./setup.js";
 
@@ -283,6 +284,47 @@ describe("robustness", () => {
     ok.send({ typeUrl: SDS, resourceNames: ["alice/tls"], versionInfo: o1.versionInfo, responseNonce: o1.nonce });
     h.set("alice", { Secret: [genericSecret("alice/tls", "a2"), genericSecret("bob/tls", "b")] });
     expect((await ok.next()).resources).toHaveLength(1);
+  });
+
+  it("async hooks are awaited and a stream's requests stay in order behind them (SotW and delta)", async () => {
+    const acks: { typeUrl: string; at: number }[] = [];
+    h = await startHarness({
+      // EDS subscriptions are checked asynchronously (e.g. a policy service); everything else synchronously.
+      authorize: ({ typeUrl, names }) => {
+        if (typeUrl !== EDS) return true;
+        return new Promise((resolve) =>
+          setTimeout(() => resolve(names.includes("forbidden") ? "not yours" : true), 150),
+        );
+      },
+      callbacks: {
+        onAck: (event) => {
+          acks.push({ typeUrl: event.typeUrl, at: Date.now() });
+        },
+      },
+    });
+    h.set("n1", { Cluster: [edsCluster("a")], ClusterLoadAssignment: [endpoints("a", 1)] });
+
+    const s = h.client().sotw();
+    s.send({ node: testNode("n1"), typeUrl: CDS });
+    const cds = await s.next();
+    const sentAt = Date.now();
+    s.send({ typeUrl: EDS, resourceNames: ["a"] });
+    // This ACK arrives while the EDS request still awaits its hook: it is handled after it, not before.
+    s.send({ typeUrl: CDS, versionInfo: cds.versionInfo, responseNonce: cds.nonce });
+    const eds = await s.next();
+    expect(eds.typeUrl).toBe(EDS);
+    expect(claNames(eds.resources)).toEqual(["a"]);
+    await waitFor(() => acks.some((a) => a.typeUrl === CDS));
+    expect(acks.find((a) => a.typeUrl === CDS)?.at ?? 0).toBeGreaterThanOrEqual(sentAt + 140);
+
+    // A refusal that arrives late still ends the stream, and nothing queued behind it is handled.
+    const d = h.client().delta();
+    d.send({ node: testNode("n1"), typeUrl: EDS, resourceNamesSubscribe: ["forbidden"] });
+    d.send({ typeUrl: EDS, resourceNamesSubscribe: ["a"] });
+    const st = await d.ended();
+    expect(st.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(st.details).toContain("not yours");
+    await stillServes(h);
   });
 
   it("authenticate throwing ends the stream with UNAUTHENTICATED", async () => {

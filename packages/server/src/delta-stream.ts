@@ -33,7 +33,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
   /** The client announced TTL support: resources it accepted with a TTL get heartbeats (R30). */
   private heartbeats = false;
 
-  async handle(request: DeltaDiscoveryRequest): Promise<void> {
+  /** Handles one request; returns a promise only while an async hook (authorize, onRequest) is awaited. */
+  handle(request: DeltaDiscoveryRequest): void | Promise<void> {
     const node = this.acceptDeltaNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
     this.checkNameCount(
@@ -46,12 +47,26 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     const initial: Record<string, string> = {};
     for (const [name, v] of Object.entries(request.initialResourceVersions ?? {}))
       initial[this.canonicalNames([name], true)[0] ?? name] = v;
-    let state = this.types.get(type.typeUrl);
-    const first = !state?.everRequested;
+    const first = !this.types.get(type.typeUrl)?.everRequested;
     const legacyWildcard = first && subscribe.length === 0 && unsubscribe.length === 0;
-    await this.authorize(node, type.typeUrl, legacyWildcard ? ["*"] : subscribe);
-    await this.options.callbacks.onRequest?.({ ...this.info, request });
+    const next = () => this.apply(request, node, type, subscribe, unsubscribe, initial, first, legacyWildcard);
+    const authorized = this.authorize(node, type.typeUrl, legacyWildcard ? ["*"] : subscribe);
+    if (authorized) return authorized.then(() => this.afterRequestHook(request, next));
+    return this.afterRequestHook(request, next);
+  }
+
+  private apply(
+    request: DeltaDiscoveryRequest,
+    node: Node,
+    type: ResourceType,
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+    initial: Record<string, string>,
+    first: boolean,
+    legacyWildcard: boolean,
+  ): void {
     if (this.closed) return;
+    let state = this.types.get(type.typeUrl);
     if (!state) {
       state = this.newState(type);
       this.types.set(type.typeUrl, state);
@@ -122,7 +137,9 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         status.INVALID_ARGUMENT,
         `the ${type.kind} subscription holds ${state.names.size} names; at most ${this.options.maxResourceNamesPerRequest} are accepted`,
       );
-    if (!state.wildcard) {
+    // What the client holds outside its subscription (after the wildcard was dropped, or what an alias no
+    // longer resolves to) is forgotten. A plain ACK changes neither: it costs O(1), not O(subscription).
+    if (!state.wildcard && (subscribe.length > 0 || unsubscribe.length > 0 || state.aliases.size > 0)) {
       const targets = new Set(state.aliases.values());
       for (const name of state.known.keys()) {
         if (state.names.has(name) || targets.has(name)) continue;

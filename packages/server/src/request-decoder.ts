@@ -7,6 +7,8 @@ import { DiscoveryRequest, Node } from "@xdskit/core";
 import { Status } from "@xdskit/core/services";
 
 const NAMES_DIGEST = Symbol("resourceNamesDigest");
+const RESOURCE_NAMES_TAG = (3 << 3) | WireType.LengthDelimited;
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A DiscoveryRequest whose `resource_names` decode on first read; carries a digest of their bytes. */
 export type LazyDiscoveryRequest = DiscoveryRequest & { readonly [NAMES_DIGEST]?: string };
@@ -16,46 +18,84 @@ export function resourceNamesDigest(request: DiscoveryRequest): string | undefin
   return (request as LazyDiscoveryRequest)[NAMES_DIGEST];
 }
 
+/** Position after the varint read by {@link varint}: a module variable, so reading one allocates nothing. */
+let after = 0;
+
+/** Reads an unsigned varint of up to 32 bits (tags and lengths) at `pos`. */
+function varint(bytes: Uint8Array, pos: number): number {
+  let value = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (pos >= bytes.length) throw new Error("premature EOF: truncated varint");
+    const byte = bytes[pos++] as number;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) {
+      if (value > 0xffffffff) break;
+      after = pos;
+      return value;
+    }
+  }
+  throw new Error("invalid varint: more than 32 bits");
+}
+
 export function decodeDiscoveryRequest(bytes: Uint8Array): LazyDiscoveryRequest {
-  const reader = new BinaryReader(bytes);
   const request: { -readonly [K in keyof DiscoveryRequest]: DiscoveryRequest[K] } = {};
+  const end = bytes.length;
   // The names' byte run: one contiguous run in every encoder we know of; otherwise decode them eagerly.
   let namesStart = -1;
   let namesEnd = -1;
   let contiguous = true;
-  while (reader.pos < reader.len) {
-    const start = reader.pos;
-    const [field, wireType] = reader.tag();
-    if (field >= 1 && field <= 6 && wireType !== WireType.LengthDelimited)
+  let pos = 0;
+  while (pos < end) {
+    const start = pos;
+    const tag = varint(bytes, pos);
+    pos = after;
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (field === 0) throw new Error(`illegal tag: field no 0 wire type ${wireType}`);
+    if (field > 6) {
+      // resource_locators (7, xdstp dynamic parameters) and unknown fields are not used by the server.
+      const reader = new BinaryReader(bytes);
+      reader.pos = pos;
+      reader.skip(wireType, field);
+      pos = reader.pos;
+      continue;
+    }
+    if (wireType !== WireType.LengthDelimited)
       throw new Error(`field ${field} has wire type ${wireType}, expected length-delimited`);
+    const length = varint(bytes, pos);
+    pos = after;
+    const next = pos + length;
+    if (next > end) throw new Error(`premature EOF: field ${field} is truncated`);
+    if (field === 3) {
+      // Usually a run of names: skip them in a tight loop while the next field is a name too.
+      if (namesStart < 0) namesStart = start;
+      else if (start !== namesEnd) contiguous = false;
+      pos = next;
+      while (pos < end && bytes[pos] === RESOURCE_NAMES_TAG) {
+        pos = varint(bytes, pos + 1) + after;
+        if (pos > end) throw new Error("premature EOF: resource_names is truncated");
+      }
+      namesEnd = pos;
+      continue;
+    }
+    const value = bytes.subarray(pos, next);
+    pos = next;
     switch (field) {
       case 1:
-        request.versionInfo = reader.string();
+        request.versionInfo = utf8.decode(value);
         break;
       case 2:
-        request.node = Node.decode(reader, reader.uint32());
+        request.node = Node.decode(value);
         break;
-      case 3: {
-        const length = reader.uint32();
-        if (reader.pos + length > reader.len) throw new Error("resource_names: truncated");
-        reader.pos += length;
-        if (namesStart < 0) namesStart = start;
-        else if (start !== namesEnd) contiguous = false;
-        namesEnd = reader.pos;
-        break;
-      }
       case 4:
-        request.typeUrl = reader.string();
+        request.typeUrl = utf8.decode(value);
         break;
       case 5:
-        request.responseNonce = reader.string();
+        request.responseNonce = utf8.decode(value);
         break;
       case 6:
-        request.errorDetail = Status.decode(reader, reader.uint32());
+        request.errorDetail = Status.decode(value);
         break;
-      default:
-        // resource_locators (7, xdstp dynamic parameters) and unknown fields are not used by the server.
-        reader.skip(wireType, field);
     }
   }
   if (namesStart < 0) return request;
@@ -70,10 +110,10 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): LazyDiscoveryRequest 
     get() {
       if (!names) {
         names = [];
-        const field = new BinaryReader(run);
-        while (field.pos < field.len) {
-          field.tag();
-          names.push(field.string());
+        for (let at = 0; at < run.length; ) {
+          const length = varint(run, at + 1);
+          names.push(utf8.decode(run.subarray(after, after + length)));
+          at = after + length;
         }
       }
       return names;

@@ -47,10 +47,11 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   /** R31: the client unwraps discovery.v3.Resource and honours TTLs: TTL'd resources go out wrapped. */
   private ttlWrap = false;
 
-  async handle(request: DiscoveryRequest): Promise<void> {
+  /** Handles one request; returns a promise only while an async hook (authorize, onRequest) is awaited. */
+  handle(request: DiscoveryRequest): void | Promise<void> {
     const node = this.acceptSotwNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
-    let state = this.types.get(type.typeUrl);
+    const state = this.types.get(type.typeUrl);
     const nonce = request.responseNonce ?? "";
 
     // R7: a request answering an older response than the newest one sent is stale: ignore it.
@@ -61,13 +62,30 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     const digest = resourceNamesDigest(request);
     const repeated = digest !== undefined && state?.everRequested === true && state.namesDigest === digest;
     let names: readonly string[] | undefined;
+    const next = () => this.apply(request, node, type, nonce, names, digest);
     if (!repeated) {
       this.checkNameCount(request.resourceNames?.length ?? 0);
       names = this.canonicalNames(request.resourceNames ?? [], false);
-      await this.authorize(node, type.typeUrl, names.length === 0 && !state?.everRequested ? ["*"] : names);
+      const authorized = this.authorize(
+        node,
+        type.typeUrl,
+        names.length === 0 && !state?.everRequested ? ["*"] : names,
+      );
+      if (authorized) return authorized.then(() => this.afterRequestHook(request, next));
     }
-    await this.options.callbacks.onRequest?.({ ...this.info, request });
+    return this.afterRequestHook(request, next);
+  }
+
+  private apply(
+    request: DiscoveryRequest,
+    node: Node,
+    type: ResourceType,
+    nonce: string,
+    names: readonly string[] | undefined,
+    digest: string | undefined,
+  ): void {
     if (this.closed) return;
+    let state = this.types.get(type.typeUrl);
     if (!state) {
       state = this.newState(type);
       this.types.set(type.typeUrl, state);

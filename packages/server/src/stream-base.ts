@@ -23,6 +23,10 @@ const WARMS_ON = new Map<string, string>([
   [resourceTypes.RouteConfiguration.typeUrl, resourceTypes.Listener.typeUrl],
 ]);
 
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}
+
 /** The glob collections among subscribed names (R34), or undefined when there are none. */
 export function globsOf(names: ReadonlySet<string>): XdstpName[] | undefined {
   const globs: XdstpName[] = [];
@@ -212,9 +216,15 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       );
   }
 
-  protected async authorize(node: Node, typeUrl: string, names: readonly string[]): Promise<void> {
+  /** Asks the authorize hook; a promise only when the hook returned one (requests stay synchronous otherwise). */
+  protected authorize(node: Node, typeUrl: string, names: readonly string[]): void | Promise<void> {
     if (!this.options.authorize || names.length === 0) return;
-    const verdict = await this.options.authorize({ identity: this.identity, node, typeUrl, names });
+    const verdict = this.options.authorize({ identity: this.identity, node, typeUrl, names });
+    if (isPromiseLike(verdict)) return Promise.resolve(verdict).then((v) => this.enforce(node, typeUrl, names, v));
+    this.enforce(node, typeUrl, names, verdict);
+  }
+
+  private enforce(node: Node, typeUrl: string, names: readonly string[], verdict: boolean | string): void {
     if (verdict === true) return;
     const reason = typeof verdict === "string" && verdict ? verdict : "not authorized";
     throw new StreamError(
@@ -355,8 +365,19 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   protected notify<T>(hook: ((info: T) => unknown) | undefined, info: T): void {
     if (!hook) return;
     const result = hook(info);
-    if (result && typeof (result as PromiseLike<unknown>).then === "function")
-      (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.fault(error));
+    if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.fault(error));
+  }
+
+  /**
+   * Runs the onRequest hook, then `next`: synchronously unless the hook returned a promise, so that a
+   * plain ACK costs no promise and no microtask.
+   */
+  protected afterRequestHook(request: unknown, next: () => void): void | Promise<void> {
+    const hook = this.options.callbacks.onRequest;
+    if (!hook) return next();
+    const result = hook({ ...this.info, request } as Parameters<typeof hook>[0]);
+    if (isPromiseLike(result)) return Promise.resolve(result).then(next);
+    next();
   }
 
   protected flush(): void {

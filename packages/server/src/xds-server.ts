@@ -98,7 +98,25 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         onDrain: (listener) => call.on("drain", listener),
         fail: (code, message) => end(code, message),
       };
-      let queue: Promise<void> = Promise.resolve();
+      // Requests of one stream are handled strictly in order, async hooks awaited in between. While nothing
+      // async is pending a request is handled synchronously: a plain ACK costs no promise.
+      let pending: Promise<void> | undefined;
+      const chain = (promise: Promise<void>) => {
+        const tail: Promise<void> = promise.catch(fail).then(() => {
+          if (pending === tail) pending = undefined;
+        });
+        pending = tail;
+      };
+      const run = (work: () => void | Promise<void>) => {
+        if (pending) return chain(pending.then(work));
+        let result: void | Promise<void>;
+        try {
+          result = work();
+        } catch (error) {
+          return fail(error);
+        }
+        if (result) chain(result);
+      };
       const fail = (error: unknown) => {
         if (error instanceof StreamError) end(error.code, error.message, error);
         else if (error instanceof XdsKitError && error.code === "INVALID_ARGUMENT")
@@ -116,20 +134,17 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         entry.stream = stream as unknown as StreamBase<never, never>;
       };
       streams.add(entry);
-      queue = queue.then(start).catch(fail);
-      call.on("data", (request: DiscoveryRequest | DeltaDiscoveryRequest) => {
-        // Requests of one stream are handled strictly in order, hooks awaited in between.
-        queue = queue
-          .then(async () => {
-            if (ended || !stream) return;
-            if (request instanceof MalformedRequest)
-              throw new StreamError(grpc.status.INVALID_ARGUMENT, `malformed request message: ${request.reason}`);
-            if (stream instanceof SotwStream) await stream.handle(request as DiscoveryRequest);
-            else await stream.handle(request as DeltaDiscoveryRequest);
-          })
-          .catch(fail);
-      });
-      call.on("end", () => void queue.then(() => end(grpc.status.OK, "")));
+      run(start);
+      call.on("data", (request: DiscoveryRequest | DeltaDiscoveryRequest | MalformedRequest) =>
+        run(() => {
+          if (ended || !stream) return;
+          if (request instanceof MalformedRequest)
+            throw new StreamError(grpc.status.INVALID_ARGUMENT, `malformed request message: ${request.reason}`);
+          if (stream instanceof SotwStream) return stream.handle(request as DiscoveryRequest);
+          return stream.handle(request as DeltaDiscoveryRequest);
+        }),
+      );
+      call.on("end", () => run(() => end(grpc.status.OK, "")));
       call.on("error", (error) => end(grpc.status.CANCELLED, error.message));
       call.on("close", () => end(grpc.status.CANCELLED, "stream closed by the client"));
     };
