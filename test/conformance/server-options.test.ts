@@ -1,8 +1,10 @@
+import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { createSnapshotCache, resourceTypes } from "@xdskit/core";
 import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus } from "@xdskit/core/services";
 import { createXdsServer } from "@xdskit/server";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../harness/wait.js";
 import { testNode } from "./raw-ads-client.js";
 import { type Harness, startHarness } from "./setup.js";
 
@@ -45,6 +47,36 @@ describe("server options", () => {
     ok.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl, resourceNames: ["small"] });
     expect(await ok.silence(200)).toBeUndefined();
     expect(ok.status).toBeUndefined();
+  });
+
+  it("connectionWindowBytes / streamWindowBytes: what a client may send before the server reads it", async () => {
+    const windowsSeenBy = async (address: string) => {
+      const session = http2.connect(`http://${address}`);
+      session.on("error", () => {});
+      try {
+        // The server announces its stream window in SETTINGS and opens its connection window with WINDOW_UPDATE.
+        return await waitFor(() => {
+          const stream = session.remoteSettings?.initialWindowSize ?? 65_535;
+          const connection = session.state.remoteWindowSize ?? 65_535;
+          return stream !== 65_535 && connection !== 65_535 ? { stream, connection } : undefined;
+        });
+      } finally {
+        session.close();
+      }
+    };
+    h = await startHarness();
+    expect(await windowsSeenBy(h.address)).toEqual({ stream: 1024 * 1024, connection: 16 * 1024 * 1024 });
+    await h.close();
+    h = await startHarness({ connectionWindowBytes: 4_000_000, streamWindowBytes: 200_000 });
+    expect(await windowsSeenBy(h.address)).toEqual({ stream: 200_000, connection: 4_000_000 });
+    // Real streams still work over the widened windows.
+    h.set("n1", {});
+    const s = h.client().sotw();
+    s.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl, resourceNames: ["x".repeat(150_000)] });
+    expect((await s.next()).typeUrl).toBe(resourceTypes.Cluster.typeUrl);
+    expect(() => createXdsServer({ cache: createSnapshotCache(), streamWindowBytes: 1000 })).toThrow(
+      /options.streamWindowBytes must be an integer from 65535 to 2147483647, got 1000/,
+    );
   });
 
   it("validates options with errors that name the option", () => {

@@ -7,7 +7,9 @@ export type XdsKitErrorCode =
   | "INVALID_ARGUMENT"
   | "NACKED"
   | "TIMEOUT"
-  | "CLOSED";
+  | "CLOSED"
+  /** A fault of xdskit itself or of a dependency it relies on. */
+  | "INTERNAL";
 
 /**
  * The one error class xdskit throws, for programmer and runtime faults.

@@ -71,6 +71,14 @@ export interface XdsServerOptions {
   grpcOptions?: ChannelOptions;
   /** Largest request message accepted, bytes. Default: 16 MiB. */
   maxReceiveMessageBytes?: number;
+  /**
+   * HTTP/2 receive window of each client connection, bytes: how much all its streams may send before the
+   * server has read it. SotW clients repeat their whole subscription in every ACK (1,000 endpoint names are
+   * ~56 KB), so HTTP/2's default of 64 KiB lets one such ACK per connection through at a time. Default: 16 MiB.
+   */
+  connectionWindowBytes?: number;
+  /** HTTP/2 receive window of each stream, bytes (HTTP/2's SETTINGS_INITIAL_WINDOW_SIZE). Default: 1 MiB. */
+  streamWindowBytes?: number;
   /** Server keepalive ping interval, ms. Default: 30000. */
   keepaliveTimeMs?: number;
   /** How long to wait for a keepalive ack, ms. Default: 10000. */
@@ -104,6 +112,8 @@ export interface ResolvedXdsServerOptions {
   readonly maxResourceNamesPerRequest: number;
   readonly heartbeatIntervalMs: number | undefined;
   readonly grpcOptions: ChannelOptions;
+  readonly connectionWindowBytes: number;
+  readonly streamWindowBytes: number;
   readonly services: { ads: boolean; perType: boolean; health: boolean; csds: boolean };
   readonly clientStatus: ClientStatusSource | undefined;
 }
@@ -123,6 +133,16 @@ export function resolveXdsServerOptions(options: XdsServerOptions): ResolvedXdsS
         `createXdsServer: options.${name} must be a positive number, got ${value}`,
       );
     return value;
+  };
+  // HTTP/2 windows: at least the protocol's default, at most 2^31-1 (RFC 9113, 6.9.1).
+  const windowSize = (name: string, value: number | undefined, fallback: number) => {
+    const size = positive(name, value, fallback);
+    if (!Number.isInteger(size) || size < 65_535 || size > 2 ** 31 - 1)
+      throw new XdsKitError(
+        "INVALID_ARGUMENT",
+        `createXdsServer: options.${name} must be an integer from 65535 to 2147483647, got ${size}`,
+      );
+    return size;
   };
   const ordering = options.ordering ?? "send-order";
   if (ordering !== "send-order" && ordering !== "ack-gated")
@@ -156,6 +176,8 @@ export function resolveXdsServerOptions(options: XdsServerOptions): ResolvedXdsS
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
       ...options.grpcOptions,
     },
+    connectionWindowBytes: windowSize("connectionWindowBytes", options.connectionWindowBytes, 16 * 1024 * 1024),
+    streamWindowBytes: windowSize("streamWindowBytes", options.streamWindowBytes, 1024 * 1024),
     services: {
       ads: options.services?.ads ?? true,
       perType: options.services?.perType ?? true,

@@ -1,3 +1,4 @@
+import type { Http2Server, ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import {
   DeltaDiscoveryRequest,
@@ -62,6 +63,7 @@ const identitySerialize = (value: Uint8Array) => Buffer.from(value.buffer, value
 export function createXdsServer(options: XdsServerOptions): XdsServer {
   const resolved = resolveXdsServerOptions(options);
   const server = new grpc.Server(resolved.grpcOptions);
+  widenReceiveWindows(server, resolved.connectionWindowBytes, resolved.streamWindowBytes);
   const streams = new Set<{ stream: StreamBase<never, never>; end(code: grpc.status, message: string): void }>();
   let nextStreamId = 0;
   let serving = true;
@@ -242,6 +244,27 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         });
       });
     },
+  };
+}
+
+/**
+ * Gives every HTTP/2 connection the server accepts the configured receive windows. grpc-js has no option
+ * for them, so this wraps the (internal) factory of its HTTP/2 servers, before any of them exists;
+ * test/conformance/server-options.test.ts fails should a grpc-js upgrade remove that seam.
+ */
+function widenReceiveWindows(server: grpc.Server, connectionWindow: number, streamWindow: number): void {
+  const internals = server as unknown as { createHttp2Server?: (...args: unknown[]) => Http2Server };
+  const create = internals.createHttp2Server;
+  if (typeof create !== "function")
+    throw new XdsKitError("INTERNAL", "this @grpc/grpc-js version has no createHttp2Server; use @grpc/grpc-js 1.14");
+  const tune = (session: ServerHttp2Session) => {
+    if (streamWindow !== 65_535) session.settings({ initialWindowSize: streamWindow });
+    if (connectionWindow !== 65_535) session.setLocalWindowSize(connectionWindow);
+  };
+  internals.createHttp2Server = function (this: unknown, ...args: unknown[]) {
+    const http2Server = create.apply(this, args);
+    http2Server.on("session", tune);
+    return http2Server;
   };
 }
 
