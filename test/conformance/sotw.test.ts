@@ -115,6 +115,29 @@ describe("SotW conformance", () => {
     expect(claNames(r3.resources)).toEqual(["a"]);
   });
 
+  it("R9: streams subscribing with identical name lists stay independent when one of them changes its list", async () => {
+    // Both streams send the same resource_names bytes, so the server shares one name set between them.
+    h.set("n1", { ClusterLoadAssignment: [endpoints("a", 1), endpoints("b", 2)] });
+    h.set("n2", { ClusterLoadAssignment: [endpoints("a", 1), endpoints("b", 2)] });
+    const one = h.client().sotw();
+    const two = h.client().sotw();
+    one.send({ node: testNode("n1"), typeUrl: EDS, resourceNames: ["a", "b"] });
+    two.send({ node: testNode("n2"), typeUrl: EDS, resourceNames: ["a", "b"] });
+    const r1 = await one.next();
+    const r2 = await two.next();
+    expect(claNames(r1.resources)).toEqual(["a", "b"]);
+    expect(claNames(r2.resources)).toEqual(["a", "b"]);
+    // One narrows its list, then widens it again: it gets "b" again (R9); the other keeps its list.
+    one.send({ typeUrl: EDS, resourceNames: ["a"], versionInfo: r1.versionInfo, responseNonce: r1.nonce });
+    expect(await one.silence(100)).toBeUndefined();
+    one.send({ typeUrl: EDS, resourceNames: ["a", "b"], versionInfo: r1.versionInfo, responseNonce: r1.nonce });
+    expect(claNames((await one.next()).resources)).toEqual(["b"]);
+    two.send({ typeUrl: EDS, resourceNames: ["a", "b"], versionInfo: r2.versionInfo, responseNonce: r2.nonce });
+    expect(await two.silence(100)).toBeUndefined();
+    h.set("n2", { ClusterLoadAssignment: [endpoints("a", 1), endpoints("b", 3)] });
+    expect(claNames((await two.next()).resources)).toEqual(["b"]);
+  });
+
   it("R10/R11: empty first request is a wildcard; '*' plus names; later names drop the wildcard", async () => {
     h.set("n1", { Cluster: [edsCluster("a"), edsCluster("b")] });
     const s = h.client().sotw();

@@ -15,6 +15,7 @@ import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateB
 import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
+  readonly names: Set<string>;
   everRequested: boolean;
   /** Versions of responses not yet answered, by nonce (bounded). */
   readonly inflight: Map<string, string>;

@@ -14,16 +14,19 @@ import {
   type WatchRequest,
 } from "@xdskit/core";
 import { resourceNamesDigest } from "./request-decoder.js";
+import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
 import {
-  FEATURE_RESOURCE_TTL,
-  FEATURES_RESOURCE_IN_SOTW,
-  globsOf,
-  StreamBase,
-  type TypeStateBase,
-} from "./stream-base.js";
+  EMPTY_SUBSCRIPTION,
+  type Subscription,
+  sharedSubscription,
+  shareSubscription,
+  subscriptionOf,
+} from "./subscriptions.js";
 import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry, sharedSotwEncoding } from "./wire.js";
 
 interface SotwTypeState extends TypeStateBase {
+  /** Replaced, never mutated: it may be shared with other streams (subscriptions.ts). */
+  names: ReadonlySet<string>;
   /** The stream's first request of this type was empty: a legacy wildcard (R10). */
   legacyWildcard: boolean;
   everRequested: boolean;
@@ -61,17 +64,26 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     // neither decoded nor re-checked.
     const digest = resourceNamesDigest(request);
     const repeated = digest !== undefined && state?.everRequested === true && state.namesDigest === digest;
-    let names: readonly string[] | undefined;
-    const next = () => this.apply(request, node, type, nonce, names, digest);
+    let subscription: Subscription | undefined;
+    const next = () => this.apply(request, node, type, nonce, subscription, digest);
     if (!repeated) {
-      this.checkNameCount(request.resourceNames?.length ?? 0);
-      names = this.canonicalNames(request.resourceNames ?? [], false);
-      const authorized = this.authorize(
-        node,
-        type.typeUrl,
-        names.length === 0 && !state?.everRequested ? ["*"] : names,
-      );
-      if (authorized) return authorized.then(() => this.afterRequestHook(request, next));
+      // Another stream subscribed with the same bytes: share its names (checked already, unless a hook must see them).
+      const shared = digest !== undefined && !this.options.authorize ? sharedSubscription(digest) : undefined;
+      if (shared) {
+        this.checkNameCount(shared.listed);
+        subscription = shared;
+      } else {
+        this.checkNameCount(request.resourceNames?.length ?? 0);
+        const names = this.canonicalNames(request.resourceNames ?? [], false);
+        subscription = subscriptionOf(names);
+        if (digest !== undefined) subscription = shareSubscription(digest, subscription);
+        const authorized = this.authorize(
+          node,
+          type.typeUrl,
+          names.length === 0 && !state?.everRequested ? ["*"] : names,
+        );
+        if (authorized) return authorized.then(() => this.afterRequestHook(request, next));
+      }
     }
     return this.afterRequestHook(request, next);
   }
@@ -81,7 +93,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     node: Node,
     type: ResourceType,
     nonce: string,
-    names: readonly string[] | undefined,
+    subscription: Subscription | undefined,
     digest: string | undefined,
   ): void {
     if (this.closed) return;
@@ -106,10 +118,9 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       state.resumeVersion = request.versionInfo;
     }
 
-    if (names) {
-      this.updateSubscription(state, names);
+    if (subscription) {
+      this.updateSubscription(state, subscription);
       state.namesDigest = digest;
-      state.globs = globsOf(state.names);
     }
     this.rearm(state, state.responded);
   }
@@ -130,7 +141,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       type,
       wildcard: false,
       legacyWildcard: false,
-      names: new Set(),
+      names: EMPTY_SUBSCRIPTION.names,
       known: new Map(),
       watchOpen: false,
       everRequested: false,
@@ -140,32 +151,31 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   }
 
   /** R9-R11: resource_names is the full subscription. */
-  private updateSubscription(state: SotwTypeState, names: readonly string[]): void {
-    if (state.everRequested && sameSubscription(state, names)) return;
+  private updateSubscription(state: SotwTypeState, subscription: Subscription): void {
+    if (state.everRequested && sameSubscription(state, subscription)) return;
     state.syncedView = undefined;
     const first = !state.everRequested;
     state.everRequested = true;
-    if (names.length === 0) {
+    if (subscription.listed === 0) {
       if (first) state.legacyWildcard = true;
       // An empty list keeps a legacy wildcard; after explicit names it unsubscribes from everything (R10).
       state.wildcard = state.legacyWildcard;
       if (!state.wildcard) {
-        state.names.clear();
+        state.names = EMPTY_SUBSCRIPTION.names;
         state.known.clear();
       }
       return;
     }
     const wasWildcard = state.wildcard;
+    const next = subscription.names;
     state.legacyWildcard = false;
-    state.wildcard = names.includes("*");
-    const next = new Set(names.filter((n) => n !== "*"));
+    state.wildcard = subscription.wildcard;
     // The client drops what it unsubscribed from by itself; forget it so a later re-subscribe resends.
     if (!state.wildcard) for (const name of state.known.keys()) if (!next.has(name)) state.known.delete(name);
     // R9: a newly added name is sent even if it was sent before.
     // (Under a wildcard the client already had every name, so narrowing to names adds nothing.)
     if (!wasWildcard) for (const name of next) if (!state.names.has(name)) state.known.delete(name);
-    state.names.clear();
-    for (const name of next) state.names.add(name);
+    state.names = next;
   }
 
   protected openWatch(state: SotwTypeState, view: WatchRequest): CancelWatch {
@@ -273,17 +283,13 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
 }
 
 /** Whether a request repeats the stream's subscription exactly (every ACK does): nothing to update. */
-function sameSubscription(state: SotwTypeState, names: readonly string[]): boolean {
-  if (names.length === 0) return state.legacyWildcard && state.wildcard;
-  if (state.legacyWildcard) return false;
-  let star = false;
-  let explicit = 0;
-  for (const name of names) {
-    if (name === "*") star = true;
-    else if (state.names.has(name)) explicit++;
-    else return false;
-  }
-  return star === state.wildcard && explicit === state.names.size;
+function sameSubscription(state: SotwTypeState, subscription: Subscription): boolean {
+  if (subscription.listed === 0) return state.legacyWildcard && state.wildcard;
+  if (state.legacyWildcard || subscription.wildcard !== state.wildcard) return false;
+  if (subscription.names === state.names) return true;
+  if (subscription.names.size !== state.names.size) return false;
+  for (const name of subscription.names) if (!state.names.has(name)) return false;
+  return true;
 }
 
 /** Types whose changed resources make the client ask again for others (R17). */

@@ -76,7 +76,7 @@ export class StreamError extends Error {
 export interface TypeStateBase {
   readonly type: ResourceType;
   wildcard: boolean;
-  readonly names: Set<string>;
+  readonly names: ReadonlySet<string>;
   readonly known: Map<string, string>;
   cancel?: CancelWatch;
   /** A watch is open and has not fired yet. */

@@ -1,0 +1,51 @@
+// SotW subscriptions shared between streams. Sidecars of one mesh mostly subscribe to the very same
+// names (every cluster's endpoints, every listener's routes); a stream whose request carries the same
+// resource_names bytes as another's shares that stream's immutable name set instead of decoding and
+// holding its own copy of every name.
+
+/** What one SotW request subscribes to, in canonical form. Immutable. */
+export interface Subscription {
+  /** Subscribed names, "*" excluded. */
+  readonly names: ReadonlySet<string>;
+  /** The request listed "*" (XDS-RULES R11). */
+  readonly wildcard: boolean;
+  /** How many names the request listed, "*" included (for the per-request limit). */
+  readonly listed: number;
+}
+
+export const EMPTY_SUBSCRIPTION: Subscription = { names: new Set(), wildcard: false, listed: 0 };
+
+/** The subscription of a decoded name list (names already canonical). */
+export function subscriptionOf(names: readonly string[]): Subscription {
+  if (names.length === 0) return EMPTY_SUBSCRIPTION;
+  const set = new Set<string>();
+  let wildcard = false;
+  for (const name of names) {
+    if (name === "*") wildcard = true;
+    else set.add(name);
+  }
+  return { names: set, wildcard, listed: names.length };
+}
+
+/**
+ * Subscriptions by the digest of their resource_names bytes, held weakly: an entry lives while some
+ * stream holds it. Equal bytes decode to equal canonical names, whatever server decodes them.
+ */
+const byDigest = new Map<string, WeakRef<Subscription>>();
+const collected = new FinalizationRegistry<string>((digest) => {
+  if (byDigest.get(digest)?.deref() === undefined) byDigest.delete(digest);
+});
+
+/** The shared subscription of these resource_names bytes, if a live stream holds one. */
+export function sharedSubscription(digest: string): Subscription | undefined {
+  return byDigest.get(digest)?.deref();
+}
+
+/** Makes `subscription` the shared one for its digest and returns the one to hold (an existing one wins). */
+export function shareSubscription(digest: string, subscription: Subscription): Subscription {
+  const existing = sharedSubscription(digest);
+  if (existing) return existing;
+  byDigest.set(digest, new WeakRef(subscription));
+  collected.register(subscription, digest);
+  return subscription;
+}
