@@ -83,7 +83,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         request.errorDetail,
       );
       if (state.awaiting?.nonce === nonce) this.answered(state);
-    } else if (nonce && this.heartbeatNonces.delete(nonce)) {
+    } else if (nonce && this.heartbeatNonces?.delete(nonce)) {
       // The answer to a heartbeat: no configuration was applied. A client rejecting heartbeats gets no more.
       if (request.errorDetail) state.heartbeatsRefused = true;
     }
@@ -128,7 +128,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         changed = true;
       } else {
         state.known.delete(name);
-        this.ttl.forget(type.typeUrl, name);
+        this.ttl?.forget(type.typeUrl, name);
       }
     }
     if (subscribe.length > 0 || unsubscribe.length > 0) state.globs = globsOf(state.names);
@@ -145,7 +145,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       for (const name of state.known.keys()) {
         if (state.names.has(name) || targets.has(name)) continue;
         state.known.delete(name);
-        this.ttl.forget(type.typeUrl, name);
+        this.ttl?.forget(type.typeUrl, name);
       }
     }
     if (changed || version !== undefined || !state.watchOpen) this.rearm(state, true);
@@ -202,7 +202,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     for (const [name, aliases] of response.aliases ?? []) for (const alias of aliases) state.aliases.set(alias, name);
     for (const alias of response.unresolvedAliases ?? []) state.aliases.set(alias, "");
     if (this.heartbeats && state.type !== resourceTypes.VirtualHost)
-      this.ttl.responseSent(response.typeUrl, nonce, response.resources, response.removed, false, Date.now());
+      this.ttlTracker().responseSent(response.typeUrl, nonce, response.resources, response.removed, false, Date.now());
     this.reportSent(node, response, nonce, response.removed, true);
     this.reportResponse(node, response, nonce, response.removed, bytes.length);
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).

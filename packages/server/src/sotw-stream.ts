@@ -104,7 +104,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     }
 
     // R4/R5: an answer to the newest response; NACK iff error_detail is present.
-    if (nonce !== "" && nonce === state.lastNonce && this.heartbeatNonces.delete(nonce)) {
+    if (nonce !== "" && nonce === state.lastNonce && this.heartbeatNonces?.delete(nonce)) {
       // The answer to a heartbeat: no configuration was applied. A client rejecting heartbeats gets no more.
       if (request.errorDetail) state.heartbeatsRefused = true;
     } else if (nonce !== "" && nonce === state.lastNonce && state.answeredNonce !== nonce) {
@@ -217,7 +217,14 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     state.responded = true;
     this.remember(state, response);
     if (this.ttlWrap)
-      this.ttl.responseSent(response.typeUrl, nonce, response.resources, [], state.type.sotwAllRequired, Date.now());
+      this.ttlTracker().responseSent(
+        response.typeUrl,
+        nonce,
+        response.resources,
+        [],
+        state.type.sotwAllRequired,
+        Date.now(),
+      );
     this.reportResponse(node, response, nonce, removed, bytes.length);
     if (replaced.length > 0) this.warm(replaced);
     return nonce;
@@ -242,7 +249,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     if (!accepted) return;
     if (state.type.sotwAllRequired) {
       this.write(encodeSotwResponse(accepted, nonce, true));
-      this.ttl.refreshedAll(state.type.typeUrl, Date.now());
+      this.ttl?.refreshedAll(state.type.typeUrl, Date.now());
     } else {
       this.write(encodeSotwHeartbeat(state.type.typeUrl, accepted.version, entries, nonce));
     }

@@ -107,10 +107,10 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   private blocked = false;
   private flushScheduled = false;
   private gateTimer: NodeJS.Timeout | undefined;
-  /** Resources with a TTL the client accepted, for heartbeats (R30). */
-  protected readonly ttl = new TtlTracker();
+  /** Resources with a TTL the client accepted, for heartbeats (R30); made for the first TTL'd response. */
+  protected ttl: TtlTracker | undefined;
   /** Nonces of heartbeat responses: their answers are not ACKs of configuration. Bounded. */
-  protected readonly heartbeatNonces = new Set<string>();
+  protected heartbeatNonces: Set<string> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatAt = Number.POSITIVE_INFINITY;
   private heartbeatAfterDrain = false;
@@ -147,6 +147,11 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   protected abstract canHeartbeat(state: State): boolean;
   /** Encodes and writes a heartbeat refreshing these entries (R30). */
   protected abstract sendHeartbeat(state: State, entries: readonly HeartbeatEntry[], nonce: string): void;
+
+  protected ttlTracker(): TtlTracker {
+    this.ttl ??= new TtlTracker();
+    return this.ttl;
+  }
 
   protected nextNonce(): string {
     this.nonceSeq++;
@@ -303,13 +308,13 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
    */
   protected reportAnswer(event: AckEvent, errorDetail: { code?: number; message?: string } | undefined): void {
     if (errorDetail) {
-      this.ttl.nacked(event.nonce);
+      this.ttl?.nacked(event.nonce);
       const nack = { ...event, errorCode: errorDetail.code ?? 0, errorMessage: errorDetail.message ?? "" };
       this.options.cache.feedback?.nacked(nack);
       this.notify(this.options.callbacks.onNack, nack);
       return;
     }
-    this.ttl.acked(event.nonce);
+    this.ttl?.acked(event.nonce);
     this.scheduleHeartbeats();
     this.options.cache.feedback?.acked(event);
     this.notify(this.options.callbacks.onAck, event);
@@ -445,6 +450,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
 
   /** Records a heartbeat nonce (bounded: old ones are forgotten, their answers then look stale). */
   protected rememberHeartbeat(nonce: string): void {
+    this.heartbeatNonces ??= new Set();
     this.heartbeatNonces.add(nonce);
     if (this.heartbeatNonces.size > 64) {
       const oldest = this.heartbeatNonces.values().next().value;
@@ -455,10 +461,10 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
   /** (Re)schedules the heartbeat timer for the next due TTL refresh. */
   protected scheduleHeartbeats(): void {
     if (this.closed) return;
-    const next = this.ttl.nextDue(this.intervalOf);
+    const next = this.ttl?.nextDue(this.intervalOf);
     if (next === undefined) return;
     // A type that cannot take a heartbeat yet (e.g. awaiting an ACK) is retried a little later.
-    const floor = Math.max(20, Math.floor((this.ttl.minInterval(this.intervalOf) ?? 0) / 8));
+    const floor = Math.max(20, Math.floor((this.ttl?.minInterval(this.intervalOf) ?? 0) / 8));
     const at = Math.max(next, Date.now() + floor);
     if (this.heartbeatTimer && this.heartbeatAt <= at) return;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
@@ -479,6 +485,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       return;
     }
     const now = Date.now();
+    if (!this.ttl) return;
     for (const [typeUrl, entries] of this.ttl.due(now, this.intervalOf)) {
       const state = this.types.get(typeUrl);
       const live: typeof entries = [];

@@ -61,11 +61,12 @@ interface MutableType {
   holdsStream?: number;
   /** More than one stream carried this type: `holds` is a merged copy. */
   merged?: boolean;
-  overrides: Map<string, string | undefined>;
+  overrides: Map<string, string | undefined> | undefined;
   /** Names of the newest NACKed response. */
-  nackedNames: Set<string>;
+  nackedNames: Set<string> | undefined;
   // Responses awaiting an answer, by nonce; bounded so a client that never answers costs O(1) memory.
-  inflight: Map<string, SentEvent>;
+  // (The maps above and this one exist only while they hold something: most streams are idle and in sync.)
+  inflight: Map<string, SentEvent> | undefined;
 }
 
 interface MutableNode {
@@ -76,6 +77,7 @@ interface MutableNode {
 }
 
 const MAX_INFLIGHT_PER_TYPE = 8;
+const NOTHING_HELD: ReadonlyMap<string, string> = new Map();
 
 /** Reads and follows the ACK state of every node. */
 export interface AckTracker {
@@ -121,15 +123,13 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
   const typeOf = (node: MutableNode, typeUrl: string): MutableType => {
     let entry = node.types.get(typeUrl);
     if (!entry) {
-      const ownHolds = new Map<string, string>();
       entry = {
         typeUrl,
         state: "PENDING",
-        holds: ownHolds,
-        ownHolds,
-        overrides: new Map(),
-        nackedNames: new Set(),
-        inflight: new Map(),
+        holds: NOTHING_HELD,
+        overrides: undefined,
+        nackedNames: undefined,
+        inflight: undefined,
       };
       node.types.set(typeUrl, entry);
     }
@@ -150,21 +150,26 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
           type.holds = type.ownHolds;
           type.merged = true;
         }
+      } else if (!event.holds && !type.ownHolds) {
+        // The server shares no live map for this stream: keep a copy here.
+        type.ownHolds = new Map(type.holds);
+        type.holds = type.ownHolds;
       }
       // Before the client holds this response, remember what it accepted of the names it carries.
       // (Nothing accepted yet: every acked version is undefined anyway. Unchanged names need no record.)
       if (type.acked !== undefined)
         for (const r of event.resources) {
           const held = type.holds.get(r.name);
-          if (held !== r.version && !type.overrides.has(r.name)) type.overrides.set(r.name, held);
+          if (held !== r.version && !type.overrides?.has(r.name)) (type.overrides ??= new Map()).set(r.name, held);
         }
       if (type.ownHolds) {
         for (const r of event.resources) type.ownHolds.set(r.name, r.version);
         for (const name of event.removed) type.ownHolds.delete(name);
       }
-      for (const name of event.removed) type.overrides.delete(name);
+      if (type.overrides) for (const name of event.removed) type.overrides.delete(name);
       type.sent = { version: event.version, nonce: event.nonce, at: now() };
       type.state = "PENDING";
+      type.inflight ??= new Map();
       type.inflight.set(event.nonce, event);
       if (type.inflight.size > MAX_INFLIGHT_PER_TYPE) {
         const oldest = type.inflight.keys().next().value;
@@ -173,31 +178,31 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
     },
     acked(event) {
       const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
-      const response = type.inflight.get(event.nonce);
+      const response = type.inflight?.get(event.nonce);
       type.acked = { version: event.version, nonce: event.nonce, at: now() };
       if (type.sent?.nonce === event.nonce) {
         // The newest response: the client holds everything it was sent.
         type.state = "SYNCED";
-        type.overrides.clear();
-        type.nackedNames.clear();
-        type.inflight.clear();
-      } else if (response) {
+        type.overrides = undefined;
+        type.nackedNames = undefined;
+        type.inflight = undefined;
+      } else if (response && type.inflight) {
         // An older response (delta): its names are accepted unless a newer response carries them too.
         type.inflight.delete(event.nonce);
         const newer = new Set<string>();
         for (const later of type.inflight.values()) for (const r of later.resources) newer.add(r.name);
         for (const r of response.resources) {
-          if (newer.has(r.name)) type.overrides.set(r.name, r.version);
-          else type.overrides.delete(r.name);
-          type.nackedNames.delete(r.name);
+          if (newer.has(r.name)) (type.overrides ??= new Map()).set(r.name, r.version);
+          else type.overrides?.delete(r.name);
+          type.nackedNames?.delete(r.name);
         }
       }
       for (const listener of ackListeners) listener(event);
     },
     nacked(event) {
       const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
-      const response = type.inflight.get(event.nonce);
-      type.inflight.delete(event.nonce);
+      const response = type.inflight?.get(event.nonce);
+      type.inflight?.delete(event.nonce);
       type.nacked = {
         version: event.version,
         nonce: event.nonce,
@@ -272,12 +277,12 @@ function resourceStatuses(type: MutableType): Map<string, ResourceStatus> {
   const out = new Map<string, ResourceStatus>();
   const everAccepted = type.acked !== undefined;
   for (const [name, sentVersion] of type.holds) {
-    const ackedVersion = type.overrides.has(name) ? type.overrides.get(name) : everAccepted ? sentVersion : undefined;
+    const ackedVersion = type.overrides?.has(name) ? type.overrides.get(name) : everAccepted ? sentVersion : undefined;
     out.set(name, {
       name,
       sentVersion,
       ...(ackedVersion !== undefined ? { ackedVersion } : {}),
-      nacked: type.nackedNames.has(name),
+      nacked: type.nackedNames?.has(name) ?? false,
     });
   }
   return out;
