@@ -79,6 +79,11 @@ interface MutableNode {
 const MAX_INFLIGHT_PER_TYPE = 8;
 const NOTHING_HELD: ReadonlyMap<string, string> = new Map();
 
+function overridesOf(type: MutableType): Map<string, string | undefined> {
+  type.overrides ??= new Map();
+  return type.overrides;
+}
+
 /** Reads and follows the ACK state of every node. */
 export interface AckTracker {
   status(nodeId: string): NodeStatus | undefined;
@@ -160,7 +165,7 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
       if (type.acked !== undefined)
         for (const r of event.resources) {
           const held = type.holds.get(r.name);
-          if (held !== r.version && !type.overrides?.has(r.name)) (type.overrides ??= new Map()).set(r.name, held);
+          if (held !== r.version && !type.overrides?.has(r.name)) overridesOf(type).set(r.name, held);
         }
       if (type.ownHolds) {
         for (const r of event.resources) type.ownHolds.set(r.name, r.version);
@@ -192,7 +197,7 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
         const newer = new Set<string>();
         for (const later of type.inflight.values()) for (const r of later.resources) newer.add(r.name);
         for (const r of response.resources) {
-          if (newer.has(r.name)) (type.overrides ??= new Map()).set(r.name, r.version);
+          if (newer.has(r.name)) overridesOf(type).set(r.name, r.version);
           else type.overrides?.delete(r.name);
           type.nackedNames?.delete(r.name);
         }
