@@ -1,11 +1,12 @@
 // Fan-out benchmark runner. For each (server, mode, N, R): start the server process, POST /load,
 // start the load-client processes, wait until every stream holds the config, then per update kind
-// run warm-up + trials of POST /update and time until the last stream received the new version.
+// run warm-up + trials of POST /update and time until the last stream received the new version and
+// until the server processed the last stream's ACK of it (GET /acked); trials never overlap.
 // Also an idle-streams memory run (heap and RSS per stream). Everything is loopback and bounded.
 //
 // Run through bench/run.ts (`npm run bench -- --flags`), which sets the Node flags this needs.
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -19,7 +20,7 @@ import {
   spawnServer,
   stopChild,
 } from "./lib/proc.js";
-import type { FromClient, ServerStats, ToClient, UpdateResponse, XdsMode } from "./lib/protocol.js";
+import type { AckedResponse, FromClient, ServerStats, ToClient, UpdateResponse, XdsMode } from "./lib/protocol.js";
 import { fmt, linearFit, percentile, printTable } from "./lib/report.js";
 import { benchDir, cacheDir, ensureWorkload, readWorkloadHeader, type UpdateKind } from "./workload.js";
 
@@ -61,7 +62,9 @@ function goFlags(): string {
 
 /** Builds the go-control-plane peer if missing or older than its sources (modules come from the Go proxy). */
 export function ensureGoBinary(): string {
-  const sources = ["main.go", "go.mod", "go.sum"].map((f) => statSync(path.join(GO_DIR, f)).mtimeMs);
+  const sources = readdirSync(GO_DIR)
+    .filter((f) => f.endsWith(".go") || f === "go.mod" || f === "go.sum")
+    .map((f) => statSync(path.join(GO_DIR, f)).mtimeMs);
   if (existsSync(GO_BIN) && statSync(GO_BIN).mtimeMs >= Math.max(...sources)) return GO_BIN;
   mkdirSync(cacheDir, { recursive: true });
   console.error(`building go-control-plane peer: go build -o ${path.relative(process.cwd(), GO_BIN)} (in ${GO_DIR})`);
@@ -159,7 +162,16 @@ class Clients {
           `--deadline-ms=${deadlineMs}`,
           `--client=${i}`,
         ],
-        { execPath: opts.node, execArgv: [...NODE_TS_ARGS, ...(process.env.XDSKIT_BENCH_CLIENT_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CLIENT_PROF}`] : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+        {
+          execPath: opts.node,
+          execArgv: [
+            ...NODE_TS_ARGS,
+            ...(process.env.XDSKIT_BENCH_CLIENT_PROF
+              ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CLIENT_PROF}`]
+              : []),
+          ],
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        },
       );
       child.on("message", (m: FromClient) => this.onMessage(i, m));
       child.on("exit", (code) => {
@@ -269,9 +281,18 @@ export interface Row {
   r: number;
   kind: UpdateKind;
   trials: number;
+  /** Receipt latency: start of POST /update → the last stream received the update (client clock). */
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Ack latency: start of POST /update → the server processed the last stream's ACK of it (GET /acked). */
+  ackP50Ms: number;
+  ackP99Ms: number;
+  ackMaxMs: number;
+  /** Trials whose ackedAt came before the last receipt (a clock or counting bug; should be 0). */
+  ackBeforeReceipt: number;
+  /** The last trial's `GET /acked` diagnostics: per changed type, streams counted and ACKs processed. */
+  lastAcked: Pick<AckedResponse, "streams" | "acks"> | undefined;
   /** Median time for POST /update to return (cache updated). */
   updateCallMs: number;
   /** From client start until every stream held the initial config. */
@@ -316,6 +337,14 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
       `initial config on ${n} streams`,
     );
     const connectSec = connectTime(ready, t0);
+    // seq 0 is the /load: the first trial starts once the server processed every initial ACK.
+    await httpJson<AckedResponse>(
+      srv,
+      "GET",
+      `/acked?seq=0&streams=${n}&timeoutMs=${Math.round(connectTimeout)}`,
+      undefined,
+      connectTimeout + 10_000,
+    );
     await sleep(500);
     const steady = await httpJson<ServerStats>(srv, "GET", "/stats");
     let seq = 0;
@@ -323,6 +352,9 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
       const before = await httpJson<ServerStats>(srv, "GET", "/stats");
       const cBefore = await c.counters();
       const latencies: number[] = [];
+      const ackLatencies: number[] = [];
+      let ackBeforeReceipt = 0;
+      let lastAcked: Row["lastAcked"];
       const calls: number[] = [];
       const verifyErrors: string[] = [];
       for (let t = 0; t < opts.warmup + opts.trials; t++) {
@@ -336,24 +368,39 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
           () => c.send({ type: "arm", seq: s, kind, target }),
         );
         let start = 0;
-        let callMs = 0;
+        let call: Promise<number> = Promise.resolve(0);
         const done = await c.all(
           (m): m is Extract<FromClient, { type: "done" }> => m.type === "done" && m.seq === s,
           updateTimeout,
           `update ${s} (${kind}) on ${n} streams`,
           () => {
             start = nowMs();
-            httpJson<UpdateResponse>(srv, "POST", "/update", { kind, seq: s }).then(
-              () => {
-                callMs = nowMs() - start;
-              },
-              (e: Error) => c.errors.push(e.message),
+            call = httpJson<UpdateResponse>(srv, "POST", "/update", { kind, seq: s }, updateTimeout).then(
+              () => nowMs() - start,
             );
+            // Handled now (the trial then times out waiting for "done"); `await call` below rethrows.
+            call.catch((e: Error) => c.errors.push(e.message));
           },
         );
+        const callMs = await call;
+        // The server's time of the last ACK; the next trial starts only once it has processed them all.
+        const acked = await httpJson<AckedResponse>(
+          srv,
+          "GET",
+          `/acked?seq=${s}&streams=${n}&timeoutMs=${Math.round(updateTimeout)}`,
+          undefined,
+          updateTimeout + 10_000,
+        );
         for (const d of done) if (d.verifyError) verifyErrors.push(d.verifyError);
+        // Every stream counted exactly once per changed type (more: a counting bug).
+        for (const [typeUrl, count] of Object.entries(acked.streams))
+          if (count !== n) verifyErrors.push(`seq ${s}: ${count} streams counted for ${typeUrl}, expected ${n}`);
+        lastAcked = { streams: acked.streams, acks: acked.acks };
+        const receivedAt = Math.max(...done.map((d) => d.lastAt), start);
         if (t >= opts.warmup) {
-          latencies.push(Math.max(...done.map((d) => d.lastAt), start) - start);
+          latencies.push(receivedAt - start);
+          ackLatencies.push(acked.ackedAt - start);
+          if (acked.ackedAt < receivedAt) ackBeforeReceipt++;
           calls.push(callMs);
         }
         await sleep(opts.gapMs);
@@ -375,6 +422,11 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
         p50Ms: percentile(latencies, 50),
         p99Ms: percentile(latencies, 99),
         maxMs: Math.max(...latencies),
+        ackP50Ms: percentile(ackLatencies, 50),
+        ackP99Ms: percentile(ackLatencies, 99),
+        ackMaxMs: Math.max(...ackLatencies),
+        ackBeforeReceipt,
+        lastAcked,
         updateCallMs: percentile(calls, 50),
         connectSec,
         connectCpuSec: cpuOf(steady) - cpuOf(loaded),
@@ -393,7 +445,9 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
       const last = rows[rows.length - 1] as Row;
       console.error(
         `  ${server} ${mode} N=${n} R=${r} ${kind}: p50 ${fmt(last.p50Ms)} ms, p99 ${fmt(last.p99Ms)} ms, ` +
+          `ack p50 ${fmt(last.ackP50Ms)} ms, ack p99 ${fmt(last.ackP99Ms)} ms, ` +
           `cpu ${fmt(last.cpuMsPerUpdate)} ms/update, ${fmt(last.mbPerUpdate, 2)} MB/update` +
+          (ackBeforeReceipt ? `, ACK BEFORE RECEIPT in ${ackBeforeReceipt} trials (clock or counting bug)` : "") +
           (verifyErrors.length ? `, VERIFY: ${verifyErrors[0]}` : ""),
       );
     }
@@ -499,7 +553,8 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
 
 function printRows(rows: readonly Row[]): void {
   printTable(
-    "Fan-out: time from POST /update until the last stream received the new version (ms), per update",
+    "Fan-out: time from POST /update until the last stream received the new version (p50/p99) and until " +
+      "the server processed the last stream's ACK of it (ack p50/p99), ms, per update",
     [
       "server",
       "mode",
@@ -508,6 +563,8 @@ function printRows(rows: readonly Row[]): void {
       "update",
       "p50 ms",
       "p99 ms",
+      "ack p50 ms",
+      "ack p99 ms",
       "call ms",
       "cpu ms/upd",
       "MiB rx/upd",
@@ -525,6 +582,8 @@ function printRows(rows: readonly Row[]): void {
       r.kind,
       fmt(r.p50Ms),
       fmt(r.p99Ms),
+      fmt(r.ackP50Ms),
+      fmt(r.ackP99Ms),
       fmt(r.updateCallMs),
       fmt(r.cpuMsPerUpdate),
       fmt(r.mbPerUpdate, 2),
@@ -552,6 +611,8 @@ function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): vo
       ra.kind,
       x(ra.p50Ms, rb.p50Ms),
       x(ra.p99Ms, rb.p99Ms),
+      x(ra.ackP50Ms, rb.ackP50Ms),
+      x(ra.ackP99Ms, rb.ackP99Ms),
       x(ra.cpuMsPerUpdate, rb.cpuMsPerUpdate),
       x(ra.mbPerUpdate, rb.mbPerUpdate),
       x(ra.connectSec, rb.connectSec),
@@ -565,7 +626,21 @@ function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): vo
   }
   printTable(
     `Ratio ${a} / ${b} (below 1 = ${a} is lower)`,
-    ["mode", "N", "R", "update", "p50", "p99", "cpu/upd", "MiB rx/upd", "connect", "peak RSS", "heap"],
+    [
+      "mode",
+      "N",
+      "R",
+      "update",
+      "p50",
+      "p99",
+      "ack p50",
+      "ack p99",
+      "cpu/upd",
+      "MiB rx/upd",
+      "connect",
+      "peak RSS",
+      "heap",
+    ],
     out,
   );
 }

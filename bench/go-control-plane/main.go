@@ -4,6 +4,7 @@
 //
 //	POST /load   {"workload": "<file>"}                              one snapshot for every node
 //	POST /update {"kind": "one-endpoint"|"full-replace", "seq": N}    apply update rule N
+//	GET  /acked?seq=N&streams=S&timeoutMs=T                          when S streams had ACKed update N
 //	GET  /stats                                                       CPU, RSS, heap after GC, bytes sent
 //
 // The workload file is written by ../workload.ts (format described there); the update rules below
@@ -30,6 +31,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -74,6 +76,7 @@ func (b *byteCounter) HandleConn(context.Context, stats.ConnStats)              
 type state struct {
 	mu             sync.Mutex
 	cache          cachev3.SnapshotCache
+	acks           *ackCounter
 	clusters       []*clusterv3.Cluster
 	endpoints      []*endpointv3.ClusterLoadAssignment
 	clusterVersion string
@@ -181,6 +184,7 @@ func (s *state) load(ctx context.Context, file string) (string, error) {
 		return "", err
 	}
 	s.clusters, s.endpoints, s.clusterVersion, s.endpointVer = clusters, endpoints, "0", "0"
+	s.acks.expect(0, map[string]string{resourcev3.ClusterType: "0", resourcev3.EndpointType: "0"}) // GET /acked?seq=0
 	return "0", s.publish(ctx)
 }
 
@@ -189,6 +193,14 @@ func (s *state) update(ctx context.Context, kind string, seq int) (string, error
 		return "", errors.New("POST /load first")
 	}
 	v := strconv.Itoa(seq)
+	// Registered before the snapshot is set, so no ACK of the new versions can come first. The
+	// versions are the seq, as in every response of this cache (SotW version_info, delta system_version_info).
+	switch kind {
+	case "one-endpoint":
+		s.acks.expect(seq, map[string]string{resourcev3.EndpointType: v})
+	case "full-replace":
+		s.acks.expect(seq, map[string]string{resourcev3.ClusterType: v, resourcev3.EndpointType: v})
+	}
 	switch kind {
 	case "one-endpoint":
 		idx := seq % len(s.endpoints)
@@ -256,7 +268,8 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	st := &state{cache: cachev3.NewSnapshotCache(*ads, allNodes{}, nil)}
+	acks := newAckCounter()
+	st := &state{cache: cachev3.NewSnapshotCache(*ads, allNodes{}, nil), acks: acks}
 	counter := &byteCounter{}
 	opts := []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(1 << 20),
@@ -266,7 +279,7 @@ func main() {
 		opts = append(opts, grpc.StatsHandler(counter))
 	}
 	grpcServer := grpc.NewServer(opts...)
-	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(grpcServer, serverv3.NewServer(ctx, st.cache, nil))
+	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(grpcServer, serverv3.NewServer(ctx, st.cache, acks.callbacks()))
 	lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *adsPort))
 	if err != nil {
 		log.Fatal(err)
@@ -308,6 +321,26 @@ func main() {
 			return
 		}
 		writeJSON(w, 200, map[string]string{"version": v})
+	})
+	mux.HandleFunc("GET /acked", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		seq, err1 := strconv.Atoi(q.Get("seq"))
+		streams, err2 := strconv.Atoi(q.Get("streams"))
+		timeoutMs := 60_000.0
+		var err3 error
+		if t := q.Get("timeoutMs"); t != "" {
+			timeoutMs, err3 = strconv.ParseFloat(t, 64)
+		}
+		if err := errors.Join(err1, err2, err3); err != nil || timeoutMs <= 0 {
+			writeJSON(w, 400, map[string]string{"error": fmt.Sprintf("bad query %q: needs integer seq and streams, optional timeoutMs > 0", r.URL.RawQuery)})
+			return
+		}
+		answer, err := acks.wait(r.Context(), seq, streams, time.Duration(timeoutMs*float64(time.Millisecond)))
+		if err != nil {
+			writeJSON(w, 504, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, 200, answer)
 	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		// CPU first, so the forced GC below is not billed to the measured interval.

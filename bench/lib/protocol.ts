@@ -17,6 +17,18 @@ export interface UpdateResponse {
   version: string;
 }
 
+/**
+ * `GET /acked?seq=N&streams=S&timeoutMs=T` answer, once S streams ACKed every type update N changed
+ * at the version it produced (one-endpoint: EDS; full-replace: CDS and EDS). Else HTTP 504 `{error}`.
+ */
+export interface AckedResponse {
+  /** When the server processed the ACK that completed the S-th stream: ms since epoch, sub-ms fraction. */
+  ackedAt: number;
+  /** Diagnostics when answered, per changed type URL: streams counted, and ACKs of that version processed. */
+  streams: Record<string, number>;
+  acks: Record<string, number>;
+}
+
 /** `GET /stats` answer. */
 export interface ServerStats {
   cpuUserSec: number;

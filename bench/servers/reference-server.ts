@@ -4,7 +4,7 @@
 // What it does: one snapshot for every node; CDS and EDS; each resource is packed into an Any once
 // per change, and each distinct response body (type, version, subscribed names) is encoded once and
 // shared by every stream, with only the nonce appended per send. ACK/NACK by nonce and
-// error_detail, stale nonces ignored, no resend after a NACK.
+// error_detail, stale nonces ignored, no resend after a NACK; ACKs are reported for GET /acked.
 // What it does not do: delta xDS, ordering guarantees beyond CDS-before-EDS on a push, write
 // backpressure, TTLs, per-node state, any other resource type. Do not use it outside bench/.
 import * as grpc from "@grpc/grpc-js";
@@ -45,6 +45,7 @@ interface StreamTypeState {
 }
 
 interface Stream {
+  id: number;
   call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
   types: Map<string, StreamTypeState>;
   nonceSeq: number;
@@ -55,8 +56,12 @@ class ReferenceAds {
   private readonly streams = new Set<Stream>();
   /** Packed Any per resource object: unchanged objects are not re-encoded on update. */
   private readonly packed = new WeakMap<object, Any>();
+  private nextStreamId = 0;
   bytesSent = 0;
   responses = 0;
+
+  /** `onAck(streamId, typeUrl, version)`: an ACK of the newest response of a type was processed. */
+  constructor(private readonly onAck: (streamId: number, typeUrl: string, version: string) => void) {}
 
   set(snapshot: BenchSnapshot): void {
     const pack = <T extends object>(type: ResourceType<T>, r: T): Any => {
@@ -127,6 +132,7 @@ class ReferenceAds {
     const first = st === undefined;
     if (st && req.responseNonce && req.responseNonce !== st.nonce) return; // stale (R7)
     if (req.errorDetail) return; // NACK: keep the last state, never resend the same set (R5, R6)
+    if (st && req.responseNonce && st.sentVersion !== undefined) this.onAck(stream.id, typeUrl, st.sentVersion);
     const requested = req.resourceNames ?? [];
     const wildcard = requested.includes("*") || (requested.length === 0 && (first || st?.names === undefined));
     const names = wildcard ? undefined : requested;
@@ -148,7 +154,7 @@ class ReferenceAds {
   }
 
   handler = (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void => {
-    const stream: Stream = { call, types: new Map(), nonceSeq: 0 };
+    const stream: Stream = { id: ++this.nextStreamId, call, types: new Map(), nonceSeq: 0 };
     this.streams.add(stream);
     call.on("data", (req: DiscoveryRequest) => this.onRequest(stream, req));
     const drop = () => this.streams.delete(stream);
@@ -165,8 +171,8 @@ class ReferenceAds {
   }
 }
 
-await runBenchServer(async (adsPort): Promise<BenchBackend> => {
-  const ads = new ReferenceAds();
+await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
+  const ads = new ReferenceAds((id, typeUrl, version) => acks.acked(id, typeUrl, version));
   const method = AggregatedDiscoveryServiceDefinition.methods.streamAggregatedResources;
   const definition: grpc.ServiceDefinition = {
     [method.name]: {
@@ -189,7 +195,7 @@ await runBenchServer(async (adsPort): Promise<BenchBackend> => {
   return {
     setSnapshot: (s) => {
       ads.set(s);
-      return undefined;
+      return { clusters: s.clusterVersion, endpoints: s.endpointVersion };
     },
     bytesSent: () => ads.bytesSent,
     info: () => ({ server: "reference (baseline, SotW only)", streams: ads.streamCount(), responses: ads.responses }),

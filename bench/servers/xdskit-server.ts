@@ -4,7 +4,9 @@
 //   createSnapshotCache({ nodeHash })            every node → one group "all"
 //   createSnapshot({ resources: { Cluster, ClusterLoadAssignment } })   versions = content hashes
 //   cache.setSnapshot("all", snapshot)           synchronous; POST /update answers after it returned
-//   createXdsServer({ cache }).listen(address)   ADS (SotW and delta), default options
+//   createXdsServer({ cache, callbacks: { onAck } }).listen(address)   ADS (SotW and delta), default
+//                                                options; onAck feeds GET /acked (lib/acks.ts)
+//   snapshot.versionOf(typeUrl)                  the version responses and ACK events carry (SotW and delta)
 //   prepareResource(type, resource)              each resource is encoded once and reused while the
 //                                                bench keeps the same object (it copies on write)
 import {
@@ -24,9 +26,12 @@ import { LOOPBACK } from "../lib/proc.js";
 /** Every node maps to this one snapshot group. */
 const KEY = "all";
 
-await runBenchServer(async (adsPort): Promise<BenchBackend> => {
+await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
   const cache = createSnapshotCache({ nodeHash: () => KEY });
-  const server = createXdsServer({ cache });
+  const server = createXdsServer({
+    cache,
+    callbacks: { onAck: (e) => acks.acked(e.streamId, e.typeUrl, e.version) },
+  });
   await server.listen(`${LOOPBACK}:${adsPort}`);
 
   // Encode once per resource object: unchanged resources keep their bytes across snapshots.
@@ -51,7 +56,11 @@ await runBenchServer(async (adsPort): Promise<BenchBackend> => {
         },
       });
       cache.setSnapshot(KEY, snapshot);
-      return snapshot.version;
+      return {
+        clusters: snapshot.versionOf(resourceTypes.Cluster.typeUrl),
+        endpoints: snapshot.versionOf(resourceTypes.ClusterLoadAssignment.typeUrl),
+        version: snapshot.version,
+      };
     },
     info: () => ({ server: "xdskit", streams: server.streamCount }),
     close: () => server.close({ graceMs: 500 }),
