@@ -10,10 +10,10 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import {
+  childNodeArgs,
   freePort,
   httpJson,
   LOOPBACK,
-  NODE_TS_ARGS,
   nowMs,
   parseFlags,
   sleep,
@@ -47,6 +47,8 @@ interface Options {
   gapMs: number;
   /** Node binary for the TS servers and the load clients. */
   node: string;
+  /** Servers and clients run the TypeScript sources instead of the built packages. */
+  source: boolean;
 }
 
 // ---- servers under test ----
@@ -74,6 +76,31 @@ export function ensureGoBinary(): string {
     env: { ...process.env, GOFLAGS: goFlags() },
   });
   return GO_BIN;
+}
+
+const WORKSPACE = path.resolve(benchDir, "..");
+const BUILT_PACKAGES = ["core", "server"];
+
+/** The newest mtime of any file under `dir` (0 when it does not exist). */
+function newestUnder(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestUnder(file) : statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+/** Runs `npm run build` when a package the servers load from dist/ is missing it or has newer sources. */
+export function ensureBuilt(): void {
+  const stale = BUILT_PACKAGES.filter((name) => {
+    const dist = path.join(WORKSPACE, "packages", name, "dist", "index.js");
+    return !existsSync(dist) || statSync(dist).mtimeMs < newestUnder(path.join(WORKSPACE, "packages", name, "src"));
+  });
+  if (stale.length === 0) return;
+  console.error(`building the packages (${stale.join(", ")}: dist/ missing or older than src/): npm run build`);
+  execFileSync("npm", ["run", "build"], { cwd: WORKSPACE, stdio: ["ignore", "ignore", "inherit"] });
 }
 
 /** Modes each server supports. */
@@ -126,7 +153,7 @@ async function startServer(
       : [];
     child = await spawnServer(
       opts.node,
-      [...NODE_TS_ARGS, ...profile, "--expose-gc", file, ...ports],
+      [...childNodeArgs(opts.source), ...profile, "--expose-gc", file, ...ports],
       process.env,
       60_000,
     );
@@ -165,7 +192,7 @@ class Clients {
         {
           execPath: opts.node,
           execArgv: [
-            ...NODE_TS_ARGS,
+            ...childNodeArgs(opts.source),
             ...(process.env.XDSKIT_BENCH_CLIENT_PROF
               ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CLIENT_PROF}`]
               : []),
@@ -546,6 +573,7 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
     json: f.get("json"),
     gapMs: Number(f.get("gap-ms") ?? 100),
     node: f.get("node") ?? process.execPath,
+    source: f.get("source") === "true",
   };
 }
 
@@ -648,11 +676,12 @@ function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): vo
 export async function main(argv: readonly string[]): Promise<void> {
   const opts = await parseOptions(argv);
   if (opts.servers.includes("go-control-plane")) ensureGoBinary();
+  if (!opts.source) ensureBuilt();
   console.error(
     `servers: ${opts.servers.join(", ")}; modes ${opts.modes.join(",")}; N ${opts.ns.join(",")}; R ${opts.rs.join(",")}; ` +
       `${opts.warmup} warm-up + ${opts.trials} trials per update kind; ${opts.clients} client processes, ` +
       `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs}; ` +
-      `node ${opts.node}; ${os.cpus().length} CPUs`,
+      `node ${opts.node} (${opts.source ? "TypeScript sources" : "built packages"}); ${os.cpus().length} CPUs`,
   );
   const rows: Row[] = [];
   const skipped: string[] = [];

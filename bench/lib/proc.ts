@@ -4,10 +4,19 @@ import { request } from "node:http";
 import { createServer } from "node:net";
 
 /**
- * Node flags for bench child processes: workspace packages resolve to their TypeScript sources
- * (the "source" export condition) and tsx runs them.
+ * Node flags for the runner: workspace packages resolve to their TypeScript sources (the "source" export
+ * condition) and tsx runs them.
  */
 export const NODE_TS_ARGS = ["--conditions=source", "--import", "tsx"] as const;
+
+/**
+ * Node flags for the servers under test and the load clients. By default workspace packages resolve to their
+ * built `dist/` (what users run: tsx compiles sources with esbuild's keepNames, which gives every function
+ * an own `name` property and so costs memory and time per closure); `fromSource` runs the TypeScript sources.
+ */
+export function childNodeArgs(fromSource: boolean): readonly string[] {
+  return fromSource ? NODE_TS_ARGS : ["--import", "tsx"];
+}
 
 /** Loopback only: every socket of the bench binds or connects here. */
 export const LOOPBACK = "127.0.0.1";
