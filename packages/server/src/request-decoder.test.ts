@@ -1,6 +1,6 @@
 import { DiscoveryRequest } from "@xdskit/core";
 import { describe, expect, it } from "vitest";
-import { decodeDiscoveryRequest, resourceNamesDigest } from "./request-decoder.js";
+import { decodeDiscoveryRequest, digestOfRun, resourceNamesRun } from "./request-decoder.js";
 
 const full: DiscoveryRequest = {
   versionInfo: "v1",
@@ -24,17 +24,29 @@ describe("decodeDiscoveryRequest", () => {
     expect(lazy.resourceNames).toEqual(eager.resourceNames);
   });
 
-  it("digests the names: equal subscriptions equal, any change differs, none without names", () => {
-    const digest = (names: string[]) =>
-      resourceNamesDigest(
+  it("exposes the names' bytes as one run: equal subscriptions equal, any change differs, none without names", () => {
+    const run = (names: string[]) =>
+      resourceNamesRun(
         decodeDiscoveryRequest(
           DiscoveryRequest.encode({ ...full, resourceNames: names, responseNonce: String(Math.random()) }).finish(),
         ),
       );
+    const digest = (names: string[]) => {
+      const bytes = run(names);
+      return bytes && digestOfRun(bytes);
+    };
+    expect(Buffer.from(run(["a", "b"]) ?? [])).toEqual(
+      Buffer.from(DiscoveryRequest.encode({ resourceNames: ["a", "b"] }).finish()),
+    );
     expect(digest(["a", "b"])).toBe(digest(["a", "b"]));
     expect(digest(["a", "b"])).not.toBe(digest(["b", "a"]));
     expect(digest(["a", "b"])).not.toBe(digest(["a", "bb"]));
-    expect(digest([])).toBeUndefined();
+    expect(run([])).toBeUndefined();
+    // A name of 128 bytes or more has a two-byte length.
+    const long = "x".repeat(300);
+    expect(
+      decodeDiscoveryRequest(DiscoveryRequest.encode({ resourceNames: ["a", long, "b"] }).finish()).resourceNames,
+    ).toEqual(["a", long, "b"]);
   });
 
   it("refuses malformed bytes", () => {
@@ -52,6 +64,6 @@ describe("decodeDiscoveryRequest with names split around other fields", () => {
     const lazy = decodeDiscoveryRequest(bytes);
     expect(lazy.resourceNames).toEqual(["a", "b"]);
     expect(lazy.typeUrl).toBe("t");
-    expect(resourceNamesDigest(lazy)).toBeUndefined();
+    expect(resourceNamesRun(lazy)).toBeUndefined();
   });
 });

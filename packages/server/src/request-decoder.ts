@@ -1,21 +1,29 @@
 // Decodes SotW DiscoveryRequests without decoding `resource_names` up front. Envoy repeats its whole
-// subscription in every ACK (often thousands of names); the stream compares a digest of those bytes with
-// the previous request's and decodes the names only when they changed (or someone reads them).
+// subscription in every ACK (often thousands of names); the stream compares those bytes with its
+// subscription's and decodes the names only when they changed (or someone reads them).
 import { createHash } from "node:crypto";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { DiscoveryRequest, Node } from "@xdskit/core";
 import { Status } from "@xdskit/core/services";
 
-const NAMES_DIGEST = Symbol("resourceNamesDigest");
+const NAMES_RUN = Symbol("resourceNamesRun");
 const RESOURCE_NAMES_TAG = (3 << 3) | WireType.LengthDelimited;
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
-/** A DiscoveryRequest whose `resource_names` decode on first read; carries a digest of their bytes. */
-export type LazyDiscoveryRequest = DiscoveryRequest & { readonly [NAMES_DIGEST]?: string };
+/** A DiscoveryRequest whose `resource_names` decode on first read; carries the bytes they were encoded in. */
+export type LazyDiscoveryRequest = DiscoveryRequest & { readonly [NAMES_RUN]?: Uint8Array };
 
-/** The digest of the request's resource_names bytes, when it has any. */
-export function resourceNamesDigest(request: DiscoveryRequest): string | undefined {
-  return (request as LazyDiscoveryRequest)[NAMES_DIGEST];
+/**
+ * The bytes of the request's resource_names fields (tags included), when they form one run, the way every
+ * encoder we know of writes them. Valid while the request is being handled.
+ */
+export function resourceNamesRun(request: DiscoveryRequest): Uint8Array | undefined {
+  return (request as LazyDiscoveryRequest)[NAMES_RUN];
+}
+
+/** A digest telling name runs apart, for sharing subscriptions between streams (SHA-256, hardware-accelerated). */
+export function digestOfRun(run: Uint8Array): string {
+  return createHash("sha256").update(run).digest("base64");
 }
 
 /** Position after the varint read by {@link varint}: a module variable, so reading one allocates nothing. */
@@ -72,7 +80,8 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): LazyDiscoveryRequest 
       else if (start !== namesEnd) contiguous = false;
       pos = next;
       while (pos < end && bytes[pos] === RESOURCE_NAMES_TAG) {
-        pos = varint(bytes, pos + 1) + after;
+        const short = bytes[pos + 1] as number; // names shorter than 128 bytes: a one-byte length
+        pos = short < 0x80 ? pos + 2 + short : varint(bytes, pos + 1) + after;
         if (pos > end) throw new Error("premature EOF: resource_names is truncated");
       }
       namesEnd = pos;
@@ -119,7 +128,6 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): LazyDiscoveryRequest 
       return names;
     },
   });
-  // SHA-256 is the fastest digest here (hardware-accelerated); it only has to tell requests apart.
-  Object.defineProperty(request, NAMES_DIGEST, { value: createHash("sha256").update(run).digest("base64") });
+  Object.defineProperty(request, NAMES_RUN, { value: run });
   return request;
 }

@@ -13,10 +13,11 @@ import {
   type SotwResponse,
   type WatchRequest,
 } from "@xdskit/core";
-import { resourceNamesDigest } from "./request-decoder.js";
+import { digestOfRun, resourceNamesRun } from "./request-decoder.js";
 import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
 import {
   EMPTY_SUBSCRIPTION,
+  repeats,
   type Subscription,
   sharedSubscription,
   shareSubscription,
@@ -31,8 +32,8 @@ interface SotwTypeState extends TypeStateBase {
   legacyWildcard: boolean;
   everRequested: boolean;
   responded: boolean;
-  /** Digest of the resource_names bytes of the newest request that set the subscription. */
-  namesDigest?: string | undefined;
+  /** The subscription of the newest request that set it (its bytes tell ACKs that repeat it). */
+  subscription?: Subscription;
   /** The nonce of the newest response the client already answered (a later request with it is no new answer). */
   answeredNonce?: string;
   /** Nonce and version of the newest response sent (R4, R7). */
@@ -62,12 +63,13 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
 
     // Every ACK repeats the subscription: when its bytes are those of the previous request, the names are
     // neither decoded nor re-checked.
-    const digest = resourceNamesDigest(request);
-    const repeated = digest !== undefined && state?.everRequested === true && state.namesDigest === digest;
+    const run = resourceNamesRun(request);
+    const repeated = state?.everRequested === true && repeats(state.subscription, run);
     let subscription: Subscription | undefined;
-    const next = () => this.apply(request, node, type, nonce, subscription, digest);
+    const next = () => this.apply(request, node, type, nonce, subscription);
     if (!repeated) {
       // Another stream subscribed with the same bytes: share its names (checked already, unless a hook must see them).
+      const digest = run ? digestOfRun(run) : undefined;
       const shared = digest !== undefined && !this.options.authorize ? sharedSubscription(digest) : undefined;
       if (shared) {
         this.checkNameCount(shared.listed);
@@ -75,7 +77,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       } else {
         this.checkNameCount(request.resourceNames?.length ?? 0);
         const names = this.canonicalNames(request.resourceNames ?? [], false);
-        subscription = subscriptionOf(names);
+        subscription = subscriptionOf(names, run);
         if (digest !== undefined) subscription = shareSubscription(digest, subscription);
         const authorized = this.authorize(
           node,
@@ -94,7 +96,6 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     type: ResourceType,
     nonce: string,
     subscription: Subscription | undefined,
-    digest: string | undefined,
   ): void {
     if (this.closed) return;
     let state = this.types.get(type.typeUrl);
@@ -120,7 +121,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
 
     if (subscription) {
       this.updateSubscription(state, subscription);
-      state.namesDigest = digest;
+      state.subscription = subscription;
     }
     this.rearm(state, state.responded);
   }

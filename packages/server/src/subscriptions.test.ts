@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_SUBSCRIPTION, sharedSubscription, shareSubscription, subscriptionOf } from "./subscriptions.js";
+import { EMPTY_SUBSCRIPTION, repeats, sharedSubscription, shareSubscription, subscriptionOf } from "./subscriptions.js";
 
 describe("subscriptions", () => {
   it("subscriptionOf separates the wildcard from the names and counts what was listed", () => {
@@ -18,5 +18,16 @@ describe("subscriptions", () => {
     const second = subscriptionOf(["x", "y"]);
     expect(shareSubscription(digest, second)).toBe(first);
     expect(sharedSubscription(digest)).toBe(first);
+  });
+
+  it("repeats: a request repeats a subscription only with exactly its bytes (kept as a copy)", () => {
+    const bytes = Uint8Array.from([0x1a, 0x01, 0x61, 0x1a, 0x01, 0x62]);
+    const s = subscriptionOf(["a", "b"], bytes);
+    bytes[2] = 0x7a; // the request's buffer is reused: the subscription kept its own copy
+    expect(repeats(s, Uint8Array.from([0x1a, 0x01, 0x61, 0x1a, 0x01, 0x62]))).toBe(true);
+    expect(repeats(s, Uint8Array.from([0x1a, 0x01, 0x61, 0x1a, 0x01, 0x63]))).toBe(false);
+    expect(repeats(s, Uint8Array.from([0x1a, 0x01, 0x61]))).toBe(false);
+    expect(repeats(s, undefined)).toBe(false);
+    expect(repeats(subscriptionOf(["a"]), Uint8Array.from([0x1a, 0x01, 0x61]))).toBe(false);
   });
 });

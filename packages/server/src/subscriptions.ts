@@ -11,12 +11,17 @@ export interface Subscription {
   readonly wildcard: boolean;
   /** How many names the request listed, "*" included (for the per-request limit). */
   readonly listed: number;
+  /**
+   * The resource_names bytes it was decoded from, when they were one run: every ACK repeats them, and
+   * comparing bytes is much cheaper than decoding or hashing them. One copy per distinct subscription.
+   */
+  readonly bytes?: Uint8Array;
 }
 
 export const EMPTY_SUBSCRIPTION: Subscription = { names: new Set(), wildcard: false, listed: 0 };
 
-/** The subscription of a decoded name list (names already canonical). */
-export function subscriptionOf(names: readonly string[]): Subscription {
+/** The subscription of a decoded name list (names already canonical), and the bytes it came from. */
+export function subscriptionOf(names: readonly string[], bytes?: Uint8Array): Subscription {
   if (names.length === 0) return EMPTY_SUBSCRIPTION;
   const set = new Set<string>();
   let wildcard = false;
@@ -24,7 +29,15 @@ export function subscriptionOf(names: readonly string[]): Subscription {
     if (name === "*") wildcard = true;
     else set.add(name);
   }
-  return { names: set, wildcard, listed: names.length };
+  // A copy: the request's bytes belong to a transient message buffer.
+  return { names: set, wildcard, listed: names.length, ...(bytes ? { bytes: Uint8Array.from(bytes) } : {}) };
+}
+
+/** Whether a request's resource_names bytes are exactly those of the subscription. */
+export function repeats(subscription: Subscription | undefined, run: Uint8Array | undefined): boolean {
+  const bytes = subscription?.bytes;
+  if (!bytes || !run || bytes.length !== run.length) return false;
+  return Buffer.compare(bytes, run) === 0;
 }
 
 /**
