@@ -27,6 +27,7 @@ export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
 export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
 export { clusterNamesOf, edsNameOf, rdsNamesOf } from "./cache/references.js";
 export {
+  changedBetween,
   changedNames,
   deltaResponse,
   deltaResponseFrom,

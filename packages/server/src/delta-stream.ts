@@ -11,6 +11,7 @@ import {
   resourceTypes,
   type WatchRequest,
 } from "@xdskit/core";
+import { HeldVersions } from "./held-versions.js";
 import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
 import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
 
@@ -163,7 +164,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       type,
       wildcard: false,
       names: new Set(),
-      known: new Map(),
+      known: new HeldVersions(),
       watchOpen: false,
       everRequested: false,
       inflight: new Map(),
@@ -190,7 +191,9 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       const oldest = state.inflight.keys().next().value;
       if (oldest !== undefined) state.inflight.delete(oldest);
     }
-    for (const r of response.resources) state.known.set(r.name, r.version);
+    // A wildcard client holds every resource of the view: keep it relative to the view (held-versions.ts).
+    if (state.wildcard && response.view) state.known.takeIn(response.resources, response.view, undefined);
+    else for (const r of response.resources) state.known.set(r.name, r.version);
     state.announced = undefined;
     state.syncedView = response.view;
     for (const name of response.removed) {

@@ -13,6 +13,7 @@ import {
   type SotwResponse,
   type WatchRequest,
 } from "@xdskit/core";
+import { HeldVersions } from "./held-versions.js";
 import { digestOfRun, resourceNamesRun } from "./request-decoder.js";
 import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
 import {
@@ -143,7 +144,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
       wildcard: false,
       legacyWildcard: false,
       names: EMPTY_SUBSCRIPTION.names,
-      known: new Map(),
+      known: new HeldVersions(),
       watchOpen: false,
       everRequested: false,
       responded: false,
@@ -258,9 +259,22 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   }
 
   private remember(state: SotwTypeState, response: SotwResponse): void {
-    if (state.type.sotwAllRequired) state.known.clear();
-    for (const r of response.resources) state.known.set(r.name, r.version);
-    state.syncedView = response.view;
+    const { view } = response;
+    const known = state.known;
+    const scope = state.wildcard ? undefined : state.names;
+    if (!view) {
+      if (state.type.sotwAllRequired) known.clear();
+      for (const r of response.resources) known.set(r.name, r.version);
+    } else if (!state.type.sotwAllRequired) {
+      known.takeIn(response.resources, view, scope);
+    } else if (state.wildcard && response.resources.length === view.resources.size) {
+      // The client now holds exactly this response (R12): here, all of the view.
+      known.adopt(view);
+    } else {
+      known.clear();
+      known.takeIn(response.resources, view, scope);
+    }
+    state.syncedView = view;
   }
 
   /**
@@ -310,13 +324,12 @@ function isReplaced(known: ReadonlyMap<string, string>, resource: PreparedResour
 }
 
 /** Names a full-state response leaves out of what the client holds: the client deletes them (R12). */
-function removedBy(known: ReadonlyMap<string, string>, response: SotwResponse): string[] {
+function removedBy(known: HeldVersions, response: SotwResponse): string[] {
   if (known.size === 0) return [];
-  // A response holding all of its view (the shared wildcard case) can be checked against the view.
-  const inResponse =
-    response.view && response.resources.length === response.view.resources.size
-      ? response.view.resources
-      : new Set(response.resources.map((r) => r.name));
+  // A full-state response computed from a view holds the view's resources among the subscribed names, and
+  // the client holds only subscribed names: what it loses is what it holds and the view lacks.
+  if (response.view) return known.notIn(response.view);
+  const inResponse = new Set(response.resources.map((r) => r.name));
   const removed: string[] = [];
   for (const name of known.keys()) if (!inResponse.has(name)) removed.push(name);
   return removed;

@@ -38,6 +38,7 @@ export function globsOf(names: ReadonlySet<string>): XdstpName[] | undefined {
   return globs.length > 0 ? globs : undefined;
 }
 
+import type { HeldVersions } from "./held-versions.js";
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";
 import { TtlTracker } from "./ttl-tracker.js";
 import type { HeartbeatEntry, SharedEncoding } from "./wire.js";
@@ -77,7 +78,8 @@ export interface TypeStateBase {
   readonly type: ResourceType;
   wildcard: boolean;
   readonly names: ReadonlySet<string>;
-  readonly known: Map<string, string>;
+  /** What the client holds: name → version (kept as differences from a view, see held-versions.ts). */
+  readonly known: HeldVersions;
   cancel?: CancelWatch;
   /** A watch is open and has not fired yet. */
   watchOpen: boolean;
