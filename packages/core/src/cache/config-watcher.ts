@@ -58,7 +58,10 @@ export interface SotwResponse {
   readonly typeUrl: string;
   readonly version: string;
   readonly resources: readonly PreparedResource[];
-  /** The view it was computed from (see WatchRequest.syncedView). */
+  /**
+   * The view it was computed from (see WatchRequest.syncedView); `resources` are then that view's own objects.
+   * The server keeps what each client holds relative to it.
+   */
   readonly view?: ResourceView;
 }
 
@@ -73,7 +76,10 @@ export interface DeltaResponse {
   readonly aliases?: ReadonlyMap<string, readonly string[]>;
   /** VHDS (R28): subscribed aliases nothing serves; each goes out as a Resource named after it, without a body. */
   readonly unresolvedAliases?: readonly string[];
-  /** The view it was computed from (see WatchRequest.syncedView). */
+  /**
+   * The view it was computed from (see WatchRequest.syncedView); `resources` are then that view's own objects.
+   * The server keeps what each client holds relative to it.
+   */
   readonly view?: ResourceView;
 }
 
