@@ -39,9 +39,12 @@ export {
 export {
   createSnapshot,
   type Snapshot,
+  type SnapshotChanges,
   type SnapshotOptions,
   type SnapshotResources,
   type SnapshotTypeEntry,
+  type UpdateSnapshotOptions,
+  updateSnapshot,
 } from "./cache/snapshot.js";
 export {
   type AwaitAppliedOptions,

@@ -193,6 +193,16 @@ function sharedDeltaResponse(view: ResourceView, typeUrl: string, changed: reado
 
 const changedCache = new WeakMap<ResourceView, WeakMap<ResourceView, string[]>>();
 
+/** Records what changed between two views when the one who made `after` from `before` knows it (O(changes)). */
+export function recordChanges(before: ResourceView, after: ResourceView, changed: string[]): void {
+  let byAfter = changedCache.get(before);
+  if (!byAfter) {
+    byAfter = new WeakMap();
+    changedCache.set(before, byAfter);
+  }
+  byAfter.set(after, changed);
+}
+
 /** {@link changedNames} for immutable views, computed once per pair and shared by every stream. */
 export function changedBetween(before: ResourceView, after: ResourceView): string[] {
   let byAfter = changedCache.get(before);

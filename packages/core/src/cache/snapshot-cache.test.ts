@@ -40,6 +40,27 @@ function deliver(cache: ReturnType<typeof createSnapshotCache>, id: string, nonc
 }
 
 describe("SnapshotCache", () => {
+  it("updateSnapshot: a changed resource reaches an in-sync stream alone; nothing else is re-examined", () => {
+    const cache = createSnapshotCache();
+    const first = cache.updateSnapshot("n1", { set: { Cluster: [edsCluster("a"), edsCluster("b")] } });
+    expect([...first.resourcesOf(CDS).keys()].sort()).toEqual(["a", "b"]);
+    const initial = deliver(cache, "n1", "1");
+    const known = new Map(initial.resources.map((r) => [r.name, r.version]));
+    const responses: SotwResponse[] = [];
+    const request: WatchRequest = { ...wildcard("n1"), known, responded: true, syncedView: first.entry(CDS) };
+    cache.watchSotw(request, (r) => responses.push(r));
+    expect(responses).toEqual([]);
+    const second = cache.updateSnapshot("n1", {
+      set: { Cluster: [edsCluster("b", { connectTimeout: { seconds: 9, nanos: 0 } })] },
+    });
+    expect(cache.getSnapshot("n1")).toBe(second);
+    expect(responses).toHaveLength(1);
+    // CDS is a full-state type: the response holds every cluster, at the new version.
+    expect(responses[0]?.version).toBe(second.versionOf(CDS));
+    expect(responses[0]?.resources.map((r) => r.name).sort()).toEqual(["a", "b"]);
+    expect(second.resourcesOf(CDS).get("a")).toBe(first.resourcesOf(CDS).get("a"));
+  });
+
   it("groups nodes by nodeHash and resolves awaitApplied when the node ACKs the version", async () => {
     const cache = createSnapshotCache({ nodeHash: (n) => n.cluster ?? "" });
     const v1 = createSnapshot({ resources: { Cluster: [edsCluster("a")] } });

@@ -16,15 +16,17 @@ import type {
 } from "./config-watcher.js";
 import type { PreparedResource } from "./prepared-resource.js";
 import { clusterNamesOf, edsNameOf, rdsNamesOf } from "./references.js";
+import { changedBetween, deltaResponseFrom, type ResourceView, sotwResponseFrom, viewOf } from "./responses.js";
 import {
-  changedBetween,
-  changedNames,
-  deltaResponseFrom,
-  type ResourceView,
-  sotwResponseFrom,
-  viewOf,
-} from "./responses.js";
-import { createSnapshot, type Snapshot, type SnapshotResources } from "./snapshot.js";
+  createSnapshot,
+  type Snapshot,
+  type SnapshotChanges,
+  type SnapshotResources,
+  type UpdateSnapshotOptions,
+  updateSnapshot,
+} from "./snapshot.js";
+
+const EMPTY_SNAPSHOT = createSnapshot({ resources: {} });
 
 /** What a node's resources of one type make it ask for next: listener → routes → clusters → endpoints. */
 const DEPENDENCIES: ReadonlyArray<readonly [ResourceType, ResourceType, (resource: unknown) => string[]]> = [
@@ -85,6 +87,11 @@ export interface SnapshotGroupStatus {
 export interface SnapshotCache extends ConfigWatcher {
   /** Sets the group's snapshot and pushes what changed to its open streams. */
   setSnapshot(key: string, snapshot: Snapshot): void;
+  /**
+   * Applies changes to the group's snapshot (an empty one when it has none), makes the result current and
+   * returns it: {@link updateSnapshot} plus setSnapshot, O(what changed).
+   */
+  updateSnapshot(key: string, changes: SnapshotChanges, options?: UpdateSnapshotOptions): Snapshot;
   getSnapshot(key: string): Snapshot | undefined;
   /** Removes the group's snapshot; its streams keep what they have and wait for the next one. */
   clearSnapshot(key: string): void;
@@ -284,7 +291,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
       const view = viewOf(snapshot, typeUrl);
       const before = previous ? viewOf(previous, typeUrl) : undefined;
       if (before === view) continue;
-      const changed = before ? changedNames(before, view) : undefined;
+      const changed = before ? changedBetween(before, view) : undefined;
       if (changed && changed.length === 0 && before?.version === view.version) continue;
       for (const watch of [...set]) {
         if (!set.has(watch)) continue;
@@ -356,6 +363,11 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
         return;
       }
       apply(key, snapshot);
+    },
+    updateSnapshot(key, changes, updateOptions) {
+      const next = updateSnapshot(snapshots.get(key) ?? EMPTY_SNAPSHOT, changes, updateOptions);
+      cache.setSnapshot(key, next);
+      return next;
     },
     getSnapshot: (key) => snapshots.get(key),
     clearSnapshot(key) {

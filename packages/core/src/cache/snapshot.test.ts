@@ -3,7 +3,8 @@ import { edsCluster, endpoints, genericSecret, httpListener, routeTo } from "../
 import { resourceTypes } from "../resource-types.js";
 import { checkSnapshotConsistency } from "./consistency.js";
 import { prepareResource } from "./prepared-resource.js";
-import { createSnapshot } from "./snapshot.js";
+import { changedBetween, changedNames } from "./responses.js";
+import { createSnapshot, updateSnapshot } from "./snapshot.js";
 
 describe("createSnapshot", () => {
   it("derives deterministic per-type versions from content", () => {
@@ -47,6 +48,85 @@ describe("createSnapshot", () => {
     expect(() => createSnapshot({ resources: { Listener: [prepared as never] } })).toThrow(
       /Listener\[0\] is a prepared Cluster/,
     );
+  });
+});
+
+describe("updateSnapshot", () => {
+  const CDS = resourceTypes.Cluster.typeUrl;
+  const EDS = resourceTypes.ClusterLoadAssignment.typeUrl;
+  const names = (s: ReturnType<typeof createSnapshot>, typeUrl: string) => [...s.resourcesOf(typeUrl).keys()].sort();
+
+  it("gives what createSnapshot gives for the same content: versions, resources, changed names (random edits)", () => {
+    let state = 7;
+    const next = () => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    let clusters = new Map(Array.from({ length: 20 }, (_, i) => [`c${i}`, edsCluster(`c${i}`)]));
+    let snapshot = createSnapshot({ resources: { Cluster: [...clusters.values()], ClusterLoadAssignment: [] } });
+    for (let round = 0; round < 40; round++) {
+      const set = [];
+      const remove: string[] = [];
+      const after = new Map(clusters);
+      for (let i = 0; i < 25; i++) {
+        const name = `c${Math.floor(next() * 25)}`;
+        if (set.some((c) => c.name === name) || remove.includes(name)) continue;
+        if (next() < 0.3) {
+          remove.push(name);
+          after.delete(name);
+        } else if (next() < 0.7) {
+          const cluster = edsCluster(name, { connectTimeout: { seconds: Math.floor(next() * 3), nanos: 0 } });
+          set.push(cluster);
+          after.set(name, cluster);
+        }
+      }
+      const updated = updateSnapshot(snapshot, { set: { Cluster: set }, remove: { Cluster: remove } });
+      const rebuilt = createSnapshot({ resources: { Cluster: [...after.values()], ClusterLoadAssignment: [] } });
+      expect(updated.versionOf(CDS)).toBe(rebuilt.versionOf(CDS));
+      expect(updated.version).toBe(rebuilt.version);
+      expect(names(updated, CDS)).toEqual(names(rebuilt, CDS));
+      const before = snapshot.entry(CDS);
+      const now = updated.entry(CDS);
+      if (before && now) expect([...changedBetween(before, now)].sort()).toEqual(changedNames(before, now).sort());
+      // The type the edits never touch is shared, not copied.
+      expect(updated.entry(EDS)).toBe(snapshot.entry(EDS));
+      snapshot = updated;
+      clusters = after;
+    }
+  });
+
+  it("returns the same snapshot when nothing changes, and adds types it did not hold", () => {
+    const s = createSnapshot({ resources: { Cluster: [edsCluster("a")] } });
+    expect(updateSnapshot(s, { set: { Cluster: [edsCluster("a")] }, remove: { Cluster: ["nope"] } })).toBe(s);
+    const withEndpoints = updateSnapshot(s, { set: { ClusterLoadAssignment: [endpoints("a", 1)] } });
+    expect(names(withEndpoints, EDS)).toEqual(["a"]);
+    expect(withEndpoints.entry(CDS)).toBe(s.entry(CDS));
+    expect(withEndpoints.versionOf(EDS)).toBe(
+      createSnapshot({ resources: { ClusterLoadAssignment: [endpoints("a", 1)] } }).versionOf(EDS),
+    );
+  });
+
+  it("takes an explicit version for what it touches, as createSnapshot does", () => {
+    const s = createSnapshot({ version: "1", resources: { Cluster: [edsCluster("a")], Listener: [] } });
+    const u = updateSnapshot(s, { set: { Cluster: [edsCluster("b")] } }, { version: "2" });
+    expect(u.version).toBe("2");
+    expect(u.versionOf(CDS)).toBe("2");
+    expect(u.versionOf(resourceTypes.Listener.typeUrl)).toBe("1");
+    expect(u.resourcesOf(CDS).get("b")?.version).toBe("2");
+  });
+
+  it("names the kind and the name of what it refuses", () => {
+    const s = createSnapshot({ resources: {} });
+    expect(() => updateSnapshot(s, { set: { Nope: [] } as never })).toThrow(
+      /updateSnapshot: unknown resource kind "Nope"/,
+    );
+    expect(() => updateSnapshot(s, { set: { Cluster: [edsCluster("a"), edsCluster("a")] } })).toThrow(
+      /updateSnapshot: set.Cluster names "a" twice/,
+    );
+    expect(() => updateSnapshot(s, { set: { Cluster: [edsCluster("a")] }, remove: { Cluster: ["a"] } })).toThrow(
+      /updateSnapshot: Cluster "a" is both set and removed/,
+    );
+    expect(() => updateSnapshot(s, { set: { Cluster: [{}] } })).toThrow(/updateSnapshot: set.Cluster\[0\] has no name/);
   });
 });
 
