@@ -140,6 +140,18 @@ function verifyUpdate(s: StreamState, a: Arm): string | undefined {
   return undefined;
 }
 
+// Requests go out once the responses that arrived together were all taken in: one process stands in for
+// hundreds of clients, and writing a large SotW ACK (the whole subscription) before reading the next stream's
+// response would bill one client's ACK to another client's receipt time. Per stream the order is kept.
+const outbox: Array<{ s: StreamState; bytes: Buffer }> = [];
+function send(s: StreamState, bytes: Buffer): void {
+  if (outbox.length === 0) setImmediate(flushOutbox);
+  outbox.push({ s, bytes });
+}
+function flushOutbox(): void {
+  for (const { s, bytes } of outbox.splice(0)) s.call.write(bytes);
+}
+
 function onResponse(s: StreamState, buf: Buffer): void {
   const at = nowMs();
   bytes += buf.length;
@@ -152,9 +164,9 @@ function onResponse(s: StreamState, buf: Buffer): void {
   const isCds = typeUrl === CDS;
   const isEds = typeUrl === EDS;
 
-  // ACK every response right away.
-  if (isCds) s.call.write(req.ack(req.cdsAck, version, env.nonce));
-  else if (isEds) s.call.write(req.ack(req.edsAck, version, env.nonce));
+  // ACK every response, after every response that arrived with it was taken in (see send).
+  if (isCds) send(s, req.ack(req.cdsAck, version, env.nonce));
+  else if (isEds) send(s, req.ack(req.edsAck, version, env.nonce));
   if (s.last && (isCds || isEds)) s.last.set(typeUrl, buf);
 
   if (isCds) {
@@ -163,7 +175,7 @@ function onResponse(s: StreamState, buf: Buffer): void {
     // Like Envoy: subscribe to endpoints once clusters arrived.
     if (!s.edsSubscribed) {
       s.edsSubscribed = true;
-      s.call.write(req.edsSubscribe);
+      send(s, req.edsSubscribe);
     }
   } else if (isEds) {
     s.edsVersion = version;
