@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { edsCluster, endpoints, genericSecret, httpListener, routeTo } from "../../../../test/fixtures/resources.js";
+import type { Cluster } from "../gen/envoy/config/cluster/v3/cluster.js";
 import { resourceTypes } from "../resource-types.js";
 import { checkSnapshotConsistency } from "./consistency.js";
 import { prepareResource } from "./prepared-resource.js";
@@ -65,7 +66,7 @@ describe("updateSnapshot", () => {
     let clusters = new Map(Array.from({ length: 20 }, (_, i) => [`c${i}`, edsCluster(`c${i}`)]));
     let snapshot = createSnapshot({ resources: { Cluster: [...clusters.values()], ClusterLoadAssignment: [] } });
     for (let round = 0; round < 40; round++) {
-      const set = [];
+      const set: Cluster[] = [];
       const remove: string[] = [];
       const after = new Map(clusters);
       for (let i = 0; i < 25; i++) {
