@@ -3,7 +3,8 @@
 //
 //   createSnapshotCache({ nodeHash })            every node → one group "all"
 //   createSnapshot({ resources: { Cluster, ClusterLoadAssignment } })   versions = content hashes
-//   cache.setSnapshot("all", snapshot)           synchronous; POST /update answers after it returned
+//   cache.setSnapshot("all", snapshot)           on /load; synchronous, POST /load answers after it returned
+//   cache.updateSnapshot("all", { set })         on /update: only the resources that changed, O(changed)
 //   createXdsServer({ cache, callbacks: { onAck } }).listen(address)   ADS (SotW and delta), default
 //                                                options; onAck feeds GET /acked (lib/acks.ts)
 //   snapshot.versionOf(typeUrl)                  the version responses and ACK events carry (SotW and delta)
@@ -45,17 +46,34 @@ await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
     return p;
   };
 
+  // The control server hands over whole lists, copied on write: what changed is what is no longer the same
+  // object at its index. Those go to updateSnapshot, as an application that knows its change would do.
+  let previous: BenchSnapshot | undefined;
+  const changedOf = <T extends object>(type: ResourceType<T>, before: readonly T[], after: readonly T[]) =>
+    after.filter((item, i) => item !== before[i]).map((item) => prepare(type, item));
+
   return {
     setSnapshot(s: BenchSnapshot) {
-      const snapshot = createSnapshot({
-        resources: {
-          Cluster: s.clusters.map((c: Cluster) => prepare(resourceTypes.Cluster, c)),
-          ClusterLoadAssignment: s.endpoints.map((e: ClusterLoadAssignment) =>
-            prepare(resourceTypes.ClusterLoadAssignment, e),
-          ),
-        },
-      });
-      cache.setSnapshot(KEY, snapshot);
+      const sameNames =
+        previous && previous.clusters.length === s.clusters.length && previous.endpoints.length === s.endpoints.length;
+      const snapshot =
+        previous && sameNames
+          ? cache.updateSnapshot(KEY, {
+              set: {
+                Cluster: changedOf(resourceTypes.Cluster, previous.clusters, s.clusters),
+                ClusterLoadAssignment: changedOf(resourceTypes.ClusterLoadAssignment, previous.endpoints, s.endpoints),
+              },
+            })
+          : createSnapshot({
+              resources: {
+                Cluster: s.clusters.map((c: Cluster) => prepare(resourceTypes.Cluster, c)),
+                ClusterLoadAssignment: s.endpoints.map((e: ClusterLoadAssignment) =>
+                  prepare(resourceTypes.ClusterLoadAssignment, e),
+                ),
+              },
+            });
+      if (!(previous && sameNames)) cache.setSnapshot(KEY, snapshot);
+      previous = s;
       return {
         clusters: snapshot.versionOf(resourceTypes.Cluster.typeUrl),
         endpoints: snapshot.versionOf(resourceTypes.ClusterLoadAssignment.typeUrl),
