@@ -56,6 +56,22 @@ export {
 export { type SnapshotJson, snapshotFromJson } from "./cache/snapshot-json.js";
 export { type Diagnostic, type DiagnosticSeverity, formatDiagnostic } from "./diagnostics.js";
 export { XdsKitError, type XdsKitErrorCode } from "./errors.js";
+// xdstp list collections (R35): the collection messages, their entries and locators.
+export { ClusterCollection } from "./gen/envoy/config/cluster/v3/cluster.js";
+export { ListenerCollection } from "./gen/envoy/config/listener/v3/listener.js";
+export { CollectionEntry, CollectionEntry_InlineEntry } from "./gen/xds/core/v3/collection_entry.js";
+export {
+  ResourceLocator,
+  ResourceLocator_Directive,
+  ResourceLocator_Scheme,
+} from "./gen/xds/core/v3/resource_locator.js";
+export {
+  type CollectionEntryInput,
+  type CollectionKind,
+  type CollectionMembers,
+  type InlineCollectionEntry,
+  listCollection,
+} from "./list-collection.js";
 export * from "./messages.js";
 export {
   binaryFromProtoJson,
@@ -79,4 +95,12 @@ export {
   resourceTypes,
   typeUrlOf,
 } from "./resource-types.js";
-export { canonicalResourceName, globContains, isXdstpName, parseXdstpName, type XdstpName } from "./xdstp.js";
+export {
+  canonicalResourceName,
+  globContains,
+  isXdstpName,
+  parseXdstpName,
+  resourceLocatorOf,
+  resourceLocatorUrl,
+  type XdstpName,
+} from "./xdstp.js";

@@ -1,11 +1,11 @@
 // The single table of xDS resource types: type URLs, codecs, names and SotW semantics.
 // Nothing else in xdskit spells a type URL; look types up here.
 import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Cluster } from "./gen/envoy/config/cluster/v3/cluster.js";
+import { Cluster, ClusterCollection } from "./gen/envoy/config/cluster/v3/cluster.js";
 import { TypedExtensionConfig } from "./gen/envoy/config/core/v3/extension.js";
 import { ClusterLoadAssignment } from "./gen/envoy/config/endpoint/v3/endpoint.js";
 import { LbEndpoint } from "./gen/envoy/config/endpoint/v3/endpoint_components.js";
-import { Listener } from "./gen/envoy/config/listener/v3/listener.js";
+import { Listener, ListenerCollection } from "./gen/envoy/config/listener/v3/listener.js";
 import { RouteConfiguration } from "./gen/envoy/config/route/v3/route.js";
 import { VirtualHost } from "./gen/envoy/config/route/v3/route_components.js";
 import { ScopedRouteConfiguration } from "./gen/envoy/config/route/v3/scoped_route.js";
@@ -31,14 +31,19 @@ export type ResourceKind =
   | "VirtualHost"
   | "Secret"
   | "Runtime"
-  | "TypedExtensionConfig";
+  | "TypedExtensionConfig"
+  | "ListenerCollection"
+  | "ClusterCollection";
 
 /** Per-type behaviour of one xDS resource type. */
 export interface ResourceType<T = unknown, K extends ResourceKind = ResourceKind> {
   readonly kind: K;
-  /** The discovery service's usual abbreviation: CDS, EDS, LDS ... */
+  /** The discovery service's usual abbreviation: CDS, EDS, LDS ... (a list collection: that of its members). */
   readonly service: string;
-  /** Fully qualified name of the type's own gRPC discovery service (besides ADS). */
+  /**
+   * Fully qualified name of the type's own gRPC discovery service (besides ADS). List collections have no
+   * service of their own: for them this is the aggregated one (`envoy.service.discovery.v3.AggregatedDiscoveryService`).
+   */
   readonly grpcService: string;
   /** REST-JSON discovery path, e.g. "/v3/discovery:clusters"; undefined where Envoy defines none. */
   readonly restPath: string | undefined;
@@ -56,9 +61,20 @@ export interface ResourceType<T = unknown, K extends ResourceKind = ResourceKind
   readonly sotwAllRequired: boolean;
   /**
    * Make-before-break rank (XDS-RULES R18): lower ranks are sent first. Secrets, runtime and extension
-   * configs come before what warms on them; clusters before their endpoints, before listeners, before routes.
+   * configs come before what warms on them; clusters before their endpoints, before listeners, before routes;
+   * a list collection just before its members. Ranks are unique.
    */
   readonly orderRank: number;
+  /**
+   * Served over delta xDS only; a SotW request for the type is refused (XDS-RULES R35: xdstp collections are
+   * delta-only). True for the list-collection types, false for every other.
+   */
+  readonly deltaOnly: boolean;
+  /**
+   * For an xdstp list-collection type (`<T>Collection` of `xds.core.v3.CollectionEntry`, R35): the kind of its
+   * members, e.g. "Listener" for ListenerCollection. Undefined for every other type.
+   */
+  readonly collectionOf: ResourceKind | undefined;
 }
 
 const TYPE_URL_PREFIX = "type.googleapis.com/";
@@ -84,20 +100,26 @@ function define<T, K extends ResourceKind>(
   nameOf: (resource: T) => string,
   sotwAllRequired: boolean,
   orderRank: number,
+  collectionOf?: ResourceKind,
 ): ResourceType<T, K> {
   return Object.freeze({
     kind,
     service,
     grpcService,
-    restPath: REST_PATHS[service],
+    // A list collection has no REST path: collections are delta-only (R35).
+    restPath: collectionOf ? undefined : REST_PATHS[service],
     messageName,
     typeUrl: TYPE_URL_PREFIX + messageName,
     codec,
     nameOf,
     sotwAllRequired,
     orderRank,
+    deltaOnly: collectionOf !== undefined,
+    collectionOf,
   });
 }
+
+const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 
 // biome-ignore lint/suspicious/noExplicitAny: used only to check that each table entry sits under its own kind
 type ResourceTypeOfKind<K extends ResourceKind> = ResourceType<any, K>;
@@ -134,6 +156,18 @@ export const resourceTypes = Object.freeze({
     false,
     2,
   ),
+  // xdstp list collections (R35), named by their xdstp:// locator; each comes just before its members.
+  ClusterCollection: define(
+    "ClusterCollection",
+    "CDS",
+    ADS_SERVICE,
+    "envoy.config.cluster.v3.ClusterCollection",
+    ClusterCollection,
+    () => "",
+    false,
+    3,
+    "Cluster",
+  ),
   Cluster: define(
     "Cluster",
     "CDS",
@@ -142,7 +176,7 @@ export const resourceTypes = Object.freeze({
     Cluster,
     (r) => r.name ?? "",
     true,
-    3,
+    4,
   ),
   ClusterLoadAssignment: define(
     "ClusterLoadAssignment",
@@ -152,7 +186,7 @@ export const resourceTypes = Object.freeze({
     ClusterLoadAssignment,
     (r) => r.clusterName ?? "",
     false,
-    4,
+    5,
   ),
   // LEDS resources are named by their xdstp:// locator, not by a field of the message.
   LbEndpoint: define(
@@ -163,7 +197,18 @@ export const resourceTypes = Object.freeze({
     LbEndpoint,
     () => "",
     false,
-    5,
+    6,
+  ),
+  ListenerCollection: define(
+    "ListenerCollection",
+    "LDS",
+    ADS_SERVICE,
+    "envoy.config.listener.v3.ListenerCollection",
+    ListenerCollection,
+    () => "",
+    false,
+    7,
+    "Listener",
   ),
   Listener: define(
     "Listener",
@@ -173,7 +218,7 @@ export const resourceTypes = Object.freeze({
     Listener,
     (r) => r.name ?? "",
     true,
-    6,
+    8,
   ),
   RouteConfiguration: define(
     "RouteConfiguration",
@@ -183,7 +228,7 @@ export const resourceTypes = Object.freeze({
     RouteConfiguration,
     (r) => r.name ?? "",
     false,
-    7,
+    9,
   ),
   ScopedRouteConfiguration: define(
     "ScopedRouteConfiguration",
@@ -193,7 +238,7 @@ export const resourceTypes = Object.freeze({
     ScopedRouteConfiguration,
     (r) => r.name ?? "",
     false,
-    8,
+    10,
   ),
   VirtualHost: define(
     "VirtualHost",
@@ -203,7 +248,7 @@ export const resourceTypes = Object.freeze({
     VirtualHost,
     (r) => r.name ?? "",
     false,
-    9,
+    11,
   ),
 } satisfies { [K in ResourceKind]: ResourceTypeOfKind<K> });
 
@@ -214,10 +259,14 @@ const byTypeUrl = new Map<string, ResourceType>(
   Object.values(resourceTypes).map((t) => [t.typeUrl, t as ResourceType]),
 );
 
-/** All resource types, in make-before-break order. */
-export const resourceTypeList: readonly ResourceType[] = [...byTypeUrl.values()].sort(
-  (a, b) => a.orderRank - b.orderRank,
-);
+/**
+ * Every resource type with a discovery service of its own (a per-type gRPC service, usually a REST path), in
+ * make-before-break order. The list-collection types (`collectionOf` set), which only delta ADS serves, are in
+ * {@link resourceTypes} and found by {@link resourceTypeOf}, but not listed here.
+ */
+export const resourceTypeList: readonly ResourceType[] = [...byTypeUrl.values()]
+  .filter((t) => t.collectionOf === undefined)
+  .sort((a, b) => a.orderRank - b.orderRank);
 
 /** The resource type with this type URL, or undefined when xdskit does not serve it. */
 export function resourceTypeOf(typeUrl: string): ResourceType | undefined {

@@ -13,6 +13,7 @@ import {
   type SotwResponse,
   type WatchRequest,
 } from "@xdskit/core";
+import { assertSotwType } from "./delta-only.js";
 import { HeldVersions } from "./held-versions.js";
 import { digestOfRun, resourceNamesRun } from "./request-decoder.js";
 import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
@@ -56,6 +57,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
   handle(request: DiscoveryRequest): void | Promise<void> {
     const node = this.acceptSotwNode(request.node);
     const type = this.typeUrlOf(request.typeUrl);
+    assertSotwType(type); // R35: list collections are delta-only
     const state = this.types.get(type.typeUrl);
     const nonce = request.responseNonce ?? "";
 
