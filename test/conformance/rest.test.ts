@@ -78,4 +78,30 @@ describe("REST-JSON discovery", () => {
     expect((await fetch(`${base}/v3/discovery:clusters`)).status).toBe(405);
     expect((await fetch(`${base}/elsewhere`)).status).toBe(404);
   });
+
+  it("R32: a long poll stops waiting when its client goes away, and leaves no node behind", async () => {
+    const polling = createRestDiscoveryHandler({ cache, pollTimeoutMs: 60_000 });
+    const longPoll = http.createServer((req, res) => {
+      if (!polling(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => longPoll.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(longPoll.address() as AddressInfo).port}/v3/discovery:clusters`;
+      const version = cache.getSnapshot("rest-1")?.versionOf(resourceTypes.Cluster.typeUrl);
+      const gone = new AbortController();
+      const request = fetch(url, {
+        method: "POST",
+        body: JSON.stringify({ node: { id: "rest-1" }, version_info: version }),
+        signal: gone.signal,
+      }).catch(() => "aborted");
+      await expect.poll(() => cache.status("rest-1").watches).toBe(1);
+      gone.abort();
+      expect(await request).toBe("aborted");
+      await expect.poll(() => cache.status("rest-1").watches, { timeout: 2000 }).toBe(0);
+      expect(cache.tracker.status("rest-1")).toBeUndefined();
+    } finally {
+      longPoll.closeAllConnections();
+      await new Promise<void>((resolve) => longPoll.close(() => resolve()));
+    }
+  });
 });

@@ -1,7 +1,9 @@
 // REST-JSON discovery (XDS-RULES R32): POST /v3/discovery:<type> with a DiscoveryRequest in canonical
 // proto3 JSON; the answer is a DiscoveryResponse in proto3 JSON, or 304 when nothing changed since the
-// version the client names. There is no ADS and no stream state; the nonce is optional.
+// version the client names. There is no ADS and no stream state; the nonce is optional. What is answered is
+// decided by fetch.ts, which also serves the gRPC Fetch* methods.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { status } from "@grpc/grpc-js";
 import {
   binaryFromProtoJson,
   type ConfigWatcher,
@@ -10,8 +12,8 @@ import {
   type ResourceType,
   resourceTypeList,
   type SotwResponse,
-  type WatchRequest,
 } from "@xdskit/core";
+import { FetchRefused, fetchDiscovery } from "./fetch.js";
 import { encodeSotwResponse } from "./wire.js";
 
 /** Options of {@link createRestDiscoveryHandler}. */
@@ -34,8 +36,6 @@ const byPath = new Map<string, ResourceType>(
   resourceTypeList.filter((t) => t.restPath).map((t) => [t.restPath as string, t]),
 );
 
-let restStreamIds = 0;
-
 /**
  * A Node `http` request handler serving Envoy's REST-JSON discovery paths. Returns false (and writes
  * nothing) for other paths, so it can sit in front of other handlers.
@@ -52,9 +52,17 @@ export function createRestDiscoveryHandler(
       reply(res, 405, { error: `use POST for ${type.restPath}` });
       return true;
     }
+    // A client that goes away stops its long poll.
+    const gone = new AbortController();
+    res.on("close", () => gone.abort());
     readBody(req, maxBodyBytes)
-      .then((body) => serve(options.cache, type, body, pollTimeoutMs, res))
-      .catch((error: Error) => reply(res, 400, { error: error.message }));
+      .then((body) => serve(options.cache, type, body, pollTimeoutMs, res, gone.signal))
+      .catch((error: Error) =>
+        // Refusals (all INVALID_ARGUMENT here: REST has no authorize hook) are 400; faults are 500.
+        error instanceof FetchRefused
+          ? reply(res, 400, { error: error.message })
+          : reply(res, 500, { error: `internal error: ${error.message}` }),
+      );
     return true;
   };
 }
@@ -65,68 +73,32 @@ async function serve(
   body: string,
   pollTimeoutMs: number,
   res: ServerResponse,
+  signal: AbortSignal,
 ): Promise<void> {
   let request: DiscoveryRequest;
   try {
     request = DiscoveryRequest.decode(binaryFromProtoJson(DISCOVERY_REQUEST, JSON.parse(body || "{}")));
   } catch (error) {
-    throw new Error(`invalid DiscoveryRequest JSON: ${(error as Error).message}`);
+    throw new FetchRefused(status.INVALID_ARGUMENT, `invalid DiscoveryRequest JSON: ${(error as Error).message}`);
   }
-  if (request.typeUrl && request.typeUrl !== type.typeUrl)
-    throw new Error(`${type.restPath} serves ${type.typeUrl}, the request names type_url "${request.typeUrl}"`);
-  if (!request.node) throw new Error("the request must carry node");
-  const names = (request.resourceNames ?? []).filter((n) => n !== "*");
-  const view: WatchRequest = {
-    streamId: --restStreamIds,
-    node: request.node,
-    typeUrl: type.typeUrl,
-    wildcard: names.length === 0 || (request.resourceNames ?? []).includes("*"),
-    names: new Set(names),
-    known: new Map(),
-    responded: false,
-  };
-  const current = await once(cache, view, 0);
-  if (current && current.version !== (request.versionInfo ?? "")) return send(res, current);
-  if (!current && pollTimeoutMs === 0) return void reply(res, 304);
-  // Up to date: wait for something to change (long poll), else 304.
-  const known = new Map((current?.resources ?? []).map((r) => [r.name, r.version] as const));
-  const changed = await once(cache, { ...view, known, responded: true }, pollTimeoutMs);
-  if (changed) send(res, changed);
+  const response = await fetchDiscovery(request, { cache, type, endpoint: type.restPath ?? "", pollTimeoutMs, signal });
+  if (response) send(res, response);
   else reply(res, 304);
-}
-
-/** One watch, answered within `timeoutMs` (0: only if the cache answers right away). */
-function once(cache: ConfigWatcher, view: WatchRequest, timeoutMs: number): Promise<SotwResponse | undefined> {
-  return new Promise((resolve) => {
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    let cancel: (() => void) | undefined;
-    const finish = (response: SotwResponse | undefined) => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      cancel?.();
-      resolve(response);
-    };
-    const cancelWatch = cache.watchSotw(view, finish);
-    if (done) return;
-    cancel = cancelWatch;
-    if (timeoutMs <= 0) finish(undefined);
-    else timer = setTimeout(() => finish(undefined), timeoutMs);
-  });
 }
 
 function send(res: ServerResponse, response: SotwResponse): void {
   reply(res, 200, protoJsonFromBinary(DISCOVERY_RESPONSE, encodeSotwResponse(response, "")));
 }
 
-function reply(res: ServerResponse, status: number, json?: unknown): void {
+function reply(res: ServerResponse, httpStatus: number, json?: unknown): void {
   if (json === undefined) {
-    res.writeHead(status).end();
+    res.writeHead(httpStatus).end();
     return;
   }
   const body = JSON.stringify(json);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+  res
+    .writeHead(httpStatus, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+    .end(body);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
@@ -136,7 +108,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new Error(`request body over ${limit} bytes`));
+        reject(new FetchRefused(status.INVALID_ARGUMENT, `request body over ${limit} bytes`));
         req.destroy();
       } else chunks.push(chunk);
     });

@@ -18,6 +18,7 @@ import {
 import type { StreamInfo } from "./callbacks.js";
 import { addClientStatusService } from "./csds.js";
 import { DeltaStream } from "./delta-stream.js";
+import { FETCH_UP_TO_DATE, FetchRefused, fetchDiscovery, listed } from "./fetch.js";
 import {
   type Identity,
   type PeerInfo,
@@ -28,6 +29,7 @@ import {
 import { decodeDiscoveryRequest } from "./request-decoder.js";
 import { SotwStream } from "./sotw-stream.js";
 import { type StreamBase, StreamError, type StreamIo } from "./stream-base.js";
+import { encodeSotwResponse } from "./wire.js";
 
 /** A running (or ready to run) xDS management server. */
 export interface XdsServer {
@@ -151,6 +153,59 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       call.on("close", () => end(grpc.status.CANCELLED, "stream closed by the client"));
     };
 
+  /**
+   * Fetch<Plural>: the current DiscoveryResponse of the service's type, or FAILED_PRECONDITION "skip fetch:
+   * version up to date" when the request's version_info is current. No stream state; the nonce is ignored.
+   */
+  const fetchHandler =
+    (methodName: string, type: ResourceType) =>
+    (
+      call: grpc.ServerUnaryCall<DiscoveryRequest | MalformedRequest, Uint8Array>,
+      callback: grpc.sendUnaryData<Uint8Array>,
+    ) => {
+      const request = call.request;
+      if (!serving) return callback({ code: grpc.status.UNAVAILABLE, details: "server is shutting down" });
+      if (request instanceof MalformedRequest)
+        return callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `malformed request message: ${request.reason}`,
+        });
+      const cancelled = new AbortController();
+      call.on("cancelled", () => cancelled.abort());
+      const serve = async () => {
+        const identity = await authenticate(resolved, call);
+        const authorize = resolved.authorize;
+        const response = await fetchDiscovery(request, {
+          cache: resolved.cache,
+          type,
+          endpoint: methodName,
+          pollTimeoutMs: 0,
+          maxResourceNames: resolved.maxResourceNamesPerRequest,
+          signal: cancelled.signal,
+          ...(authorize
+            ? { authorize: (node, names) => authorize({ identity, node, typeUrl: type.typeUrl, names }) }
+            : {}),
+        });
+        if (response) return callback(null, encodeSotwResponse(response, ""));
+        const names = request.resourceNames?.length ? listed(request.resourceNames) : "[*]";
+        callback({
+          code: grpc.status.FAILED_PRECONDITION,
+          details: `${FETCH_UP_TO_DATE}: nothing newer than version_info "${request.versionInfo ?? ""}" for ${type.typeUrl} ${names}`,
+        });
+      };
+      serve().catch((error: unknown) => {
+        if (error instanceof FetchRefused || error instanceof StreamError)
+          callback({ code: error.code, details: error.message });
+        else if (error instanceof XdsKitError && error.code === "INVALID_ARGUMENT")
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
+        else
+          callback({
+            code: grpc.status.INTERNAL,
+            details: `internal error: ${(error as Error)?.message ?? String(error)}`,
+          });
+      });
+    };
+
   const addDiscoveryService = (
     serviceName: string,
     methods: Record<string, { name: string; requestType: unknown; requestStream: boolean; responseStream: boolean }>,
@@ -179,22 +234,23 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
           unknown
         >;
       } else {
-        // Unary Fetch* (REST-style polling over gRPC) is not served: streams and REST cover it.
+        // Unary Fetch<Plural>: REST-style polling over gRPC (XDS-RULES R32), answered by fetch.ts like REST.
         definition[key] = {
           path,
           requestStream: false,
           responseStream: false,
           requestSerialize: (value: unknown) =>
             Buffer.from(DiscoveryRequest.encode(value as DiscoveryRequest).finish()),
-          requestDeserialize: (bytes: Buffer) => DiscoveryRequest.decode(bytes),
+          requestDeserialize: (bytes: Buffer) => decodeRequest(DiscoveryRequest, bytes),
           responseSerialize: identitySerialize as (value: unknown) => Buffer,
           responseDeserialize: (bytes: Buffer) => bytes,
         };
-        implementation[key] = ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-          callback({
-            code: grpc.status.UNIMPLEMENTED,
-            details: `${method.name} is not served; use the streaming methods or REST discovery`,
-          })) as grpc.handleUnaryCall<unknown, unknown>;
+        implementation[key] = (
+          fixedType
+            ? fetchHandler(method.name, fixedType)
+            : (_call: unknown, callback: grpc.sendUnaryData<Uint8Array>) =>
+                callback({ code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not served` })
+        ) as grpc.handleUnaryCall<unknown, unknown>;
       }
     }
     server.addService(definition as grpc.ServiceDefinition, implementation);
