@@ -31,6 +31,8 @@ export {
   changedNames,
   deltaResponse,
   deltaResponseFrom,
+  isImmutableView,
+  markImmutable,
   type ResourceView,
   sotwResponse,
   sotwResponseFrom,

@@ -1,4 +1,4 @@
-import type { PreparedResource, ResourceView } from "@xdskit/core";
+import { markImmutable, type PreparedResource, type ResourceView } from "@xdskit/core";
 import { describe, expect, it } from "vitest";
 import { HeldVersions } from "./held-versions.js";
 
@@ -18,7 +18,7 @@ function resource(name: string, version: string): PreparedResource {
 }
 
 function viewOf(entries: Iterable<[string, string]>, version = "v"): ResourceView {
-  return { version, resources: new Map([...entries].map(([n, v]) => [n, resource(n, v)])) };
+  return markImmutable({ version, resources: new Map([...entries].map(([n, v]) => [n, resource(n, v)])) });
 }
 
 describe("HeldVersions", () => {
@@ -90,5 +90,18 @@ describe("HeldVersions", () => {
     expect(held.size).toBe(NAMES.length);
     held.adopt(v2);
     expect(own()).toBe(0);
+  });
+
+  it("a view that changes under it (a LinearCache's) is never used as the base: it reads like a Map", () => {
+    const live = new Map(NAMES.slice(0, 3).map((n) => [n, resource(n, "1")]));
+    const view: ResourceView = { version: "1", resources: live };
+    const held = new HeldVersions();
+    held.takeIn([...live.values()], view, undefined);
+    live.set("r0", resource("r0", "2")); // the cache moved on; the client still holds version 1
+    expect(held.get("r0")).toBe("1");
+    held.adopt(view);
+    live.set("r1", resource("r1", "2"));
+    expect(held.get("r1")).toBe("1");
+    expect(held.size).toBe(3);
   });
 });

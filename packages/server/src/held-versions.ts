@@ -2,7 +2,7 @@
 // A client in sync with the current resources then costs nothing per resource: thousands of idle
 // sidecars holding the same clusters and endpoints share the cache's views instead of each keeping a
 // map of every name. Reads behave exactly like a Map; only the representation differs.
-import { changedBetween, type PreparedResource, type ResourceView } from "@xdskit/core";
+import { changedBetween, isImmutableView, type PreparedResource, type ResourceView } from "@xdskit/core";
 
 /** Names of a resource list, computed once per list (shared responses share their list). */
 const namesOfList = new WeakMap<readonly PreparedResource[], ReadonlySet<string>>();
@@ -81,11 +81,16 @@ export class HeldVersions implements ReadonlyMap<string, string> {
   }
 
   /**
-   * The client takes in `resources`, all taken from `view`: the same as setting each of them. Afterwards what
-   * it holds is kept relative to `view` within `scope` (undefined: all of the view; a set must never change),
-   * so the cost is the names that changed between the previous view and this one, not every name held.
+   * The client takes in `resources`, all taken from `view`: the same as setting each of them. When `view` is
+   * immutable, what it holds is kept relative to it within `scope` (undefined: all of the view; a set must never
+   * change), so the cost is the names that changed between the previous view and this one, not every name held.
    */
   takeIn(resources: readonly PreparedResource[], view: ResourceView, scope: ReadonlySet<string> | undefined): void {
+    // Only a view that never changes can stand for what the client holds (a LinearCache's views do change).
+    if (!isImmutableView(view)) {
+      for (const r of resources) this.set(r.name, r.version);
+      return;
+    }
     for (const r of resources) if (this.get(r.name) === undefined) this.count++;
     const inResponse = namesOf(resources);
     const base = this.base;
@@ -117,9 +122,14 @@ export class HeldVersions implements ReadonlyMap<string, string> {
 
   /**
    * The client now holds exactly `view`'s resources (a full-state response carrying every resource of
-   * the view): O(1).
+   * the view): O(1) for an immutable view.
    */
   adopt(view: ResourceView): void {
+    if (!isImmutableView(view)) {
+      this.clear();
+      for (const r of view.resources.values()) this.set(r.name, r.version);
+      return;
+    }
     this.base = view;
     this.scope = undefined;
     this.own = undefined;

@@ -24,7 +24,7 @@ export function viewOf(snapshot: Snapshot, typeUrl: string): ResourceView {
   if (entry) return entry;
   let empty = emptyViews.get(snapshot);
   if (!empty) {
-    empty = { version: snapshot.version, resources: EMPTY };
+    empty = markImmutable({ version: snapshot.version, resources: EMPTY });
     emptyViews.set(snapshot, empty);
   }
   return empty;
@@ -192,6 +192,22 @@ function sharedDeltaResponse(view: ResourceView, typeUrl: string, changed: reado
 }
 
 const changedCache = new WeakMap<ResourceView, WeakMap<ResourceView, string[]>>();
+const immutableViews = new WeakSet<ResourceView>();
+
+/**
+ * Declares that `view` (its version and its resources map) never changes from now on, as snapshot views
+ * never do; returns it. What changed between two such views is computed once and shared, and the server keeps
+ * what each client holds relative to them. A LinearCache's views share one live map and are not immutable.
+ */
+export function markImmutable<V extends ResourceView>(view: V): V {
+  immutableViews.add(view);
+  return view;
+}
+
+/** Whether `view` was declared immutable with {@link markImmutable}. */
+export function isImmutableView(view: ResourceView): boolean {
+  return immutableViews.has(view);
+}
 
 /** Records what changed between two views when the one who made `after` from `before` knows it (O(changes)). */
 export function recordChanges(before: ResourceView, after: ResourceView, changed: string[]): void {
@@ -203,8 +219,12 @@ export function recordChanges(before: ResourceView, after: ResourceView, changed
   byAfter.set(after, changed);
 }
 
-/** {@link changedNames} for immutable views, computed once per pair and shared by every stream. */
+/**
+ * {@link changedNames}, computed once per pair of immutable views and shared by every stream (views that are not
+ * immutable are compared each time).
+ */
 export function changedBetween(before: ResourceView, after: ResourceView): string[] {
+  if (!immutableViews.has(before) || !immutableViews.has(after)) return changedNames(before, after);
   let byAfter = changedCache.get(before);
   if (!byAfter) {
     byAfter = new WeakMap();

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { XdsKitError } from "../errors.js";
 import { type ResourceKind, type ResourceOf, type ResourceType, resourceTypes } from "../resource-types.js";
 import { contentHash, type PreparedResource, prepareResource } from "./prepared-resource.js";
-import { recordChanges } from "./responses.js";
+import { markImmutable, recordChanges } from "./responses.js";
 
 /** Resources of a snapshot by kind: plain generated messages, or already {@link PreparedResource}s. */
 export type SnapshotResources = {
@@ -102,7 +102,7 @@ function entryOf(
   digest: Digest,
   version: string | undefined,
 ): SnapshotTypeEntry {
-  const entry = Object.freeze({ type, version: version ?? typeVersion(type, digest), resources });
+  const entry = markImmutable(Object.freeze({ type, version: version ?? typeVersion(type, digest), resources }));
   digests.set(entry, digest);
   return entry;
 }
