@@ -5,14 +5,13 @@ import { status } from "@grpc/grpc-js";
 import {
   type ConfigWatcher,
   type DiscoveryRequest,
-  isXdstpName,
   type Node,
-  parseXdstpName,
   type ResourceType,
   type SotwResponse,
   type WatchRequest,
 } from "@xdskit/core";
 import { sotwRefusal } from "./delta-only.js";
+import { canonicalNames } from "./names.js";
 
 /**
  * The gRPC `details` prefix of an up-to-date answer to Fetch*: go-control-plane's text for the same case
@@ -79,7 +78,11 @@ export async function fetchDiscovery(
       status.INVALID_ARGUMENT,
       `resource_names holds ${requested.length} names; at most ${options.maxResourceNames} are accepted`,
     );
-  const names = canonicalNames(requested.filter((n) => n !== "*"));
+  const names = canonicalNames(
+    requested.filter((n) => n !== "*"),
+    false,
+    (reason) => new FetchRefused(status.INVALID_ARGUMENT, `resource_names: ${reason}`),
+  );
   const wildcard = names.length === 0 || requested.includes("*");
   if (options.authorize) {
     const asked = wildcard ? ["*", ...names] : names;
@@ -118,25 +121,6 @@ export async function fetchDiscovery(
 /** What a fetch asked for, for messages: `[a, b]`, `[*]`, at most five names. */
 export function listed(names: readonly string[]): string {
   return `[${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}]`;
-}
-
-/** xdstp:// names in canonical form (R33); a glob collection is refused: collections are delta-only (R35). */
-function canonicalNames(names: readonly string[]): string[] {
-  return names.map((name) => {
-    if (!isXdstpName(name)) return name;
-    let parsed: ReturnType<typeof parseXdstpName>;
-    try {
-      parsed = parseXdstpName(name);
-    } catch (error) {
-      throw new FetchRefused(status.INVALID_ARGUMENT, `resource_names: ${(error as Error).message}`);
-    }
-    if (parsed.glob)
-      throw new FetchRefused(
-        status.INVALID_ARGUMENT,
-        `resource_names: "${name}" is an xdstp glob collection; collections are served over delta xDS only`,
-      );
-    return parsed.source;
-  });
 }
 
 /** One watch, answered within `timeoutMs` (0: only if the cache answers right away) or when `signal` aborts. */

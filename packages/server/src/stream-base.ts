@@ -39,6 +39,7 @@ export function globsOf(names: ReadonlySet<string>): XdstpName[] | undefined {
 }
 
 import type { HeldVersions } from "./held-versions.js";
+import { canonicalNames } from "./names.js";
 import type { Identity, ResolvedXdsServerOptions } from "./options.js";
 import { TtlTracker } from "./ttl-tracker.js";
 import type { HeartbeatEntry, SharedEncoding } from "./wire.js";
@@ -192,27 +193,9 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     return type;
   }
 
-  /**
-   * Canonical forms of requested names (xdstp context parameters sorted, R33). On SotW streams a glob
-   * collection is refused: collections are delta-only (R35).
-   */
+  /** Canonical forms of requested names (R33); on SotW streams a glob collection is refused (R35). */
   protected canonicalNames(names: readonly string[], delta: boolean): readonly string[] {
-    if (!names.some(isXdstpName)) return names;
-    return names.map((name) => {
-      if (!isXdstpName(name)) return name;
-      let parsed: XdstpName;
-      try {
-        parsed = parseXdstpName(name);
-      } catch (error) {
-        throw new StreamError(status.INVALID_ARGUMENT, (error as Error).message);
-      }
-      if (parsed.glob && !delta)
-        throw new StreamError(
-          status.INVALID_ARGUMENT,
-          `"${name}" is an xdstp glob collection; collections are served over delta xDS only`,
-        );
-      return parsed.source;
-    });
+    return canonicalNames(names, delta, (reason) => new StreamError(status.INVALID_ARGUMENT, reason));
   }
 
   protected checkNameCount(count: number): void {
