@@ -5,7 +5,7 @@
 // Also an idle-streams memory run (heap and RSS per stream). Everything is loopback and bounded.
 //
 // Run through bench/run.ts (`npm run bench -- --flags`), which sets the Node flags this needs.
-import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -49,12 +49,21 @@ interface Options {
   node: string;
   /** Servers and clients run the TypeScript sources instead of the built packages. */
   source: boolean;
+  /** Load-client implementation: `load-client-go/` (grpc-go) or `load-client.ts` (grpc-js). */
+  clientImpl: ClientImpl;
+  /** GOMAXPROCS of each Go load-client process. */
+  clientGomaxprocs: number;
 }
+
+export type ClientImpl = "go" | "js";
 
 // ---- servers under test ----
 
 const GO_DIR = path.join(benchDir, "go-control-plane");
 const GO_BIN = path.join(cacheDir, "gcp-server");
+/** The Go load client (its own module), built like the peer. */
+const GO_CLIENT_DIR = path.join(benchDir, "load-client-go");
+const GO_CLIENT_BIN = path.join(cacheDir, "load-client-go");
 
 /** GOFLAGS for the peer's build: the caller's, plus -mod=mod unless a -mod is set. */
 function goFlags(): string {
@@ -62,20 +71,40 @@ function goFlags(): string {
   return current.includes("-mod=") ? current : `${current} -mod=mod`.trim();
 }
 
-/** Builds the go-control-plane peer if missing or older than its sources (modules come from the Go proxy). */
-export function ensureGoBinary(): string {
-  const sources = readdirSync(GO_DIR)
-    .filter((f) => f.endsWith(".go") || f === "go.mod" || f === "go.sum")
-    .map((f) => statSync(path.join(GO_DIR, f)).mtimeMs);
-  if (existsSync(GO_BIN) && statSync(GO_BIN).mtimeMs >= Math.max(...sources)) return GO_BIN;
+/** Builds the Go main package in `dir` into `bin` if missing or older than its sources (modules come from the Go proxy). */
+function ensureGoBuild(dir: string, bin: string, what: string): string {
+  const sources = readdirSync(dir)
+    .filter((f) => (f.endsWith(".go") && !f.endsWith("_test.go")) || f === "go.mod" || f === "go.sum")
+    .map((f) => statSync(path.join(dir, f)).mtimeMs);
+  if (existsSync(bin) && statSync(bin).mtimeMs >= Math.max(...sources)) return bin;
   mkdirSync(cacheDir, { recursive: true });
-  console.error(`building go-control-plane peer: go build -o ${path.relative(process.cwd(), GO_BIN)} (in ${GO_DIR})`);
-  execFileSync("go", ["build", "-o", GO_BIN, "."], {
-    cwd: GO_DIR,
+  console.error(`building ${what}: go build -o ${path.relative(process.cwd(), bin)} (in ${dir})`);
+  execFileSync("go", ["build", "-o", bin, "."], {
+    cwd: dir,
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, GOFLAGS: goFlags() },
   });
-  return GO_BIN;
+  return bin;
+}
+
+/** Builds the go-control-plane peer if missing or older than its sources. */
+export function ensureGoBinary(): string {
+  return ensureGoBuild(GO_DIR, GO_BIN, "go-control-plane peer");
+}
+
+/** Builds the Go load client (`load-client-go/`) if missing or older than its sources. */
+export function ensureGoClientBinary(): string {
+  return ensureGoBuild(GO_CLIENT_DIR, GO_CLIENT_BIN, "Go load client");
+}
+
+/** Whether a Go toolchain is on PATH. */
+function goInstalled(): boolean {
+  try {
+    execFileSync("go", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const WORKSPACE = path.resolve(benchDir, "..");
@@ -111,15 +140,7 @@ export function serverModes(server: ServerName): XdsMode[] {
 /** Whether a server can run here (xdskit: the assumed API exists; go-control-plane: a go toolchain or a built binary). */
 export async function serverAvailable(server: ServerName): Promise<boolean> {
   if (server === "reference") return true;
-  if (server === "go-control-plane") {
-    if (existsSync(GO_BIN)) return true;
-    try {
-      execFileSync("go", ["version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  if (server === "go-control-plane") return existsSync(GO_BIN) || goInstalled();
   try {
     // Specifiers in variables: these modules or exports may not exist yet.
     const serverSpec = "@xdskit/server";
@@ -177,29 +198,34 @@ class Clients {
     for (let i = 0; i < count; i++) {
       const lo = Math.floor((n * i) / count);
       const hi = Math.floor((n * (i + 1)) / count);
-      const child = fork(
-        path.join(benchDir, "load-client.ts"),
-        [
-          `--target=${LOOPBACK}:${adsPort}`,
-          `--mode=${mode}`,
-          `--streams=${hi - lo}`,
-          `--offset=${lo}`,
-          `--workload=${workload}`,
-          `--per-channel=${opts.perChannel}`,
-          `--deadline-ms=${deadlineMs}`,
-          `--client=${i}`,
-        ],
-        {
-          execPath: opts.node,
-          execArgv: [
-            ...childNodeArgs(opts.source),
-            ...(process.env.XDSKIT_BENCH_CLIENT_PROF
-              ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CLIENT_PROF}`]
-              : []),
-          ],
-          stdio: ["ignore", "inherit", "inherit", "ipc"],
-        },
-      );
+      const args = [
+        `--target=${LOOPBACK}:${adsPort}`,
+        `--mode=${mode}`,
+        `--streams=${hi - lo}`,
+        `--offset=${lo}`,
+        `--workload=${workload}`,
+        `--per-channel=${opts.perChannel}`,
+        `--deadline-ms=${deadlineMs}`,
+        `--client=${i}`,
+      ];
+      // Both speak the same IPC protocol over Node's channel (newline-delimited JSON on fd 3 for the Go binary).
+      const child =
+        opts.clientImpl === "go"
+          ? spawn(GO_CLIENT_BIN, args, {
+              stdio: ["ignore", "inherit", "inherit", "ipc"],
+              serialization: "json",
+              env: { ...process.env, GOMAXPROCS: String(opts.clientGomaxprocs) },
+            })
+          : fork(path.join(benchDir, "load-client.ts"), args, {
+              execPath: opts.node,
+              execArgv: [
+                ...childNodeArgs(opts.source),
+                ...(process.env.XDSKIT_BENCH_CLIENT_PROF
+                  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CLIENT_PROF}`]
+                  : []),
+              ],
+              stdio: ["ignore", "inherit", "inherit", "ipc"],
+            });
       child.on("message", (m: FromClient) => this.onMessage(i, m));
       child.on("exit", (code) => {
         if (code) this.errors.push(`client ${i} exited with code ${code}`);
@@ -553,6 +579,8 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
     ratio = [a, b];
   }
   const idle = f.get("idle") ?? (full ? "0,1000,2000,5000,10000" : "0,500,1000");
+  const clientImpl = (f.get("client-impl") ?? (existsSync(GO_CLIENT_BIN) || goInstalled() ? "go" : "js")) as ClientImpl;
+  if (clientImpl !== "go" && clientImpl !== "js") throw new Error(`unknown --client-impl ${clientImpl} (go, js)`);
   return {
     servers: servers as ServerName[],
     modes: list(f.get("mode"), "sotw,delta") as XdsMode[],
@@ -574,7 +602,16 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
     gapMs: Number(f.get("gap-ms") ?? 100),
     node: f.get("node") ?? process.execPath,
     source: f.get("source") === "true",
+    clientImpl,
+    clientGomaxprocs: Number(f.get("client-gomaxprocs") ?? 1),
   };
+}
+
+/** The load clients, for the run header and the table footer. */
+function describeClients(opts: Options): string {
+  return opts.clientImpl === "go"
+    ? `go (${path.relative(process.cwd(), GO_CLIENT_BIN)}, grpc-go, GOMAXPROCS=${opts.clientGomaxprocs} each)`
+    : `js (load-client.ts on ${opts.node}, grpc-js, ${opts.source ? "TypeScript sources" : "built packages"})`;
 }
 
 // ---- main ----
@@ -676,12 +713,14 @@ function printRatios(rows: readonly Row[], [a, b]: [ServerName, ServerName]): vo
 export async function main(argv: readonly string[]): Promise<void> {
   const opts = await parseOptions(argv);
   if (opts.servers.includes("go-control-plane")) ensureGoBinary();
+  if (opts.clientImpl === "go") ensureGoClientBinary();
   if (!opts.source) ensureBuilt();
   console.error(
     `servers: ${opts.servers.join(", ")}; modes ${opts.modes.join(",")}; N ${opts.ns.join(",")}; R ${opts.rs.join(",")}; ` +
       `${opts.warmup} warm-up + ${opts.trials} trials per update kind; ${opts.clients} client processes, ` +
       `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs}; ` +
-      `node ${opts.node} (${opts.source ? "TypeScript sources" : "built packages"}); ${os.cpus().length} CPUs`,
+      `node ${opts.node} (${opts.source ? "TypeScript sources" : "built packages"}); ` +
+      `load clients: ${describeClients(opts)}; ${os.cpus().length} CPUs`,
   );
   const rows: Row[] = [];
   const skipped: string[] = [];
@@ -711,6 +750,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const v of r.verifyErrors.slice(0, 3)) console.log(`  verify ${r.server} ${r.mode} N=${r.n} R=${r.r}: ${v}`);
   const infos = new Map(rows.map((r) => [r.server, r.info]));
   for (const [s, i] of infos) console.log(`  ${s}: ${i}`);
+  if (rows.length) console.log(`  load clients: ${describeClients(opts)}`);
   if (opts.ratio) printRatios(rows, opts.ratio);
 
   const idle: IdlePoint[] = [];
@@ -750,6 +790,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ["server", "N:heapMiB/rssMiB", "heap KB/stream", "RSS KB/stream"],
       idleRows,
     );
+    console.log(`  load clients: ${describeClients(opts)}`);
   }
   if (skipped.length) {
     console.log("\nSkipped:");
