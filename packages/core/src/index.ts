@@ -15,6 +15,7 @@ export {
   type CancelWatch,
   type ConfigWatcher,
   type DeltaResponse,
+  isHeldVersion,
   type NackEvent,
   type SentEvent,
   type SotwResponse,

@@ -16,7 +16,8 @@ import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateB
 import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
-  readonly names: Set<string>;
+  /** Replaced, never mutated, when the subscription changes: what the client holds is kept relative to it. */
+  names: ReadonlySet<string>;
   everRequested: boolean;
   /** Versions of responses not yet answered, by nonce (bounded). */
   readonly inflight: Map<string, string>;
@@ -99,13 +100,19 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       if (legacyWildcard) state.wildcard = true;
     }
     let changed = first;
+    // The new subscription, copied on the first change (the old set may stand for what the client holds).
+    let names: Set<string> | undefined;
+    const editable = (current: ReadonlySet<string>) => {
+      names ??= new Set(current);
+      return names;
+    };
     for (const name of subscribe) {
       if (name === "*") {
         changed ||= !state.wildcard;
         state.wildcard = true;
         continue;
       }
-      state.names.add(name);
+      if (!(names ?? state.names).has(name)) editable(state.names).add(name);
       // R22: subscribing again resends, except what the first request announced it has (R26).
       if (!(first && name in initial)) {
         state.known.delete(name);
@@ -121,7 +128,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         continue;
       }
       // R23: unsubscribing what is not subscribed is ignored.
-      if (!state.names.delete(name)) continue;
+      if (!(names ?? state.names).has(name)) continue;
+      editable(state.names).delete(name);
       state.aliases.delete(name);
       if (state.wildcard) {
         // R23: the name may or may not be in the wildcard; the client cannot tell: send it or its removal.
@@ -132,6 +140,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         this.ttl?.forget(type.typeUrl, name);
       }
     }
+    if (names) state.names = names;
     if (subscribe.length > 0 || unsubscribe.length > 0) state.globs = globsOf(state.names);
     // The subscription a stream accumulates is bounded like one request's name list.
     if (state.names.size > this.options.maxResourceNamesPerRequest)
@@ -149,7 +158,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         this.ttl?.forget(type.typeUrl, name);
       }
     }
-    if (changed || version !== undefined || !state.watchOpen) this.rearm(state, true);
+    // A new subscription set needs a new watch even when nothing is to be sent (the open one has the old set).
+    if (changed || names || version !== undefined || !state.watchOpen) this.rearm(state, true);
   }
 
   private acceptDeltaNode(node: Node | undefined): Node {
@@ -191,8 +201,10 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       const oldest = state.inflight.keys().next().value;
       if (oldest !== undefined) state.inflight.delete(oldest);
     }
-    // A wildcard client holds every resource of the view: keep it relative to the view (held-versions.ts).
-    if (state.wildcard && response.view) state.known.takeIn(response.resources, response.view, undefined);
+    // Before the stream takes in the response: the tracker reads what the client held until now.
+    this.reportSent(node, response, nonce, response.removed, true, state.known);
+    // Kept relative to the view (held-versions.ts): a client in sync costs nothing per resource.
+    if (response.view) state.known.takeIn(response.resources, response.view, state.wildcard ? undefined : state.names);
     else for (const r of response.resources) state.known.set(r.name, r.version);
     state.announced = undefined;
     state.syncedView = response.view;
@@ -206,7 +218,6 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     for (const alias of response.unresolvedAliases ?? []) state.aliases.set(alias, "");
     if (this.heartbeats && state.type !== resourceTypes.VirtualHost)
       this.ttlTracker().responseSent(response.typeUrl, nonce, response.resources, response.removed, false, Date.now());
-    this.reportSent(node, response, nonce, response.removed, true);
     this.reportResponse(node, response, nonce, response.removed, bytes.length);
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).
     this.rearm(state, true);

@@ -1,6 +1,6 @@
 // Per-node, per-type and per-resource record of what was sent, acknowledged or rejected.
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
-import type { AckEvent, NackEvent, SentEvent, StreamFeedback } from "./config-watcher.js";
+import { type AckEvent, isHeldVersion, type NackEvent, type SentEvent, type StreamFeedback } from "./config-watcher.js";
 
 /** SYNCED: the newest response was ACKed; PENDING: sent, no answer yet; NACKED: the newest response was rejected. */
 export type SyncState = "SYNCED" | "PENDING" | "NACKED";
@@ -164,7 +164,8 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
       // (Nothing accepted yet: every acked version is undefined anyway. Unchanged names need no record.)
       if (type.acked !== undefined)
         for (const r of event.resources) {
-          const held = type.holds.get(r.name);
+          const value = type.holds.get(r.name);
+          const held = isHeldVersion(value) ? value : undefined;
           if (held !== r.version && !type.overrides?.has(r.name)) overridesOf(type).set(r.name, held);
         }
       if (type.ownHolds) {
@@ -252,7 +253,10 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
       for (const [typeUrl, type] of nodes.get(nodeId)?.types ?? [])
         yield [typeUrl, type.acked?.version, type.state] as const;
     },
-    resourceNames: (nodeId, typeUrl) => nodes.get(nodeId)?.types.get(typeUrl)?.holds.keys() ?? [],
+    *resourceNames(nodeId, typeUrl) {
+      for (const [name, version] of nodes.get(nodeId)?.types.get(typeUrl)?.holds ?? [])
+        if (isHeldVersion(version)) yield name;
+    },
     inSync(node, streamId, typeUrl, version) {
       const type = typeOf(nodeOf(node, streamId), typeUrl);
       if (type.sent && type.state !== "SYNCED") return false;
@@ -282,6 +286,7 @@ function resourceStatuses(type: MutableType): Map<string, ResourceStatus> {
   const out = new Map<string, ResourceStatus>();
   const everAccepted = type.acked !== undefined;
   for (const [name, sentVersion] of type.holds) {
+    if (!isHeldVersion(sentVersion)) continue;
     const ackedVersion = type.overrides?.has(name) ? type.overrides.get(name) : everAccepted ? sentVersion : undefined;
     out.set(name, {
       name,

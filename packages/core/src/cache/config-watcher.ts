@@ -53,6 +53,14 @@ export interface ResourceView {
 /** Version marker in {@link WatchRequest.known} for names reported as removed/non-existent (delta). */
 export const ABSENT = "";
 
+/**
+ * Whether a value of {@link WatchRequest.known} (or of SentEvent.holds) is a version the client holds rather
+ * than a marker: {@link ABSENT}, or a server-private marker, which starts with "\u0000".
+ */
+export function isHeldVersion(version: string | undefined): version is string {
+  return version !== undefined && version !== ABSENT && version.charCodeAt(0) !== 0;
+}
+
 /** A SotW answer: the type's version and the resources to put in the DiscoveryResponse. */
 export interface SotwResponse {
   readonly typeUrl: string;
@@ -122,7 +130,8 @@ export interface SentEvent {
   /**
    * What the stream holds of this type (name → version), as a live read-only map owned by the server:
    * `sent` is reported before the map takes in this response. Lets a tracker keep per-resource state
-   * without copying it. When absent, the tracker keeps its own copy.
+   * without copying it. When absent, the tracker keeps its own copy. Values that are not
+   * {@link isHeldVersion} are markers (delta), not versions the client holds.
    */
   readonly holds?: ReadonlyMap<string, string>;
 }
