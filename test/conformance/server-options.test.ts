@@ -4,6 +4,8 @@ import { createSnapshotCache, resourceTypes } from "@xdskit/core";
 import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus } from "@xdskit/core/services";
 import { createXdsServer } from "@xdskit/server";
 import { afterEach, describe, expect, it } from "vitest";
+import { releasedDecoders } from "../../packages/server/src/grpc-internals.js";
+import { edsCluster } from "../fixtures/resources.js";
 import { waitFor } from "../harness/wait.js";
 import { testNode } from "./raw-ads-client.js";
 import { type Harness, startHarness } from "./setup.js";
@@ -77,6 +79,19 @@ describe("server options", () => {
     expect(() => createXdsServer({ cache: createSnapshotCache(), streamWindowBytes: 1000 })).toThrow(
       /options.streamWindowBytes must be an integer from 65535 to 2147483647, got 1000/,
     );
+  });
+
+  it("every stream's grpc-js decoder drops a message's bytes once decoded (grpc-js internals still where expected)", async () => {
+    h = await startHarness();
+    h.set("n1", { Cluster: [edsCluster("a")] });
+    const before = releasedDecoders();
+    const s = h.client().sotw();
+    const d = h.client().delta();
+    s.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl });
+    d.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl });
+    await s.next();
+    await d.next();
+    expect(releasedDecoders() - before).toBe(2);
   });
 
   it("validates options with errors that name the option", () => {

@@ -1,4 +1,3 @@
-import type { Http2Server, ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import {
   DeltaDiscoveryRequest,
@@ -19,6 +18,7 @@ import type { StreamInfo } from "./callbacks.js";
 import { addClientStatusService } from "./csds.js";
 import { DeltaStream } from "./delta-stream.js";
 import { FETCH_UP_TO_DATE, FetchRefused, fetchDiscovery, listed } from "./fetch.js";
+import { releaseDecodedMessages, widenReceiveWindows } from "./grpc-internals.js";
 import {
   type Identity,
   type PeerInfo,
@@ -75,6 +75,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     (kind: "sotw" | "delta", method: string, fixedType: ResourceType | undefined) =>
     (call: grpc.ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Uint8Array>) => {
       const info: StreamInfo = { streamId: ++nextStreamId, method, delta: kind === "delta", peer: call.getPeer() };
+      releaseDecodedMessages(call);
       let ended = false;
       let stream: SotwStream | DeltaStream | undefined;
       const end = (code: grpc.status, message: string, error?: Error) => {
@@ -300,27 +301,6 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         });
       });
     },
-  };
-}
-
-/**
- * Gives every HTTP/2 connection the server accepts the configured receive windows. grpc-js has no option
- * for them, so this wraps the (internal) factory of its HTTP/2 servers, before any of them exists;
- * test/conformance/server-options.test.ts fails should a grpc-js upgrade remove that seam.
- */
-function widenReceiveWindows(server: grpc.Server, connectionWindow: number, streamWindow: number): void {
-  const internals = server as unknown as { createHttp2Server?: (...args: unknown[]) => Http2Server };
-  const create = internals.createHttp2Server;
-  if (typeof create !== "function")
-    throw new XdsKitError("INTERNAL", "this @grpc/grpc-js version has no createHttp2Server; use @grpc/grpc-js 1.14");
-  const tune = (session: ServerHttp2Session) => {
-    if (streamWindow !== 65_535) session.settings({ initialWindowSize: streamWindow });
-    if (connectionWindow !== 65_535) session.setLocalWindowSize(connectionWindow);
-  };
-  internals.createHttp2Server = function (this: unknown, ...args: unknown[]) {
-    const http2Server = create.apply(this, args);
-    http2Server.on("session", tune);
-    return http2Server;
   };
 }
 
