@@ -15,6 +15,7 @@ export {
   type CancelWatch,
   type ConfigWatcher,
   type DeltaResponse,
+  type HeldView,
   isHeldVersion,
   type NackEvent,
   type SentEvent,

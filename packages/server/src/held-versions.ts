@@ -2,11 +2,11 @@
 // A client in sync with the current resources then costs nothing per resource: thousands of idle
 // sidecars holding the same clusters and endpoints share the cache's views instead of each keeping a
 // map of every name. Reads behave exactly like a Map; only the representation differs.
-import { changedBetween, isImmutableView, type PreparedResource, type ResourceView } from "@xdskit/core";
+import { changedBetween, type HeldView, isImmutableView, type PreparedResource, type ResourceView } from "@xdskit/core";
 
 /** Names of a resource list, computed once per list (shared responses share their list). */
 const namesOfList = new WeakMap<readonly PreparedResource[], ReadonlySet<string>>();
-function namesOf(resources: readonly PreparedResource[]): ReadonlySet<string> {
+export function namesOf(resources: readonly PreparedResource[]): ReadonlySet<string> {
   let names = namesOfList.get(resources);
   if (!names) {
     names = new Set(resources.map((r) => r.name));
@@ -134,6 +134,12 @@ export class HeldVersions implements ReadonlyMap<string, string> {
     this.scope = undefined;
     this.own = undefined;
     this.count = view.resources.size;
+  }
+
+  /** The immutable view (and scope) the client holds exactly, when it differs from it in nothing. */
+  heldView(): HeldView | undefined {
+    if (!this.base || this.own) return undefined;
+    return this.scope ? { view: this.base, scope: this.scope } : { view: this.base };
   }
 
   /** Names held that `view` does not have: O(changes since the base), not O(names held). */

@@ -14,7 +14,7 @@ import {
   type WatchRequest,
 } from "@xdskit/core";
 import { assertSotwType } from "./delta-only.js";
-import { HeldVersions } from "./held-versions.js";
+import { HeldVersions, namesOf } from "./held-versions.js";
 import { digestOfRun, resourceNamesRun } from "./request-decoder.js";
 import { FEATURE_RESOURCE_TTL, FEATURES_RESOURCE_IN_SOTW, StreamBase, type TypeStateBase } from "./stream-base.js";
 import {
@@ -298,8 +298,11 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     }
     const state = dependent && this.types.get(dependent.typeUrl);
     if (!state || names.length === 0) return;
+    // What the response about to go out carries needs no forgetting: the client gets it anyway.
+    const pending = this.pending.get(state.type.typeUrl);
+    const coming = pending ? namesOf(pending.resources) : undefined;
     let forgot = false;
-    for (const name of names) forgot = state.known.delete(name) || forgot;
+    for (const name of names) if (!coming?.has(name)) forgot = state.known.delete(name) || forgot;
     if (forgot) state.syncedView = undefined;
     // Re-evaluate only if its watch is open (not while a response of that type awaits its answer).
     if (forgot && state.watchOpen) this.rearm(state, state.responded);

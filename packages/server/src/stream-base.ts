@@ -312,8 +312,9 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     nonce: string,
     removed: readonly string[],
     delta: boolean,
-    holds?: ReadonlyMap<string, string>,
+    holds?: HeldVersions,
   ): void {
+    const heldView = holds?.heldView();
     this.options.cache.feedback?.sent({
       streamId: this.info.streamId,
       node,
@@ -324,6 +325,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       removed,
       delta,
       ...(holds ? { holds } : {}),
+      ...(heldView ? { heldView } : {}),
     });
   }
 

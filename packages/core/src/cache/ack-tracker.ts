@@ -1,6 +1,13 @@
 // Per-node, per-type and per-resource record of what was sent, acknowledged or rejected.
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
-import { type AckEvent, isHeldVersion, type NackEvent, type SentEvent, type StreamFeedback } from "./config-watcher.js";
+import {
+  type AckEvent,
+  type HeldView,
+  isHeldVersion,
+  type NackEvent,
+  type SentEvent,
+  type StreamFeedback,
+} from "./config-watcher.js";
 
 /** SYNCED: the newest response was ACKed; PENDING: sent, no answer yet; NACKED: the newest response was rejected. */
 export type SyncState = "SYNCED" | "PENDING" | "NACKED";
@@ -62,6 +69,11 @@ interface MutableType {
   /** More than one stream carried this type: `holds` is a merged copy. */
   merged?: boolean;
   overrides: Map<string, string | undefined> | undefined;
+  /**
+   * Instead of `overrides`, while the newest response is the only one in flight and the client held exactly this
+   * view before it: what it accepted of the names in flight is read from the view (no copy per resource).
+   */
+  acceptedView?: HeldView | undefined;
   /** Names of the newest NACKed response. */
   nackedNames: Set<string> | undefined;
   // Responses awaiting an answer, by nonce; bounded so a client that never answers costs O(1) memory.
@@ -78,6 +90,24 @@ interface MutableNode {
 
 const MAX_INFLIGHT_PER_TYPE = 8;
 const NOTHING_HELD: ReadonlyMap<string, string> = new Map();
+
+/** The version `held` gives `name`, when the client holds it. */
+function versionIn(held: HeldView, name: string): string | undefined {
+  if (held.scope && !held.scope.has(name)) return undefined;
+  return held.view.resources.get(name)?.version;
+}
+
+/** Turns `acceptedView` into `overrides` for the names in flight (another response is about to join them). */
+function recordAcceptedView(type: MutableType): void {
+  const accepted = type.acceptedView;
+  if (!accepted) return;
+  type.acceptedView = undefined;
+  for (const response of type.inflight?.values() ?? [])
+    for (const r of response.resources) {
+      const held = versionIn(accepted, r.name);
+      if (held !== r.version && !type.overrides?.has(r.name)) overridesOf(type).set(r.name, held);
+    }
+}
 
 function overridesOf(type: MutableType): Map<string, string | undefined> {
   type.overrides ??= new Map();
@@ -162,12 +192,16 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
       }
       // Before the client holds this response, remember what it accepted of the names it carries.
       // (Nothing accepted yet: every acked version is undefined anyway. Unchanged names need no record.)
-      if (type.acked !== undefined)
+      if (type.acked !== undefined && event.heldView && type.state === "SYNCED" && !type.overrides)
+        type.acceptedView = event.heldView;
+      else if (type.acked !== undefined) {
+        if (type.acceptedView) recordAcceptedView(type);
         for (const r of event.resources) {
           const value = type.holds.get(r.name);
           const held = isHeldVersion(value) ? value : undefined;
           if (held !== r.version && !type.overrides?.has(r.name)) overridesOf(type).set(r.name, held);
         }
+      }
       if (type.ownHolds) {
         for (const r of event.resources) type.ownHolds.set(r.name, r.version);
         for (const name of event.removed) type.ownHolds.delete(name);
@@ -190,9 +224,11 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
         // The newest response: the client holds everything it was sent.
         type.state = "SYNCED";
         type.overrides = undefined;
+        type.acceptedView = undefined;
         type.nackedNames = undefined;
         type.inflight = undefined;
       } else if (response && type.inflight) {
+        if (type.acceptedView) recordAcceptedView(type);
         // An older response (delta): its names are accepted unless a newer response carries them too.
         type.inflight.delete(event.nonce);
         const newer = new Set<string>();
@@ -207,6 +243,8 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
     },
     nacked(event) {
       const type = typeOf(nodeOf(event.node, event.streamId), event.typeUrl);
+      // The client keeps what it accepted before: record it while the rejected response is still in flight.
+      if (type.acceptedView) recordAcceptedView(type);
       const response = type.inflight?.get(event.nonce);
       type.inflight?.delete(event.nonce);
       type.nacked = {
@@ -285,9 +323,19 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
 function resourceStatuses(type: MutableType): Map<string, ResourceStatus> {
   const out = new Map<string, ResourceStatus>();
   const everAccepted = type.acked !== undefined;
+  const accepted = type.acceptedView;
+  const inFlight = accepted
+    ? new Set([...(type.inflight?.values() ?? [])].flatMap((e) => e.resources.map((r) => r.name)))
+    : undefined;
   for (const [name, sentVersion] of type.holds) {
     if (!isHeldVersion(sentVersion)) continue;
-    const ackedVersion = type.overrides?.has(name) ? type.overrides.get(name) : everAccepted ? sentVersion : undefined;
+    const ackedVersion = type.overrides?.has(name)
+      ? type.overrides.get(name)
+      : accepted && inFlight?.has(name)
+        ? versionIn(accepted, name)
+        : everAccepted
+          ? sentVersion
+          : undefined;
     out.set(name, {
       name,
       sentVersion,

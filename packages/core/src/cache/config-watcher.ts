@@ -134,6 +134,17 @@ export interface SentEvent {
    * {@link isHeldVersion} are markers (delta), not versions the client holds.
    */
   readonly holds?: ReadonlyMap<string, string>;
+  /**
+   * When `holds` (before this response) is exactly an immutable view's resources, within `scope` (every name of
+   * the view when absent): a tracker can then read what the client accepted from the view instead of copying it.
+   */
+  readonly heldView?: HeldView;
+}
+
+/** An immutable view and the names of it a client holds (all of them when `scope` is absent). */
+export interface HeldView {
+  readonly view: ResourceView;
+  readonly scope?: ReadonlySet<string>;
 }
 
 export interface AckEvent {

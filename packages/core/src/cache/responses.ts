@@ -98,8 +98,10 @@ function fullStateResponse(
 ): SotwResponse | undefined {
   // In sync before, and nothing subscribed changed: nothing to send.
   if (changed && request.responded && !changed.some((name) => subscribes(request, name))) return undefined;
-  const chosen: PreparedResource[] = [];
   let differs = !request.responded || changed !== undefined;
+  // A wildcard stream gets the whole view, built once for every stream: nothing to examine per name.
+  if (differs && request.wildcard) return sharedResponse(view, request.typeUrl, view);
+  const chosen: PreparedResource[] = [];
   for (const name of candidates(view, request, undefined)) {
     const resource = view.resources.get(name);
     if (!resource) continue;
