@@ -33,6 +33,8 @@ describe("HeldVersions", () => {
       ];
       let view = viewOf(NAMES.slice(0, 8).map((n) => [n, "0"]));
       const held = new HeldVersions();
+      // A second client given the very same responses: it reuses what the first one's take-ins computed.
+      const twin = new HeldVersions();
       const model = new Map<string, string>();
       for (let step = 0; step < 60; step++) {
         const op = next();
@@ -50,26 +52,34 @@ describe("HeldVersions", () => {
           const scope = pick(scopes);
           const resources = [...view.resources.values()].filter(() => next() < 0.5);
           held.takeIn(resources, view, scope);
+          twin.takeIn(resources, view, scope);
           for (const r of resources) model.set(r.name, r.version);
         } else if (op < 0.5) {
           held.adopt(view);
+          twin.adopt(view);
           model.clear();
           for (const [n, r] of view.resources) model.set(n, r.version);
         } else if (op < 0.7) {
           const name = pick(NAMES);
           const version = pick(["0", "1", "x", ""]);
           held.set(name, version);
+          twin.set(name, version);
           model.set(name, version);
         } else if (op < 0.97) {
           const name = pick(NAMES);
-          expect(held.delete(name)).toBe(model.delete(name));
+          const expected = model.delete(name);
+          expect(held.delete(name)).toBe(expected);
+          expect(twin.delete(name)).toBe(expected);
         } else {
           held.clear();
+          twin.clear();
           model.clear();
         }
-        expect(held.size, `seed ${seed} step ${step}`).toBe(model.size);
-        for (const name of NAMES) expect(held.get(name), `seed ${seed} step ${step} ${name}`).toBe(model.get(name));
-        expect(new Map(held)).toEqual(model);
+        for (const h of [held, twin]) {
+          expect(h.size, `seed ${seed} step ${step}`).toBe(model.size);
+          for (const name of NAMES) expect(h.get(name), `seed ${seed} step ${step} ${name}`).toBe(model.get(name));
+          expect(new Map(h)).toEqual(model);
+        }
         const missing = [...model.keys()].filter((n) => !view.resources.has(n)).sort();
         expect(held.notIn(view).sort()).toEqual(missing);
       }

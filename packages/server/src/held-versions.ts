@@ -30,6 +30,59 @@ function* namesWithin(view: ResourceView, scope: ReadonlySet<string> | undefined
   }
 }
 
+/** What taking in a response does to a client that held exactly a view: its own entries and names added. */
+interface TakeInResult {
+  readonly added: number;
+  readonly own: ReadonlyArray<readonly [string, string | null]>;
+}
+
+/** Stands for "every name of the view" where a scope is a key. */
+const WHOLE_VIEW = new Set<string>();
+type ByResources = WeakMap<readonly PreparedResource[], TakeInResult>;
+const takeIns = new WeakMap<ResourceView, WeakMap<object, WeakMap<ResourceView, WeakMap<object, ByResources>>>>();
+
+function takeInEntry(
+  base: ResourceView,
+  baseScope: ReadonlySet<string> | undefined,
+  view: ResourceView,
+  scope: ReadonlySet<string> | undefined,
+  create: boolean,
+): ByResources | undefined {
+  const level = <K extends object, V>(map: WeakMap<K, V>, key: K, make: () => V): V | undefined => {
+    let value = map.get(key);
+    if (value === undefined && create) {
+      value = make();
+      map.set(key, value);
+    }
+    return value;
+  };
+  const byBaseScope = level(takeIns, base, () => new WeakMap());
+  const byView = byBaseScope && level(byBaseScope, baseScope ?? WHOLE_VIEW, () => new WeakMap());
+  const byScope = byView && level(byView, view, () => new WeakMap());
+  return byScope && level(byScope, scope ?? WHOLE_VIEW, () => new WeakMap());
+}
+
+function cachedTakeIn(
+  base: ResourceView,
+  baseScope: ReadonlySet<string> | undefined,
+  view: ResourceView,
+  scope: ReadonlySet<string> | undefined,
+  resources: readonly PreparedResource[],
+): TakeInResult | undefined {
+  return takeInEntry(base, baseScope, view, scope, false)?.get(resources);
+}
+
+function rememberTakeIn(
+  base: ResourceView,
+  baseScope: ReadonlySet<string> | undefined,
+  view: ResourceView,
+  scope: ReadonlySet<string> | undefined,
+  resources: readonly PreparedResource[],
+  result: TakeInResult,
+): void {
+  takeInEntry(base, baseScope, view, scope, true)?.set(resources, result);
+}
+
 export class HeldVersions implements ReadonlyMap<string, string> {
   /** The view (and the names of it that count) the client holds, but for `own`. */
   private base: ResourceView | undefined;
@@ -91,6 +144,17 @@ export class HeldVersions implements ReadonlyMap<string, string> {
       for (const r of resources) this.set(r.name, r.version);
       return;
     }
+    // A client holding exactly an immutable view ends up the same as every other client that did and took in
+    // the same response: computed once (a whole type changing on thousands of streams), then reused.
+    const cached = !this.own && this.base ? cachedTakeIn(this.base, this.scope, view, scope, resources) : undefined;
+    if (cached) {
+      this.count += cached.added;
+      this.base = view;
+      this.scope = scope;
+      this.own = cached.own.length > 0 ? new Map(cached.own) : undefined;
+      return;
+    }
+    const sharedFrom = !this.own && this.base ? { base: this.base, scope: this.scope, count: this.count } : undefined;
     for (const r of resources) if (this.get(r.name) === undefined) this.count++;
     const inResponse = namesOf(resources);
     const base = this.base;
@@ -118,6 +182,11 @@ export class HeldVersions implements ReadonlyMap<string, string> {
     this.base = view;
     this.scope = scope;
     this.own = next;
+    if (sharedFrom)
+      rememberTakeIn(sharedFrom.base, sharedFrom.scope, view, scope, resources, {
+        added: this.count - sharedFrom.count,
+        own: next ? [...next] : [],
+      });
   }
 
   /**

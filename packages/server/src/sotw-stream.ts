@@ -211,7 +211,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     const bytes = shared?.bytes ?? encodeSotwResponse(response, nonce, this.ttlWrap);
     this.write(bytes);
     // Before the stream takes in the response: what it changes for the client (R17) and what it removes (R12).
-    const replaced = WARMS.has(state.type) ? response.resources.filter((r) => isReplaced(state.known, r)) : [];
+    const replaced = WARMS.has(state.type) ? replacedBy(state.known, response) : [];
     const removed = state.type.sotwAllRequired ? removedBy(state.known, response) : [];
     this.reportSent(node, response, nonce, removed, false, state.known);
     state.lastNonce = nonce;
@@ -284,25 +284,13 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
    * names, so the client would wait forever for an unchanged resource: forget that the client has them.
    */
   private warm(changed: readonly PreparedResource[]): void {
-    let dependent: ResourceType | undefined;
-    const names: string[] = [];
-    for (const r of changed) {
-      if (r.type === resourceTypes.Cluster) {
-        dependent = resourceTypes.ClusterLoadAssignment;
-        const name = edsNameOf(r.resource as Cluster);
-        if (name) names.push(name);
-      } else if (r.type === resourceTypes.Listener) {
-        dependent = resourceTypes.RouteConfiguration;
-        names.push(...rdsNamesOf(r.resource as Listener));
-      }
-    }
+    const { dependent, names } = dependentsOf(changed);
     const state = dependent && this.types.get(dependent.typeUrl);
     if (!state || names.length === 0) return;
     // What the response about to go out carries needs no forgetting: the client gets it anyway.
     const pending = this.pending.get(state.type.typeUrl);
-    const coming = pending ? namesOf(pending.resources) : undefined;
     let forgot = false;
-    for (const name of names) if (!coming?.has(name)) forgot = state.known.delete(name) || forgot;
+    for (const name of pending ? notCarried(names, pending) : names) forgot = state.known.delete(name) || forgot;
     if (forgot) state.syncedView = undefined;
     // Re-evaluate only if its watch is open (not while a response of that type awaits its answer).
     if (forgot && state.watchOpen) this.rearm(state, state.responded);
@@ -317,6 +305,70 @@ function sameSubscription(state: SotwTypeState, subscription: Subscription): boo
   if (subscription.names.size !== state.names.size) return false;
   for (const name of subscription.names) if (!state.names.has(name)) return false;
   return true;
+}
+
+// Streams in the same state get the same answers: when a whole type changes, these are computed once per
+// update, not once per stream (results keyed by immutable objects, held weakly).
+
+const replacedCache = new WeakMap<object, WeakMap<readonly PreparedResource[], readonly PreparedResource[]>>();
+
+/** The response's resources the client holds at another version (R17). */
+function replacedBy(known: HeldVersions, response: SotwResponse): readonly PreparedResource[] {
+  const held = known.heldView();
+  // Holding exactly an immutable view, the answer depends only on that view and the response.
+  if (!held || held.scope) return response.resources.filter((r) => isReplaced(known, r));
+  let byResponse = replacedCache.get(held.view);
+  if (!byResponse) {
+    byResponse = new WeakMap();
+    replacedCache.set(held.view, byResponse);
+  }
+  let replaced = byResponse.get(response.resources);
+  if (!replaced) {
+    replaced = response.resources.filter((r) => isReplaced(known, r));
+    byResponse.set(response.resources, replaced);
+  }
+  return replaced;
+}
+
+const dependentsCache = new WeakMap<readonly PreparedResource[], { dependent?: ResourceType; names: string[] }>();
+
+/** The type and names a client asks for again once these clusters (endpoints) or listeners (routes) changed. */
+function dependentsOf(changed: readonly PreparedResource[]): { dependent?: ResourceType; names: string[] } {
+  let out = dependentsCache.get(changed);
+  if (out) return out;
+  let dependent: ResourceType | undefined;
+  const names: string[] = [];
+  for (const r of changed) {
+    if (r.type === resourceTypes.Cluster) {
+      dependent = resourceTypes.ClusterLoadAssignment;
+      const name = edsNameOf(r.resource as Cluster);
+      if (name) names.push(name);
+    } else if (r.type === resourceTypes.Listener) {
+      dependent = resourceTypes.RouteConfiguration;
+      names.push(...rdsNamesOf(r.resource as Listener));
+    }
+  }
+  out = dependent ? { dependent, names } : { names };
+  dependentsCache.set(changed, out);
+  return out;
+}
+
+const notCarriedCache = new WeakMap<readonly string[], WeakMap<readonly PreparedResource[], readonly string[]>>();
+
+/** The names a response does not carry. */
+function notCarried(names: readonly string[], response: SotwResponse): readonly string[] {
+  let byResponse = notCarriedCache.get(names);
+  if (!byResponse) {
+    byResponse = new WeakMap();
+    notCarriedCache.set(names, byResponse);
+  }
+  let out = byResponse.get(response.resources);
+  if (!out) {
+    const carried = namesOf(response.resources);
+    out = names.filter((name) => !carried.has(name));
+    byResponse.set(response.resources, out);
+  }
+  return out;
 }
 
 /** Types whose changed resources make the client ask again for others (R17). */

@@ -234,6 +234,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     state.watchOpen = false;
     this.pending.delete(state.type.typeUrl);
     if (this.closed || !this.node) return;
+    const heldView = state.known.heldView();
     const view: WatchRequest = {
       streamId: this.info.streamId,
       node: this.node,
@@ -245,6 +246,7 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
       ...(state.aliases ? { aliases: state.aliases } : {}),
       ...(state.announced ? { announced: state.announced } : {}),
       ...(state.syncedView ? { syncedView: state.syncedView } : {}),
+      ...(heldView ? { heldView } : {}),
       ...(state.globs ? { globs: state.globs } : {}),
     };
     state.watchOpen = true;

@@ -42,6 +42,12 @@ export interface WatchRequest {
    * then compares only the names that changed between that view and the current one.
    */
   readonly syncedView?: ResourceView;
+  /**
+   * When `known` is exactly an immutable view's resources (within a scope): with `heldView.view === syncedView`,
+   * every subscribed name that changed since differs from what the client holds, and streams in that state can
+   * share one answer.
+   */
+  readonly heldView?: HeldView;
 }
 
 /** The resources of one type at one version. Snapshot caches never mutate a view once made. */

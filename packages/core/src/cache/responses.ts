@@ -46,6 +46,8 @@ export function sotwResponseFrom(
 ): SotwResponse | undefined {
   const allRequired = resourceTypeOf(request.typeUrl)?.sotwAllRequired ?? false;
   if (allRequired) return fullStateResponse(view, request, changed);
+  if (changed && request.heldView && request.heldView.view === request.syncedView && !request.globs?.length)
+    return changedResponse(view, request, changed);
   const out: PreparedResource[] = [];
   for (const name of candidates(view, request, changed)) {
     const resource = view.resources.get(name);
@@ -58,6 +60,44 @@ export function sotwResponseFrom(
     return sharedResponse(view, request.typeUrl, changed);
   if (!changed && out.length === view.resources.size) return sharedResponse(view, request.typeUrl, view);
   return { typeUrl: request.typeUrl, version: view.version, resources: out, view };
+}
+
+const NO_RESPONSE = Symbol("no response");
+const WHOLE_VIEW: ReadonlySet<string> = new Set();
+const changedResponses = new WeakMap<
+  readonly string[],
+  WeakMap<ReadonlySet<string>, SotwResponse | typeof NO_RESPONSE>
+>();
+
+/**
+ * What a stream holding exactly the view `changed` was computed from gets: the changed names it subscribes to
+ * (each differs from what it holds). It depends only on the change and the subscription, so every stream in that
+ * state shares one answer.
+ */
+function changedResponse(
+  view: ResourceView,
+  request: WatchRequest,
+  changed: readonly string[],
+): SotwResponse | undefined {
+  const key = request.wildcard ? WHOLE_VIEW : request.names;
+  let bySubscription = changedResponses.get(changed);
+  if (!bySubscription) {
+    bySubscription = new WeakMap();
+    changedResponses.set(changed, bySubscription);
+  }
+  let response = bySubscription.get(key);
+  if (response === undefined) {
+    const present = presentChanged(view, changed);
+    const out = request.wildcard ? present : present.filter((r) => request.names.has(r.name));
+    response =
+      out.length === 0
+        ? NO_RESPONSE
+        : out.length === present.length
+          ? sharedResponse(view, request.typeUrl, changed)
+          : { typeUrl: request.typeUrl, version: view.version, resources: out, view };
+    bySubscription.set(key, response);
+  }
+  return response === NO_RESPONSE ? undefined : response;
 }
 
 /** The changed names that exist in the view, computed once per (view, changed) pair. */
@@ -150,6 +190,14 @@ export function deltaResponseFrom(
 ): DeltaResponse | undefined {
   // VHDS subscribes by alias (R28); any change may change what an alias resolves to: evaluate in full.
   if (request.typeUrl === resourceTypes.VirtualHost.typeUrl) return vhdsDeltaResponse(view, request);
+  if (
+    changed &&
+    request.heldView &&
+    request.heldView.view === request.syncedView &&
+    !request.announced &&
+    !request.globs?.length
+  )
+    return changedDeltaResponse(view, request, changed);
   const resources: PreparedResource[] = [];
   const removed = new Set<string>();
   const consider = (name: string) => {
@@ -178,6 +226,42 @@ export function deltaResponseFrom(
       return sharedDeltaResponse(view, request.typeUrl, changed);
   }
   return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort(), view };
+}
+
+const changedDeltaResponses = new WeakMap<
+  readonly string[],
+  WeakMap<ReadonlySet<string>, DeltaResponse | typeof NO_RESPONSE>
+>();
+
+/**
+ * {@link changedResponse} for delta: the changed names it subscribes to, as resources when the view has them and
+ * as removals when it lost them (the client held each of them, at the version the change started from).
+ */
+function changedDeltaResponse(
+  view: ResourceView,
+  request: WatchRequest,
+  changed: readonly string[],
+): DeltaResponse | undefined {
+  const key = request.wildcard ? WHOLE_VIEW : request.names;
+  let bySubscription = changedDeltaResponses.get(changed);
+  if (!bySubscription) {
+    bySubscription = new WeakMap();
+    changedDeltaResponses.set(changed, bySubscription);
+  }
+  let response = bySubscription.get(key);
+  if (response === undefined) {
+    const subscribed = request.wildcard ? changed : changed.filter((name) => request.names.has(name));
+    const resources = presentChanged(view, subscribed);
+    const removed = subscribed.filter((name) => !view.resources.has(name)).sort();
+    response =
+      subscribed.length === 0
+        ? NO_RESPONSE
+        : subscribed.length === changed.length
+          ? sharedDeltaResponse(view, request.typeUrl, changed)
+          : { typeUrl: request.typeUrl, version: view.version, resources, removed, view };
+    bySubscription.set(key, response);
+  }
+  return response === NO_RESPONSE ? undefined : response;
 }
 
 // Shared delta responses: every stream that gets all of one change gets the same object (encoded once).
