@@ -103,6 +103,25 @@ describe("delta conformance", () => {
     expect(versionOf(r2, "a")).toBe(versionOf(r1, "a"));
   });
 
+  it("R21/R23: streams subscribed to the same names stay independent when one of them changes its subscription", async () => {
+    // Both end up with {a, b} (in another order): the server shares one name set between them.
+    for (const id of ["n1", "n2"]) h.set(id, { ClusterLoadAssignment: [endpoints("a", 1), endpoints("b", 1)] });
+    const one = h.client().delta();
+    const two = h.client().delta();
+    one.send({ node: testNode("n1"), typeUrl: EDS, resourceNamesSubscribe: ["a", "b"] });
+    two.send({ node: testNode("n2"), typeUrl: EDS, resourceNamesSubscribe: ["b"] });
+    ack(one, await one.next());
+    ack(two, await two.next());
+    two.send({ typeUrl: EDS, resourceNamesSubscribe: ["a"] });
+    ack(two, await two.next());
+    one.send({ typeUrl: EDS, resourceNamesUnsubscribe: ["b"] });
+    expect(await one.silence(100)).toBeUndefined();
+    for (const id of ["n1", "n2"]) h.set(id, { ClusterLoadAssignment: [endpoints("a", 1), endpoints("b", 2)] });
+    // The one that dropped "b" hears nothing of it; the other gets the change.
+    expect(await one.silence(200)).toBeUndefined();
+    expect(names(await two.next())).toEqual(["b"]);
+  });
+
   it("R23: unsubscribing a name not subscribed is ignored; a pure unsubscribe gets no response", async () => {
     h.set("n1", { ClusterLoadAssignment: [endpoints("a", 1), endpoints("b", 1)] });
     const s = h.client().delta();

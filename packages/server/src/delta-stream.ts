@@ -13,11 +13,17 @@ import {
 } from "@xdskit/core";
 import { HeldVersions } from "./held-versions.js";
 import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
+import { EMPTY_SUBSCRIPTION, type NamesFingerprint, shareNameSet, toggleName } from "./subscriptions.js";
 import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
-  /** Replaced, never mutated, when the subscription changes: what the client holds is kept relative to it. */
+  /**
+   * Replaced, never mutated, when the subscription changes: what the client holds is kept relative to it, and
+   * streams subscribing to the same names share one set (subscriptions.ts).
+   */
   names: ReadonlySet<string>;
+  /** Fingerprint of `names`, kept as names come and go. */
+  readonly fingerprint: NamesFingerprint;
   everRequested: boolean;
   /** Versions of responses not yet answered, by nonce (bounded). */
   readonly inflight: Map<string, string>;
@@ -112,7 +118,10 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         state.wildcard = true;
         continue;
       }
-      if (!(names ?? state.names).has(name)) editable(state.names).add(name);
+      if (!(names ?? state.names).has(name)) {
+        editable(state.names).add(name);
+        toggleName(state.fingerprint, name);
+      }
       // R22: subscribing again resends, except what the first request announced it has (R26).
       if (!(first && name in initial)) {
         state.known.delete(name);
@@ -130,6 +139,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       // R23: unsubscribing what is not subscribed is ignored.
       if (!(names ?? state.names).has(name)) continue;
       editable(state.names).delete(name);
+      toggleName(state.fingerprint, name);
       state.aliases.delete(name);
       if (state.wildcard) {
         // R23: the name may or may not be in the wildcard; the client cannot tell: send it or its removal.
@@ -140,7 +150,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
         this.ttl?.forget(type.typeUrl, name);
       }
     }
-    if (names) state.names = names;
+    if (names) state.names = shareNameSet(names, state.fingerprint);
     if (subscribe.length > 0 || unsubscribe.length > 0) state.globs = globsOf(state.names);
     // The subscription a stream accumulates is bounded like one request's name list.
     if (state.names.size > this.options.maxResourceNamesPerRequest)
@@ -173,7 +183,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     return {
       type,
       wildcard: false,
-      names: new Set(),
+      names: EMPTY_SUBSCRIPTION.names,
+      fingerprint: { hi: 0, lo: 0 },
       known: new HeldVersions(),
       watchOpen: false,
       everRequested: false,

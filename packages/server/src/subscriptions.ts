@@ -62,3 +62,52 @@ export function shareSubscription(digest: string, subscription: Subscription): S
   collected.register(subscription, digest);
   return subscription;
 }
+
+/**
+ * An order-independent fingerprint of a set of names, kept up to date as names come and go (delta subscriptions
+ * change by increments): the XOR of a 64-bit hash of each name.
+ */
+export interface NamesFingerprint {
+  hi: number;
+  lo: number;
+}
+
+/** Adds or removes `name` (the same operation: XOR). */
+export function toggleName(fingerprint: NamesFingerprint, name: string): void {
+  // Two FNV-1a variants over the UTF-16 code units: 64 bits in all.
+  let hi = 0x811c9dc5;
+  let lo = 0x01000193 ^ name.length;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    hi = Math.imul(hi ^ c, 0x01000193);
+    lo = Math.imul(lo ^ c, 0x5bd1e995) ^ (lo >>> 15);
+  }
+  fingerprint.hi = (fingerprint.hi ^ hi) >>> 0;
+  fingerprint.lo = (fingerprint.lo ^ lo) >>> 0;
+}
+
+const nameSets = new Map<string, WeakRef<ReadonlySet<string>>>();
+const collectedSets = new FinalizationRegistry<string>((key) => {
+  if (nameSets.get(key)?.deref() === undefined) nameSets.delete(key);
+});
+
+/**
+ * The set of names equal to `names` that other streams already hold, or `names` itself, which becomes the one
+ * shared from now on. Never mutate a set passed here or returned from here. Equality is checked, so a
+ * fingerprint collision only costs the sharing.
+ */
+export function shareNameSet(names: ReadonlySet<string>, fingerprint: NamesFingerprint): ReadonlySet<string> {
+  if (names.size === 0) return EMPTY_SUBSCRIPTION.names;
+  const key = `${names.size}:${fingerprint.hi.toString(36)}:${fingerprint.lo.toString(36)}`;
+  const existing = nameSets.get(key)?.deref();
+  if (existing) {
+    if (existing === names) return existing;
+    let equal = existing.size === names.size;
+    if (equal) for (const name of names) if (!existing.has(name)) equal = false;
+    if (equal) return existing;
+    return names;
+  }
+  nameSets.set(key, new WeakRef(names));
+  collectedSets.register(names, key);
+  return names;
+}
