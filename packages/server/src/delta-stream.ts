@@ -169,7 +169,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
       }
     }
     // A new subscription set needs a new watch even when nothing is to be sent (the open one has the old set).
-    if (changed || names || version !== undefined || !state.watchOpen) this.rearm(state, true);
+    // A plain ACK needs none: the watch reopened when the response went out (see send).
+    if (changed || names || !state.watchOpen) this.rearm(state, true);
   }
 
   private acceptDeltaNode(node: Node | undefined): Node {
