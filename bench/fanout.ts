@@ -172,6 +172,8 @@ async function startServer(
     const profile = process.env.XDSKIT_BENCH_CPU_PROF
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_CPU_PROF}`]
       : [];
+    // Extra Node flags for the TS servers, e.g. XDSKIT_BENCH_SERVER_FLAGS="--trace-gc --max-semi-space-size=32".
+    profile.push(...(process.env.XDSKIT_BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean));
     child = await spawnServer(
       opts.node,
       [...childNodeArgs(opts.source), ...profile, "--expose-gc", file, ...ports],

@@ -1,5 +1,6 @@
 // Process and HTTP helpers shared by the runner, the servers and the load clients.
 import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 
@@ -118,9 +119,18 @@ export function spawnServer(
     child.stderr?.on("data", (d: string) => {
       err = (err + d).slice(-4000);
     });
+    // After READY the server's output goes to XDSKIT_BENCH_SERVER_LOG when set (e.g. --trace-gc), else nowhere.
+    const log = process.env.XDSKIT_BENCH_SERVER_LOG;
+    let ready = false;
     child.stdout?.on("data", (d: string) => {
+      if (ready) {
+        if (log) appendFileSync(log, d);
+        return;
+      }
       out += d;
       if (/^READY/m.test(out)) {
+        ready = true;
+        out = "";
         clearTimeout(timer);
         resolve(child);
       }
