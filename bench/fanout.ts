@@ -24,8 +24,8 @@ import type { AckedResponse, FromClient, ServerStats, ToClient, UpdateResponse, 
 import { fmt, linearFit, percentile, printTable } from "./lib/report.js";
 import { benchDir, cacheDir, ensureWorkload, readWorkloadHeader, type UpdateKind } from "./workload.js";
 
-export type ServerName = "reference" | "xdskit" | "xdskit-linear" | "go-control-plane";
-const ALL_SERVERS: readonly ServerName[] = ["xdskit", "xdskit-linear", "go-control-plane", "reference"];
+export type ServerName = "reference" | "floor" | "xdskit" | "xdskit-linear" | "go-control-plane";
+const ALL_SERVERS: readonly ServerName[] = ["xdskit", "xdskit-linear", "go-control-plane", "reference", "floor"];
 
 interface Options {
   servers: ServerName[];
@@ -139,7 +139,7 @@ export function serverModes(server: ServerName): XdsMode[] {
 
 /** Whether a server can run here (xdskit: the assumed API exists; go-control-plane: a go toolchain or a built binary). */
 export async function serverAvailable(server: ServerName): Promise<boolean> {
-  if (server === "reference") return true;
+  if (server === "reference" || server === "floor") return true;
   if (server === "go-control-plane") return existsSync(GO_BIN) || goInstalled();
   try {
     // Specifiers in variables: these modules or exports may not exist yet.

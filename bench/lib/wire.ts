@@ -1,6 +1,6 @@
-// Minimal protobuf wire helpers for the hot paths of the load clients and the reference server:
-// a shallow reader (envelope fields only, resources are counted and skipped) and a writer for
-// appending string fields to already-encoded messages. Full messages use the generated codecs.
+// Minimal protobuf wire helpers for the hot paths of the load clients and the reference and floor
+// servers: shallow readers (envelope fields only, resources and names are counted or skipped) and a
+// writer for appending string fields to already-encoded messages. Full messages use the generated codecs.
 
 const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
@@ -207,6 +207,92 @@ export function readDeltaEnvelope(buf: Uint8Array, wantName?: string): DeltaEnve
     }
   }
   return out;
+}
+
+/**
+ * The fields of a DiscoveryRequest / DeltaDiscoveryRequest the floor server reads. Everything else (node,
+ * resource names, initial versions, locators) is skipped by its length, and error_detail is only noted.
+ */
+export interface RequestEnvelope {
+  typeUrl: string;
+  nonce: string;
+  /** SotW only (delta requests carry no version). */
+  versionInfo: string;
+  hasErrorDetail: boolean;
+  /** Delta only: `resource_names_subscribe` is non-empty. */
+  subscribes: boolean;
+}
+
+/**
+ * Shallow parse of `envoy.service.discovery.v3.DiscoveryRequest` (SotW: version_info = 1, type_url = 4,
+ * response_nonce = 5, error_detail = 6) or `DeltaDiscoveryRequest` (delta: type_url = 2,
+ * resource_names_subscribe = 3, response_nonce = 6, error_detail = 7). Other fields are not decoded.
+ * A SotW EDS ACK repeats the whole subscription (R=1000: ~1,000 names, ~49 KB) before the nonce, so this is
+ * one tight loop over tags and lengths, with no per-field allocation.
+ */
+export function readRequestEnvelope(buf: Uint8Array, delta: boolean): RequestEnvelope {
+  const out: RequestEnvelope = { typeUrl: "", nonce: "", versionInfo: "", hasErrorDetail: false, subscribes: false };
+  const typeTag = ((delta ? 2 : 4) << 3) | LEN;
+  const nonceTag = ((delta ? 6 : 5) << 3) | LEN;
+  const errorTag = ((delta ? 7 : 6) << 3) | LEN;
+  const versionTag = delta ? -1 : (1 << 3) | LEN;
+  const subscribeTag = delta ? (3 << 3) | LEN : -1;
+  const end = buf.length;
+  // `pos` stays a local (no closure over it); one-byte tags and lengths, the common case, are read inline.
+  let pos = 0;
+  while (pos < end) {
+    let tag = buf[pos++] as number;
+    if (tag >= 0x80) {
+      tag = longVarint(buf, pos - 1, end);
+      pos = varintEnd;
+    }
+    const wt = tag & 7;
+    if (wt !== LEN) {
+      if (wt === VARINT) {
+        longVarint(buf, pos, end);
+        pos = varintEnd;
+      } else if (wt === I64) pos += 8;
+      else if (wt === I32) pos += 4;
+      else throw new Error(`unsupported wire type ${wt}`);
+      continue;
+    }
+    let len = pos < end ? (buf[pos] as number) : 0x80;
+    if (len < 0x80) pos++;
+    else {
+      len = longVarint(buf, pos, end);
+      pos = varintEnd;
+    }
+    const start = pos;
+    pos += len;
+    if (pos > end) throw new Error("truncated field");
+    if (tag === typeTag) out.typeUrl = textDecoder.decode(buf.subarray(start, pos));
+    else if (tag === nonceTag) out.nonce = textDecoder.decode(buf.subarray(start, pos));
+    else if (tag === versionTag) out.versionInfo = textDecoder.decode(buf.subarray(start, pos));
+    else if (tag === errorTag) out.hasErrorDetail = true;
+    else if (tag === subscribeTag) out.subscribes = true;
+  }
+  if (pos > end) throw new Error("truncated field");
+  return out;
+}
+
+/** Where the varint read by `longVarint` ended (a module variable, so that no result object is allocated). */
+let varintEnd = 0;
+
+/** Reads the varint at `pos` (any length); sets `varintEnd`. */
+function longVarint(buf: Uint8Array, pos: number, end: number): number {
+  let result = 0;
+  let scale = 1;
+  for (let p = pos; ; ) {
+    if (p >= end) throw new Error("truncated varint");
+    const b = buf[p++] as number;
+    result += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      varintEnd = p;
+      return result;
+    }
+    scale *= 0x80;
+    if (scale > 2 ** 63) throw new Error("varint too long");
+  }
 }
 
 /** Concatenates encoded fragments of one message (protobuf merges concatenated encodings). */
