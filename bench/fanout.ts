@@ -365,6 +365,8 @@ export interface Row {
 
 const MB = 1024 * 1024;
 const cpuOf = (s: ServerStats) => s.cpuUserSec + s.cpuSystemSec;
+/** Where an interval that starts at these stats starts: after their forced GC (servers that report it). */
+const cpuFrom = (s: ServerStats) => s.cpuAfterGcSec ?? cpuOf(s);
 /** Node: V8 heap plus off-heap Buffers after GC; Go: HeapAlloc after GC. */
 const heapOf = (s: ServerStats) => s.heapUsedBytes + (s.externalBytes ?? 0);
 
@@ -484,8 +486,8 @@ async function session(server: ServerName, mode: XdsMode, n: number, r: number, 
         lastAcked,
         updateCallMs: percentile(calls, 50),
         connectSec,
-        connectCpuSec: cpuOf(steady) - cpuOf(loaded),
-        cpuMsPerUpdate: ((cpuOf(after) - cpuOf(before)) / updates) * 1000,
+        connectCpuSec: cpuOf(steady) - cpuFrom(loaded),
+        cpuMsPerUpdate: ((cpuOf(after) - cpuFrom(before)) / updates) * 1000,
         peakRssMb: after.peakRssBytes / MB,
         heapMb: heapOf(steady) / MB,
         mbPerUpdate: (cAfter.bytes - cBefore.bytes) / updates / MB,

@@ -31,8 +31,11 @@ export interface AckedResponse {
 
 /** `GET /stats` answer. */
 export interface ServerStats {
+  /** CPU used so far, read before the forced GC: where an interval ends. */
   cpuUserSec: number;
   cpuSystemSec: number;
+  /** The same after the forced GC, user + system: where the next interval starts (so the GC is in neither). */
+  cpuAfterGcSec?: number;
   rssBytes: number;
   peakRssBytes: number;
   /** Heap in use after a full GC (Node: V8 heapUsed; Go: HeapAlloc). */
