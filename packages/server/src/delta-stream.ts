@@ -14,7 +14,14 @@ import {
 import { HeldVersions } from "./held-versions.js";
 import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
 import { EMPTY_SUBSCRIPTION, type NamesFingerprint, shareNameSet, toggleName } from "./subscriptions.js";
-import { encodeDeltaHeartbeat, encodeDeltaResponse, type HeartbeatEntry, sharedDeltaEncoding } from "./wire.js";
+import {
+  encodeDeltaHeartbeat,
+  framedDeltaResponse,
+  framedMessage,
+  GRPC_PREFIX,
+  type HeartbeatEntry,
+  sharedDeltaEncoding,
+} from "./wire.js";
 
 interface DeltaTypeState extends TypeStateBase {
   /**
@@ -206,7 +213,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     if (!node) throw new Error("send before node");
     const shared = this.sharedEncoding(sharedDeltaEncoding(response));
     const nonce = shared?.nonce ?? this.nextNonce();
-    const bytes = shared?.bytes ?? encodeDeltaResponse(response, nonce);
+    const bytes = shared?.bytes ?? framedDeltaResponse(response, nonce);
     this.write(bytes);
     state.inflight.set(nonce, response.version);
     if (state.inflight.size > MAX_INFLIGHT) {
@@ -230,7 +237,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
     for (const alias of response.unresolvedAliases ?? []) state.aliases.set(alias, "");
     if (this.heartbeats && state.type !== resourceTypes.VirtualHost)
       this.ttlTracker().responseSent(response.typeUrl, nonce, response.resources, response.removed, false, Date.now());
-    this.reportResponse(node, response, nonce, response.removed, bytes.length);
+    this.reportResponse(node, response, nonce, response.removed, bytes.length - GRPC_PREFIX);
     // Watch again right away: delta needs no ACK before the next change (the ack gate still applies).
     this.rearm(state, true);
     return nonce;
@@ -248,6 +255,6 @@ export class DeltaStream extends StreamBase<DeltaTypeState, DeltaResponse> {
   }
 
   protected sendHeartbeat(state: DeltaTypeState, entries: readonly HeartbeatEntry[], nonce: string): void {
-    this.write(encodeDeltaHeartbeat(state.type.typeUrl, entries, nonce));
+    this.write(framedMessage(encodeDeltaHeartbeat(state.type.typeUrl, entries, nonce)));
   }
 }

@@ -1,6 +1,6 @@
 import { StreamDecoder } from "@grpc/grpc-js/build/src/stream-decoder.js";
 import { describe, expect, it } from "vitest";
-import { releaseDecodedMessages } from "./grpc-internals.js";
+import { directWriter, releaseDecodedMessages } from "./grpc-internals.js";
 
 const framed = (body: Buffer) => {
   const out = Buffer.alloc(5 + body.length);
@@ -30,5 +30,38 @@ describe("releaseDecodedMessages", () => {
   it("does nothing to a call without grpc-js's decoder", () => {
     expect(releaseDecodedMessages({})).toBe(false);
     expect(releaseDecodedMessages({ call: { decoder: {} } })).toBe(false);
+  });
+});
+
+describe("directWriter", () => {
+  it("writes the framed buffer itself to the HTTP/2 stream, after the response headers", () => {
+    const written: Buffer[] = [];
+    const calls: string[] = [];
+    const stream = {
+      write: (b: Buffer, _cb: (e?: Error) => void) => {
+        written.push(b);
+        return written.length < 2;
+      },
+      on: (event: string) => calls.push(`on:${event}`),
+    };
+    const base = {
+      stream,
+      decoder: {},
+      checkCancelled: () => false,
+      maybeSendMetadata: () => calls.push("headers"),
+    };
+    const writer = directWriter({ call: base });
+    const framed = Buffer.from([0, 0, 0, 0, 1, 42]);
+    expect(writer?.write(framed, () => {})).toBe(true);
+    expect(writer?.write(framed, () => {})).toBe(false);
+    writer?.onDrain(() => {});
+    expect(written[0]).toBe(framed);
+    expect(calls).toEqual(["headers", "headers", "on:drain"]);
+  });
+
+  it("is not used for calls of another shape (interceptors, other grpc-js versions)", () => {
+    expect(directWriter({})).toBeUndefined();
+    expect(directWriter({ call: { nextCall: {} } })).toBeUndefined();
+    expect(directWriter({ call: { stream: {}, checkCancelled() {}, maybeSendMetadata() {} } })).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
-// The two places xdskit reaches into @grpc/grpc-js (pinned: 1.14.7) where it offers no option. Both are
-// checked by test/conformance/server-options.test.ts, so an upgrade that moves these internals fails CI.
-import type { Http2Server, ServerHttp2Session } from "node:http2";
+// The places xdskit reaches into @grpc/grpc-js (pinned: 1.14.7) where it offers no option. Each is checked by
+// test/conformance/server-options.test.ts, so an upgrade that moves these internals fails CI.
+import type { Http2Server, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import { XdsKitError } from "@xdskit/core";
 
@@ -67,4 +67,57 @@ export function releaseDecodedMessages(call: object): boolean {
 /** How many calls had their decoder released (for the conformance test that guards grpc-js upgrades). */
 export function releasedDecoders(): number {
   return releasing;
+}
+
+/** grpc-js's innermost server call, as far as the direct writer relies on it. */
+interface BaseCall {
+  stream: ServerHttp2Stream;
+  decoder?: unknown;
+  checkCancelled(): boolean;
+  maybeSendMetadata(): void;
+}
+
+/** Writes one framed gRPC message; false when the stream's buffer is full (wait for `onDrain`). */
+export interface DirectWriter {
+  write(framed: Buffer, onError: (error: Error) => void): boolean;
+  onDrain(listener: () => void): void;
+}
+
+let direct = 0;
+
+/**
+ * A writer that hands a response, already framed, straight to the call's HTTP/2 stream. grpc-js copies every
+ * message into a buffer of its own before writing it; a response shared by thousands of streams would then be
+ * copied once per stream, and held once per stream until the socket drains (a full cluster list at 1,000
+ * clusters is 1.1 MB). Undefined when the call is not the shape expected (or interceptors wrap it): write through
+ * grpc-js then. Response headers still go through grpc-js, and so do trailers, which Node sends after the data.
+ */
+export function directWriter(call: object): DirectWriter | undefined {
+  const base = (call as { call?: Partial<BaseCall> }).call;
+  if (
+    !base?.stream ||
+    typeof base.stream.write !== "function" ||
+    typeof base.checkCancelled !== "function" ||
+    typeof base.maybeSendMetadata !== "function" ||
+    !("decoder" in base)
+  )
+    return undefined;
+  const { stream } = base;
+  const checked = base as BaseCall;
+  direct++;
+  return {
+    write(framed, onError) {
+      if (checked.checkCancelled()) return true;
+      checked.maybeSendMetadata();
+      return stream.write(framed, (error) => {
+        if (error) onError(error);
+      });
+    },
+    onDrain: (listener) => stream.on("drain", listener),
+  };
+}
+
+/** How many calls write directly (for the conformance test that guards grpc-js upgrades). */
+export function directWriters(): number {
+  return direct;
 }

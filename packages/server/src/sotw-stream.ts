@@ -25,7 +25,14 @@ import {
   shareSubscription,
   subscriptionOf,
 } from "./subscriptions.js";
-import { encodeSotwHeartbeat, encodeSotwResponse, type HeartbeatEntry, sharedSotwEncoding } from "./wire.js";
+import {
+  encodeSotwHeartbeat,
+  framedMessage,
+  framedSotwResponse,
+  GRPC_PREFIX,
+  type HeartbeatEntry,
+  sharedSotwEncoding,
+} from "./wire.js";
 
 interface SotwTypeState extends TypeStateBase {
   /** Replaced, never mutated: it may be shared with other streams (subscriptions.ts). */
@@ -208,7 +215,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     if (!node) throw new Error("send before node");
     const shared = this.sharedEncoding(sharedSotwEncoding(response, this.ttlWrap));
     const nonce = shared?.nonce ?? this.nextNonce();
-    const bytes = shared?.bytes ?? encodeSotwResponse(response, nonce, this.ttlWrap);
+    const bytes = shared?.bytes ?? framedSotwResponse(response, nonce, this.ttlWrap);
     this.write(bytes);
     // Before the stream takes in the response: what it changes for the client (R17) and what it removes (R12).
     const replaced = WARMS.has(state.type) ? replacedBy(state.known, response) : [];
@@ -229,7 +236,7 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
         state.type.sotwAllRequired,
         Date.now(),
       );
-    this.reportResponse(node, response, nonce, removed, bytes.length);
+    this.reportResponse(node, response, nonce, removed, bytes.length - GRPC_PREFIX);
     if (replaced.length > 0) this.warm(replaced);
     return nonce;
   }
@@ -252,10 +259,10 @@ export class SotwStream extends StreamBase<SotwTypeState, SotwResponse> {
     const accepted = state.accepted;
     if (!accepted) return;
     if (state.type.sotwAllRequired) {
-      this.write(encodeSotwResponse(accepted, nonce, true));
+      this.write(framedSotwResponse(accepted, nonce, true));
       this.ttl?.refreshedAll(state.type.typeUrl, Date.now());
     } else {
-      this.write(encodeSotwHeartbeat(state.type.typeUrl, accepted.version, entries, nonce));
+      this.write(framedMessage(encodeSotwHeartbeat(state.type.typeUrl, accepted.version, entries, nonce)));
     }
     state.lastNonce = nonce;
   }

@@ -58,8 +58,11 @@ export const FEATURES_RESOURCE_IN_SOTW: readonly string[] = [
 
 /** The transport under a stream: a gRPC call in production, a fake in unit tests. */
 export interface StreamIo {
-  /** Writes one encoded response; false means "buffer full, wait for drain". */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * Writes one response: a gRPC message with its 5-byte length prefix (wire.ts framedMessage), the same buffer
+   * for every stream that sends it. False means "buffer full, wait for drain".
+   */
+  write(framed: Buffer): boolean;
   onDrain(listener: () => void): void;
   /** Ends the stream with a gRPC status. */
   fail(code: status, message: string): void;
@@ -402,9 +405,9 @@ export abstract class StreamBase<State extends TypeStateBase, Response extends {
     }
   }
 
-  /** Writes through the transport, remembering backpressure. */
-  protected write(bytes: Uint8Array): void {
-    if (!this.io.write(bytes)) this.blocked = true;
+  /** Writes a framed message through the transport, remembering backpressure. */
+  protected write(framed: Buffer): void {
+    if (!this.io.write(framed)) this.blocked = true;
   }
 
   private heldByEarlierType(state: State): boolean {

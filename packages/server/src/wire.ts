@@ -84,7 +84,8 @@ function writeDuration(writer: BinaryWriter, field: number, ms: number): void {
  */
 /** A response encoded once, complete with a nonce of its own, for every stream that gets it. */
 export interface SharedEncoding {
-  readonly bytes: Uint8Array;
+  /** The gRPC message, framed (see {@link framedMessage}). */
+  readonly bytes: Buffer;
   readonly nonce: string;
   /** Increases with every shared encoding (see StreamBase.sharedEncoding). */
   readonly seq: number;
@@ -95,11 +96,7 @@ const sharedSotw = new WeakMap<SotwResponse, SharedEncoding>();
 const sharedSotwWrapped = new WeakMap<SotwResponse, SharedEncoding>();
 const sharedDelta = new WeakMap<DeltaResponse, SharedEncoding>();
 
-function shared<R extends object>(
-  cache: WeakMap<R, SharedEncoding>,
-  response: R,
-  encode: (nonce: string) => Uint8Array,
-) {
+function shared<R extends object>(cache: WeakMap<R, SharedEncoding>, response: R, encode: (nonce: string) => Buffer) {
   let encoded = cache.get(response);
   if (!encoded) {
     const seq = ++sharedSeq;
@@ -113,15 +110,21 @@ function shared<R extends object>(
 /** The SotW response with a shared nonce, encoded once however many streams send it. */
 export function sharedSotwEncoding(response: SotwResponse, wrapTtl = false): SharedEncoding {
   const wrap = wrapTtl && response.resources.some((r) => r.ttlMs !== undefined);
-  return shared(wrap ? sharedSotwWrapped : sharedSotw, response, (nonce) => encodeSotwResponse(response, nonce, wrap));
+  return shared(wrap ? sharedSotwWrapped : sharedSotw, response, (nonce) => framedSotwResponse(response, nonce, wrap));
 }
 
 /** The delta response with a shared nonce, encoded once however many streams send it. */
 export function sharedDeltaEncoding(response: DeltaResponse): SharedEncoding {
-  return shared(sharedDelta, response, (nonce) => encodeDeltaResponse(response, nonce));
+  return shared(sharedDelta, response, (nonce) => framedDeltaResponse(response, nonce));
 }
 
+/** The DiscoveryResponse message (unframed, e.g. for REST). */
 export function encodeSotwResponse(response: SotwResponse, nonce: string, wrapTtl = false): Uint8Array {
+  return framedSotwResponse(response, nonce, wrapTtl).subarray(GRPC_PREFIX);
+}
+
+/** The DiscoveryResponse as a framed gRPC message. */
+export function framedSotwResponse(response: SotwResponse, nonce: string, wrapTtl = false): Buffer {
   const wrap = wrapTtl && response.resources.some((r) => r.ttlMs !== undefined);
   const cache = wrap ? sotwWrappedBodyCache : sotwBodyCache;
   let body = cache.get(response);
@@ -134,7 +137,7 @@ export function encodeSotwResponse(response: SotwResponse, nonce: string, wrapTt
     body = writer.finish();
     cache.set(response, body);
   }
-  return concat(body, new BinaryWriter().uint32(42).string(nonce).finish());
+  return framedMessage(body, new BinaryWriter().uint32(42).string(nonce).finish());
 }
 
 /** A SotW heartbeat: the type's last accepted version, each entry a wrapped Resource without body (R30, R31). */
@@ -155,13 +158,18 @@ export function encodeSotwHeartbeat(
  * removed_resources = 6 }. VHDS aliases (R28) are appended to their Resource as `aliases = 4`.
  */
 export function encodeDeltaResponse(response: DeltaResponse, nonce: string): Uint8Array {
+  return framedDeltaResponse(response, nonce).subarray(GRPC_PREFIX);
+}
+
+/** The DeltaDiscoveryResponse as a framed gRPC message. */
+export function framedDeltaResponse(response: DeltaResponse, nonce: string): Buffer {
   let body = deltaBodyCache.get(response);
   if (!body) {
     body = encodeDeltaBody(response);
     deltaBodyCache.set(response, body);
   }
   // Field order does not matter in protobuf: the shared body first, this stream's nonce last.
-  return concat(body, new BinaryWriter().uint32(42).string(nonce).finish());
+  return framedMessage(body, new BinaryWriter().uint32(42).string(nonce).finish());
 }
 
 const deltaBodyCache = new WeakMap<DeltaResponse, Uint8Array>();
@@ -198,5 +206,26 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = Buffer.allocUnsafe(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
+  return out;
+}
+
+/** Bytes of the gRPC length prefix: a compressed flag and a 32-bit big-endian length. */
+export const GRPC_PREFIX = 5;
+
+/**
+ * A gRPC message of these parts, with its length prefix in front: the bytes of a DATA frame's payload, so the
+ * same buffer can be written to every stream that sends it, without a copy per stream.
+ */
+export function framedMessage(...parts: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = Buffer.allocUnsafe(GRPC_PREFIX + length);
+  out[0] = 0;
+  out.writeUInt32BE(length, 1);
+  let at = GRPC_PREFIX;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }

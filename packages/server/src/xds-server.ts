@@ -18,7 +18,7 @@ import type { StreamInfo } from "./callbacks.js";
 import { addClientStatusService } from "./csds.js";
 import { DeltaStream } from "./delta-stream.js";
 import { FETCH_UP_TO_DATE, FetchRefused, fetchDiscovery, listed } from "./fetch.js";
-import { releaseDecodedMessages, widenReceiveWindows } from "./grpc-internals.js";
+import { directWriter, releaseDecodedMessages, widenReceiveWindows } from "./grpc-internals.js";
 import {
   type Identity,
   type PeerInfo,
@@ -29,7 +29,7 @@ import {
 import { decodeDiscoveryRequest } from "./request-decoder.js";
 import { SotwStream } from "./sotw-stream.js";
 import { type StreamBase, StreamError, type StreamIo } from "./stream-base.js";
-import { encodeSotwResponse } from "./wire.js";
+import { encodeSotwResponse, GRPC_PREFIX } from "./wire.js";
 
 /** A running (or ready to run) xDS management server. */
 export interface XdsServer {
@@ -98,11 +98,21 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       };
       const entry = { stream: undefined as unknown as StreamBase<never, never>, end };
       if (!serving) return end(grpc.status.UNAVAILABLE, "server is shutting down");
-      const io: StreamIo = {
-        write: (bytes) => (ended ? true : call.write(bytes)),
-        onDrain: (listener) => call.on("drain", listener),
-        fail: (code, message) => end(code, message),
-      };
+      // Shared responses go to the HTTP/2 stream as they are, unless grpc-js's internals are not as expected.
+      const writer = directWriter(call);
+      const io: StreamIo = writer
+        ? {
+            write: (framed) =>
+              ended ||
+              writer.write(framed, (error) => end(grpc.status.INTERNAL, `writing a response failed: ${error.message}`)),
+            onDrain: (listener) => writer.onDrain(listener),
+            fail: (code, message) => end(code, message),
+          }
+        : {
+            write: (framed) => ended || call.write(framed.subarray(GRPC_PREFIX)),
+            onDrain: (listener) => call.on("drain", listener),
+            fail: (code, message) => end(code, message),
+          };
       // Requests of one stream are handled strictly in order, async hooks awaited in between. While nothing
       // async is pending a request is handled synchronously: a plain ACK costs no promise.
       let pending: Promise<void> | undefined;
