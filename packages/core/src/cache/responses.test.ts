@@ -59,3 +59,39 @@ describe("responses to a stream holding exactly the view a change started from (
     }
   });
 });
+
+describe("a delta stream's first response", () => {
+  const initial = (wildcard: boolean, names: string[]): WatchRequest => ({
+    streamId: 1,
+    node: { id: "n" },
+    typeUrl: EDS,
+    wildcard,
+    names: new Set(names),
+    known: new Map(),
+    responded: false,
+  });
+  const all = new Map(NAMES.map((name) => [name, "1"]));
+
+  it("is one object for every stream that gets the whole of an immutable view", () => {
+    const v = view(all, "v1");
+    const first = deltaResponseFrom(v, initial(true, []));
+    expect(summary(first)?.resources).toHaveLength(NAMES.length);
+    expect(deltaResponseFrom(v, initial(true, []))).toBe(first);
+    expect(deltaResponseFrom(v, initial(false, [...NAMES].reverse()))).toBe(first);
+  });
+
+  it("is a stream's own when it gets part of the view, reports a missing name, or the view is live", () => {
+    const v = view(all, "v1");
+    const shared = deltaResponseFrom(v, initial(true, []));
+    const part = deltaResponseFrom(v, initial(false, ["e1", "e2"]));
+    expect(part).not.toBe(shared);
+    expect(summary(part)?.resources).toEqual(["e1@1", "e2@1"]);
+    const missing = deltaResponseFrom(v, initial(false, [...NAMES, "gone"]));
+    expect(missing).not.toBe(shared);
+    expect(summary(missing)).toEqual({ resources: summary(shared)?.resources, removed: ["gone"] });
+    const live: ResourceView = { version: "v1", resources: v.resources };
+    const a = deltaResponseFrom(live, initial(true, []));
+    expect(a).not.toBe(deltaResponseFrom(live, initial(true, [])));
+    expect(summary(a)).toEqual(summary(shared));
+  });
+});

@@ -225,6 +225,17 @@ export function deltaResponseFrom(
     if (resources.length === present.length && removed.size === changed.length - present.length)
       return sharedDeltaResponse(view, request.typeUrl, changed);
   }
+  // A client that gets everything the view has (a new wildcard stream, say) gets the one response all such get.
+  if (!changed && !request.announced && removed.size === 0 && resources.length === view.resources.size)
+    return (
+      fullDeltaResponse(view, request.typeUrl) ?? {
+        typeUrl: request.typeUrl,
+        version: view.version,
+        resources,
+        removed: [],
+        view,
+      }
+    );
   return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort(), view };
 }
 
@@ -273,6 +284,18 @@ function sharedDeltaResponse(view: ResourceView, typeUrl: string, changed: reado
     const removed = changed.filter((name) => !view.resources.has(name)).sort();
     response = { typeUrl, version: view.version, resources, removed, view };
     sharedDeltaResponses.set(changed, response);
+  }
+  return response;
+}
+
+// Only for immutable views: a live view's resources may change under the shared object.
+const fullDeltaResponses = new WeakMap<ResourceView, DeltaResponse>();
+function fullDeltaResponse(view: ResourceView, typeUrl: string): DeltaResponse | undefined {
+  if (!immutableViews.has(view)) return undefined;
+  let response = fullDeltaResponses.get(view);
+  if (!response) {
+    response = { typeUrl, version: view.version, resources: [...view.resources.values()], removed: [], view };
+    fullDeltaResponses.set(view, response);
   }
   return response;
 }
