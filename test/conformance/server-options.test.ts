@@ -51,6 +51,20 @@ describe("server options", () => {
     expect(ok.status).toBeUndefined();
   });
 
+  it("grpcOptions grpc.max_send_message_length: an oversized response ends its stream with RESOURCE_EXHAUSTED", async () => {
+    h = await startHarness({ grpcOptions: { "grpc.max_send_message_length": 600 } });
+    h.set("n1", { Cluster: [edsCluster("a")] });
+    const small = h.client().sotw();
+    small.send({ node: testNode("n1"), typeUrl: resourceTypes.Cluster.typeUrl });
+    expect((await small.next()).resources).toHaveLength(1);
+    h.set("n2", { Cluster: Array.from({ length: 20 }, (_, i) => edsCluster(`c${i}`)) });
+    const big = h.client().sotw();
+    big.send({ node: testNode("n2"), typeUrl: resourceTypes.Cluster.typeUrl });
+    const status = await big.ended();
+    expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(status.details).toMatch(/grpc\.max_send_message_length \(\d+ > 600 bytes\)/);
+  });
+
   it("connectionWindowBytes / streamWindowBytes: what a client may send before the server reads it", async () => {
     const windowsSeenBy = async (address: string) => {
       const session = http2.connect(`http://${address}`);

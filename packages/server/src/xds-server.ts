@@ -66,6 +66,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const resolved = resolveXdsServerOptions(options);
   const server = new grpc.Server(resolved.grpcOptions);
   widenReceiveWindows(server, resolved.connectionWindowBytes, resolved.streamWindowBytes);
+  const maxSendBytes = resolved.grpcOptions["grpc.max_send_message_length"] ?? -1;
   const streams = new Set<{ stream: StreamBase<never, never>; end(code: grpc.status, message: string): void }>();
   let nextStreamId = 0;
   let serving = true;
@@ -102,9 +103,20 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       const writer = directWriter(call);
       const io: StreamIo = writer
         ? {
-            write: (framed) =>
-              ended ||
-              writer.write(framed, (error) => end(grpc.status.INTERNAL, `writing a response failed: ${error.message}`)),
+            write: (framed) => {
+              if (ended) return true;
+              // grpc-js checks its send limit in call.write, which this path skips: check it here, as it would.
+              if (maxSendBytes >= 0 && framed.length - GRPC_PREFIX > maxSendBytes) {
+                end(
+                  grpc.status.RESOURCE_EXHAUSTED,
+                  `response larger than grpc.max_send_message_length (${framed.length - GRPC_PREFIX} > ${maxSendBytes} bytes)`,
+                );
+                return true;
+              }
+              return writer.write(framed, (error) =>
+                end(grpc.status.INTERNAL, `writing a response failed: ${error.message}`),
+              );
+            },
             onDrain: (listener) => writer.onDrain(listener),
             fail: (code, message) => end(code, message),
           }
