@@ -194,6 +194,10 @@ class Clients {
     done: () => void;
   }>();
   errors: string[] = [];
+  /** Why the first client that died died: waits for all clients then fail at once instead of timing out. */
+  private exited: string | undefined;
+  private readonly exitListeners = new Set<(why: string) => void>();
+  private closing = false;
 
   constructor(adsPort: number, mode: XdsMode, n: number, workload: string, opts: Options, deadlineMs: number) {
     const count = n === 0 ? 0 : Math.min(opts.clients, n);
@@ -229,8 +233,12 @@ class Clients {
               stdio: ["ignore", "inherit", "inherit", "ipc"],
             });
       child.on("message", (m: FromClient) => this.onMessage(i, m));
-      child.on("exit", (code) => {
-        if (code) this.errors.push(`client ${i} exited with code ${code}`);
+      child.on("exit", (code, signal) => {
+        if (this.closing || (code === 0 && !signal)) return;
+        const why = signal ? `client ${i} was killed by ${signal}` : `client ${i} exited with code ${code}`;
+        this.errors.push(why);
+        this.exited ??= why;
+        for (const listener of this.exitListeners) listener(why);
       });
       this.children.push(child);
     }
@@ -272,7 +280,9 @@ class Clients {
     const waiter = { match: (_i: number, m: FromClient) => match(m), got, done: () => resolveAll() };
     this.waiters.add(waiter);
     let timer: NodeJS.Timeout | undefined;
+    let onExit: (why: string) => void = () => {};
     const timedOut = new Promise<never>((_, reject) => {
+      onExit = (why) => reject(new Error(`${why} while the runner waited for ${what}`));
       timer = setTimeout(
         () =>
           reject(
@@ -283,11 +293,14 @@ class Clients {
         timeoutMs,
       );
     });
+    this.exitListeners.add(onExit);
     try {
-      trigger?.();
+      if (this.exited) onExit(this.exited);
+      else trigger?.();
       await Promise.race([completed, timedOut]);
     } finally {
       this.waiters.delete(waiter);
+      this.exitListeners.delete(onExit);
       clearTimeout(timer);
     }
     return [...got.values()] as T[];
@@ -315,6 +328,7 @@ class Clients {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.send({ type: "exit" });
     await Promise.all(this.children.map((c) => stopChild(c, 2000)));
   }
