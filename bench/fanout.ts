@@ -163,7 +163,8 @@ async function startServer(
 ): Promise<{ child: ChildProcess; control: number; ads: number }> {
   const control = await freePort();
   const ads = await freePort();
-  const ports = [`--control-port=${control}`, `--ads-port=${ads}`];
+  // --parent-pid: the server exits when the runner is gone, even if the runner was killed with SIGKILL.
+  const ports = [`--control-port=${control}`, `--ads-port=${ads}`, `--parent-pid=${process.pid}`];
   let child: ChildProcess;
   if (server === "go-control-plane") {
     child = await spawnServer(GO_BIN, [...ports, `--gomaxprocs=${opts.gomaxprocs}`], process.env, 30_000);

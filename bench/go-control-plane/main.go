@@ -260,11 +260,15 @@ func main() {
 	gomaxprocs := flag.Int("gomaxprocs", 1, "GOMAXPROCS (the Node servers run their JS on one thread)")
 	ads := flag.Bool("ads", true, "go-control-plane SnapshotCache ADS mode (ordered responses, names must cover the snapshot)")
 	countBytes := flag.Bool("count-bytes", true, "count payload bytes sent with a grpc stats handler")
+	parentPid := flag.Int("parent-pid", 0, "exit once this process (the runner) is gone")
 	flag.Parse()
 	if *controlPort == 0 || *adsPort == 0 {
 		log.Fatal("--control-port and --ads-port are required")
 	}
 	runtime.GOMAXPROCS(*gomaxprocs)
+	if *parentPid > 0 {
+		go exitWithParent(*parentPid)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -396,4 +400,15 @@ func main() {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
 	grpcServer.Stop()
+}
+
+// exitWithParent exits once process pid (the runner) is gone, even if it was killed with SIGKILL;
+// signal 0 only checks that the process exists.
+func exitWithParent(pid int) {
+	for range time.Tick(time.Second) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			log.Printf("runner (pid %d) is gone: exiting", pid)
+			os.Exit(0)
+		}
+	}
 }

@@ -116,6 +116,7 @@ export async function runBenchServer(
   const controlPort = Number(flags.get("control-port"));
   const adsPort = Number(flags.get("ads-port"));
   if (!controlPort || !adsPort) throw new Error("--control-port and --ads-port are required");
+  exitWithParent(Number(flags.get("parent-pid") ?? 0));
   const acks = new AckCounter();
   const backend = await start(adsPort, acks);
 
@@ -181,4 +182,17 @@ export async function runBenchServer(
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   console.log(`READY control=${controlPort} ads=${adsPort}`);
+}
+
+/** Exits once process `pid` (the runner) is gone; signal 0 only checks that it exists. */
+function exitWithParent(pid: number): void {
+  if (!pid) return;
+  setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      console.error(`runner (pid ${pid}) is gone: exiting`);
+      process.exit(0);
+    }
+  }, 1000).unref();
 }
