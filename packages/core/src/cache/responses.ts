@@ -64,40 +64,56 @@ export function sotwResponseFrom(
 
 const NO_RESPONSE = Symbol("no response");
 const WHOLE_VIEW: ReadonlySet<string> = new Set();
-const changedResponses = new WeakMap<
-  readonly string[],
-  WeakMap<ReadonlySet<string>, SotwResponse | typeof NO_RESPONSE>
->();
+type ShareableResponse = SotwResponse | DeltaResponse;
+type PerSubscription = WeakMap<ReadonlySet<string>, ShareableResponse | typeof NO_RESPONSE>;
 
 /**
- * What a stream holding exactly the view `changed` was computed from gets: the changed names it subscribes to
- * (each differs from what it holds). It depends only on the change and the subscription, so every stream in that
- * state shares one answer.
+ * The answer to `changed` for a stream holding exactly the view the change was computed from. It depends only on
+ * the change and the subscription (wildcard, or the shared name set), so every stream in that state shares the one
+ * `compute` made: per change, per subscription, per mode.
  */
+function perChangeAndSubscription<R extends ShareableResponse>(
+  cache: WeakMap<readonly string[], PerSubscription>,
+  view: ResourceView,
+  request: WatchRequest,
+  changed: readonly string[],
+  compute: (view: ResourceView, request: WatchRequest, changed: readonly string[]) => R | undefined,
+): R | undefined {
+  const key = request.wildcard ? WHOLE_VIEW : request.names;
+  let bySubscription = cache.get(changed);
+  if (!bySubscription) {
+    bySubscription = new WeakMap();
+    cache.set(changed, bySubscription);
+  }
+  let response = bySubscription.get(key);
+  if (response === undefined) {
+    response = compute(view, request, changed) ?? NO_RESPONSE;
+    bySubscription.set(key, response);
+  }
+  return response === NO_RESPONSE ? undefined : (response as R);
+}
+
+const changedResponses = new WeakMap<readonly string[], PerSubscription>();
+
+/** SotW: the changed names the stream subscribes to that the view has (each differs from what it holds). */
 function changedResponse(
   view: ResourceView,
   request: WatchRequest,
   changed: readonly string[],
 ): SotwResponse | undefined {
-  const key = request.wildcard ? WHOLE_VIEW : request.names;
-  let bySubscription = changedResponses.get(changed);
-  if (!bySubscription) {
-    bySubscription = new WeakMap();
-    changedResponses.set(changed, bySubscription);
-  }
-  let response = bySubscription.get(key);
-  if (response === undefined) {
-    const present = presentChanged(view, changed);
-    const out = request.wildcard ? present : present.filter((r) => request.names.has(r.name));
-    response =
-      out.length === 0
-        ? NO_RESPONSE
-        : out.length === present.length
-          ? sharedResponse(view, request.typeUrl, changed)
-          : { typeUrl: request.typeUrl, version: view.version, resources: out, view };
-    bySubscription.set(key, response);
-  }
-  return response === NO_RESPONSE ? undefined : response;
+  return perChangeAndSubscription(changedResponses, view, request, changed, computeChangedResponse);
+}
+
+function computeChangedResponse(
+  view: ResourceView,
+  request: WatchRequest,
+  changed: readonly string[],
+): SotwResponse | undefined {
+  const present = presentChanged(view, changed);
+  const out = request.wildcard ? present : present.filter((r) => request.names.has(r.name));
+  if (out.length === 0) return undefined;
+  if (out.length === present.length) return sharedResponse(view, request.typeUrl, changed);
+  return { typeUrl: request.typeUrl, version: view.version, resources: out, view };
 }
 
 /** The changed names that exist in the view, computed once per (view, changed) pair. */
@@ -239,10 +255,7 @@ export function deltaResponseFrom(
   return { typeUrl: request.typeUrl, version: view.version, resources, removed: [...removed].sort(), view };
 }
 
-const changedDeltaResponses = new WeakMap<
-  readonly string[],
-  WeakMap<ReadonlySet<string>, DeltaResponse | typeof NO_RESPONSE>
->();
+const changedDeltaResponses = new WeakMap<readonly string[], PerSubscription>();
 
 /**
  * {@link changedResponse} for delta: the changed names it subscribes to, as resources when the view has them and
@@ -253,26 +266,20 @@ function changedDeltaResponse(
   request: WatchRequest,
   changed: readonly string[],
 ): DeltaResponse | undefined {
-  const key = request.wildcard ? WHOLE_VIEW : request.names;
-  let bySubscription = changedDeltaResponses.get(changed);
-  if (!bySubscription) {
-    bySubscription = new WeakMap();
-    changedDeltaResponses.set(changed, bySubscription);
-  }
-  let response = bySubscription.get(key);
-  if (response === undefined) {
-    const subscribed = request.wildcard ? changed : changed.filter((name) => request.names.has(name));
-    const resources = presentChanged(view, subscribed);
-    const removed = subscribed.filter((name) => !view.resources.has(name)).sort();
-    response =
-      subscribed.length === 0
-        ? NO_RESPONSE
-        : subscribed.length === changed.length
-          ? sharedDeltaResponse(view, request.typeUrl, changed)
-          : { typeUrl: request.typeUrl, version: view.version, resources, removed, view };
-    bySubscription.set(key, response);
-  }
-  return response === NO_RESPONSE ? undefined : response;
+  return perChangeAndSubscription(changedDeltaResponses, view, request, changed, computeChangedDeltaResponse);
+}
+
+function computeChangedDeltaResponse(
+  view: ResourceView,
+  request: WatchRequest,
+  changed: readonly string[],
+): DeltaResponse | undefined {
+  const subscribed = request.wildcard ? changed : changed.filter((name) => request.names.has(name));
+  if (subscribed.length === 0) return undefined;
+  if (subscribed.length === changed.length) return sharedDeltaResponse(view, request.typeUrl, changed);
+  const resources = presentChanged(view, subscribed);
+  const removed = subscribed.filter((name) => !view.resources.has(name)).sort();
+  return { typeUrl: request.typeUrl, version: view.version, resources, removed, view };
 }
 
 // Shared delta responses: every stream that gets all of one change gets the same object (encoded once).
