@@ -94,10 +94,15 @@ function varintBytes(value: number): number[] {
   return out;
 }
 
+/** Tag and length of a length-delimited field, to put before `length` bytes of its value. */
+export function fieldHeader(field: number, length: number): Uint8Array {
+  return Uint8Array.from([...varintBytes(field * 8 + LEN), ...varintBytes(length)]);
+}
+
 /** Encodes one length-delimited string field (`field = "value"`), to append to an encoded message. */
 export function stringField(field: number, value: string): Uint8Array {
   const body = textEncoder.encode(value);
-  const head = [...varintBytes(field * 8 + LEN), ...varintBytes(body.length)];
+  const head = fieldHeader(field, body.length);
   const out = new Uint8Array(head.length + body.length);
   out.set(head, 0);
   out.set(body, head.length);

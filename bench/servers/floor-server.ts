@@ -25,13 +25,14 @@
 // What it does not do: ordering guarantees beyond CDS-before-EDS, backpressure beyond what grpc-js
 // does, TTLs, any NACK policy (a NACK is ignored), stale-nonce or name handling, removals, per-node
 // state, other resource types. Do not use it outside bench/.
-import type { Http2Server, ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { packResource, type ResourceType, resourceTypes } from "@xdskit/core";
+// The same grpc-js hook @xdskit/server uses for its windows (it exports nothing for it): one copy of the hack.
+import { widenReceiveWindows } from "../../packages/server/src/grpc-internals.js";
 import { type BenchBackend, type BenchSnapshot, runBenchServer } from "../lib/control-server.js";
 import { AggregatedDiscoveryServiceDefinition } from "../lib/gen.js";
-import { LOOPBACK } from "../lib/proc.js";
-import { readRequestEnvelope } from "../lib/wire.js";
+import { listenOnLoopback, trackWhileOpen } from "../lib/grpc-server.js";
+import { fieldHeader, readRequestEnvelope } from "../lib/wire.js";
 
 const CDS = resourceTypes.Cluster.typeUrl;
 const EDS = resourceTypes.ClusterLoadAssignment.typeUrl;
@@ -43,20 +44,7 @@ const wireVersion = (version: string | number) => String(version).padStart(16, "
 
 // ---- protobuf framing of the few fields this server writes ----
 
-function varint(value: number): Buffer {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Buffer.from(out);
-}
-
-/** Tag and length of a length-delimited field, to put before `length` bytes of its value. */
-const lenHeader = (field: number, length: number) => Buffer.concat([varint(field * 8 + 2), varint(length)]);
-const bytesField = (field: number, value: Uint8Array) => [lenHeader(field, value.length), value];
+const bytesField = (field: number, value: Uint8Array) => [fieldHeader(field, value.length), value];
 const stringField = (field: number, value: string) => bytesField(field, Buffer.from(value, "utf8"));
 
 // ---- resources and response bodies ----
@@ -248,7 +236,7 @@ class FloorAds {
         eds: unsubscribed(),
         nonceSeq: 0,
       };
-      this.streams.add(stream);
+      trackWhileOpen(this.streams, stream, call);
       call.on("data", (buf: Buffer) => {
         try {
           this.onRequest(stream, buf);
@@ -256,38 +244,11 @@ class FloorAds {
           call.destroy(Object.assign(new Error((e as Error).message), { code: grpc.status.INVALID_ARGUMENT }));
         }
       });
-      const drop = () => this.streams.delete(stream);
-      call.on("end", () => {
-        drop();
-        call.end();
-      });
-      call.on("error", drop);
-      call.on("close", drop);
     };
 
   streamCount(): number {
     return this.streams.size;
   }
-}
-
-/**
- * Gives every HTTP/2 connection the server accepts the receive windows xdskit's server uses (see
- * createXdsServer in @xdskit/server, which does this internally and exports nothing for it). grpc-js 1.14
- * has no option for them; its Server makes its HTTP/2 servers through the private `createHttp2Server`,
- * so this wraps that method on this one object, and tunes each session as it is accepted.
- */
-function widenReceiveWindows(server: grpc.Server): void {
-  const internals = server as unknown as { createHttp2Server?: (...args: unknown[]) => Http2Server };
-  const create = internals.createHttp2Server;
-  if (typeof create !== "function") throw new Error("@grpc/grpc-js has no Server.createHttp2Server (pinned: 1.14.7)");
-  internals.createHttp2Server = function (this: unknown, ...args: unknown[]) {
-    const http2Server = create.apply(this, args);
-    http2Server.on("session", (session: ServerHttp2Session) => {
-      session.settings({ initialWindowSize: STREAM_WINDOW });
-      session.setLocalWindowSize(CONNECTION_WINDOW);
-    });
-    return http2Server;
-  };
 }
 
 await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
@@ -313,13 +274,9 @@ await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
     "grpc.max_receive_message_length": 16 * 1024 * 1024,
     "grpc.max_send_message_length": -1,
   });
-  widenReceiveWindows(server);
+  widenReceiveWindows(server, CONNECTION_WINDOW, STREAM_WINDOW);
   server.addService(definition, { [sotw]: ads.handler(false), [delta]: ads.handler(true) });
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`${LOOPBACK}:${adsPort}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
+  const close = await listenOnLoopback(server, adsPort);
   return {
     setSnapshot: (s) => {
       ads.set(s);
@@ -327,10 +284,6 @@ await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
     },
     bytesSent: () => ads.bytesSent,
     info: () => ({ server: "floor (not an xDS server)", streams: ads.streamCount(), responses: ads.responses }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.forceShutdown();
-        resolve();
-      }),
+    close,
   };
 });

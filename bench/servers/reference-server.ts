@@ -20,7 +20,7 @@ import {
 } from "@xdskit/core";
 import { type BenchBackend, type BenchSnapshot, runBenchServer } from "../lib/control-server.js";
 import { AggregatedDiscoveryServiceDefinition } from "../lib/gen.js";
-import { LOOPBACK } from "../lib/proc.js";
+import { listenOnLoopback, trackWhileOpen } from "../lib/grpc-server.js";
 import { stringField } from "../lib/wire.js";
 
 const CDS = resourceTypes.Cluster.typeUrl;
@@ -155,15 +155,8 @@ class ReferenceAds {
 
   handler = (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void => {
     const stream: Stream = { id: ++this.nextStreamId, call, types: new Map(), nonceSeq: 0 };
-    this.streams.add(stream);
+    trackWhileOpen(this.streams, stream, call);
     call.on("data", (req: DiscoveryRequest) => this.onRequest(stream, req));
-    const drop = () => this.streams.delete(stream);
-    call.on("end", () => {
-      drop();
-      call.end();
-    });
-    call.on("error", drop);
-    call.on("close", drop);
   };
 
   streamCount(): number {
@@ -187,11 +180,7 @@ await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
   };
   const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
   server.addService(definition, { [method.name]: ads.handler });
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`${LOOPBACK}:${adsPort}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
+  const close = await listenOnLoopback(server, adsPort);
   return {
     setSnapshot: (s) => {
       ads.set(s);
@@ -199,10 +188,6 @@ await runBenchServer(async (adsPort, acks): Promise<BenchBackend> => {
     },
     bytesSent: () => ads.bytesSent,
     info: () => ({ server: "reference (baseline, SotW only)", streams: ads.streamCount(), responses: ads.responses }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.forceShutdown();
-        resolve();
-      }),
+    close,
   };
 });
