@@ -145,10 +145,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         if (result) chain(result);
       };
       const fail = (error: unknown) => {
-        if (error instanceof StreamError) end(error.code, error.message, error);
-        else if (error instanceof XdsKitError && error.code === "INVALID_ARGUMENT")
-          end(grpc.status.INVALID_ARGUMENT, error.message, error);
-        else end(grpc.status.INTERNAL, `internal error: ${(error as Error)?.message ?? String(error)}`, error as Error);
+        const { code, details } = grpcStatusOf(error);
+        end(code, details, error as Error);
       };
       const start = async () => {
         const identity = await authenticate(resolved, call);
@@ -216,17 +214,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
           details: `${FETCH_UP_TO_DATE}: nothing newer than version_info "${request.versionInfo ?? ""}" for ${type.typeUrl} ${names}`,
         });
       };
-      serve().catch((error: unknown) => {
-        if (error instanceof FetchRefused || error instanceof StreamError)
-          callback({ code: error.code, details: error.message });
-        else if (error instanceof XdsKitError && error.code === "INVALID_ARGUMENT")
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
-        else
-          callback({
-            code: grpc.status.INTERNAL,
-            details: `internal error: ${(error as Error)?.message ?? String(error)}`,
-          });
-      });
+      serve().catch((error: unknown) => callback(grpcStatusOf(error)));
     };
 
   const addDiscoveryService = (
@@ -324,6 +312,15 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       });
     },
   };
+}
+
+/** The status a call ends with on `error`: refusals keep their code, bad input is INVALID_ARGUMENT, the rest INTERNAL. */
+function grpcStatusOf(error: unknown): { code: grpc.status; details: string } {
+  if (error instanceof StreamError || error instanceof FetchRefused)
+    return { code: error.code, details: error.message };
+  if (error instanceof XdsKitError && error.code === "INVALID_ARGUMENT")
+    return { code: grpc.status.INVALID_ARGUMENT, details: error.message };
+  return { code: grpc.status.INTERNAL, details: `internal error: ${(error as Error)?.message ?? String(error)}` };
 }
 
 /** The per-type service's methods: Stream<Plural>, Delta<Plural>, Fetch<Plural>, from the generated definitions. */
