@@ -12,7 +12,8 @@ import {
   type WatchRequest,
 } from "@xdskit/core";
 import { HeldVersions } from "./held-versions.js";
-import { FEATURE_RESOURCE_TTL, globsOf, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
+import { globsOf } from "./names.js";
+import { FEATURE_RESOURCE_TTL, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";
 import { EMPTY_SUBSCRIPTION, type NamesFingerprint, shareNameSet, toggleName } from "./subscriptions.js";
 import {
   encodeDeltaHeartbeat,

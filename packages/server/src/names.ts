@@ -25,3 +25,14 @@ export function canonicalNames(
     return parsed.source;
   });
 }
+
+/** The glob collections among subscribed names (R34), or undefined when there are none. */
+export function globsOf(names: ReadonlySet<string>): XdstpName[] | undefined {
+  const globs: XdstpName[] = [];
+  for (const name of names) {
+    if (!isXdstpName(name) || !name.includes("/*")) continue;
+    const parsed = parseXdstpName(name);
+    if (parsed.glob) globs.push(parsed);
+  }
+  return globs.length > 0 ? globs : undefined;
+}

@@ -4,10 +4,8 @@ import { status } from "@grpc/grpc-js";
 import {
   type AckEvent,
   type CancelWatch,
-  isXdstpName,
   type Node,
   type PreparedResource,
-  parseXdstpName,
   type ResourceType,
   type ResourceView,
   resourceTypeOf,
@@ -16,6 +14,11 @@ import {
   type XdstpName,
 } from "@xdskit/core";
 import type { StreamInfo } from "./callbacks.js";
+import type { HeldVersions } from "./held-versions.js";
+import { canonicalNames } from "./names.js";
+import type { Identity, ResolvedXdsServerOptions } from "./options.js";
+import { TtlTracker } from "./ttl-tracker.js";
+import type { HeartbeatEntry, SharedEncoding } from "./wire.js";
 
 /** A type whose resources the client needs before it answers for the type it is keyed under. */
 const WARMS_ON = new Map<string, string>([
@@ -26,23 +29,6 @@ const WARMS_ON = new Map<string, string>([
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
-
-/** The glob collections among subscribed names (R34), or undefined when there are none. */
-export function globsOf(names: ReadonlySet<string>): XdstpName[] | undefined {
-  const globs: XdstpName[] = [];
-  for (const name of names) {
-    if (!isXdstpName(name) || !name.includes("/*")) continue;
-    const parsed = parseXdstpName(name);
-    if (parsed.glob) globs.push(parsed);
-  }
-  return globs.length > 0 ? globs : undefined;
-}
-
-import type { HeldVersions } from "./held-versions.js";
-import { canonicalNames } from "./names.js";
-import type { Identity, ResolvedXdsServerOptions } from "./options.js";
-import { TtlTracker } from "./ttl-tracker.js";
-import type { HeartbeatEntry, SharedEncoding } from "./wire.js";
 
 /** Client feature: the client honours `Resource.ttl` and heartbeats (XDS-RULES R29, R30). */
 export const FEATURE_RESOURCE_TTL = "xds.config.supports-resource-ttl";
