@@ -9,6 +9,7 @@
 //   - validate/validate.proto: the Go module github.com/envoyproxy/protoc-gen-validate at PGV_VERSION, because the
 //     copy inside @grpc/grpc-js-xds predates the `ignore_empty` rule options that the Envoy API uses
 //   - google/protobuf/*: the include folder of the npm package `protoc` (which also provides the compiler)
+//   - Istio's networking and security API: the Go module istio.io/api at ISTIO_API_VERSION
 //   - proto/local: protos written here (Istio's CA service, gRPC health)
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -19,6 +20,9 @@ import { fileURLToPath } from "node:url";
 
 const PGV_MODULE = "github.com/envoyproxy/protoc-gen-validate";
 const PGV_VERSION = "v1.0.4";
+// Istio's API (networking and security CRD specs); the Go module ships the .proto files.
+const ISTIO_API_MODULE = "istio.io/api";
+const ISTIO_API_VERSION = "v1.32.0";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const genDir = path.join(root, "packages/core/src/gen");
@@ -44,15 +48,14 @@ function packageDir(name) {
   return path.dirname(require.resolve(`${name}/package.json`));
 }
 
-function pgvDir() {
-  const out = execFileSync("go", ["mod", "download", "-json", `${PGV_MODULE}@${PGV_VERSION}`], {
+function goModuleDir(module, version) {
+  const out = execFileSync("go", ["mod", "download", "-json", `${module}@${version}`], {
     cwd: os.tmpdir(),
     env: { ...process.env, GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local" },
     encoding: "utf8",
   });
   const info = JSON.parse(out);
-  if (info.Error || !info.Dir)
-    throw new Error(`go mod download ${PGV_MODULE}@${PGV_VERSION}: ${info.Error ?? "no Dir"}`);
+  if (info.Error || !info.Dir) throw new Error(`go mod download ${module}@${version}: ${info.Error ?? "no Dir"}`);
   return info.Dir;
 }
 
@@ -80,10 +83,11 @@ function generate(outDir) {
   // Order matters: the first root that has a path wins, so PGV's newer validate.proto shadows nothing else.
   const includes = [
     path.join(root, "proto/local"),
-    pgvDir(),
+    goModuleDir(PGV_MODULE, PGV_VERSION),
     path.join(xdsDeps, "envoy-api"),
     path.join(xdsDeps, "xds"),
     path.join(xdsDeps, "googleapis"),
+    goModuleDir(ISTIO_API_MODULE, ISTIO_API_VERSION),
     protoc.include,
   ];
   const plugin = path.join(root, "node_modules/.bin/protoc-gen-ts_proto");

@@ -1,0 +1,18 @@
+// @xdskit/translate: Istio networking config (and Kubernetes services) to Envoy xDS, validation, simulation.
+
+export { type ConfigDiagnostic, formatConfigDiagnostic } from "./config/diagnostics.js";
+export { type KindInfo, kindInfoOf, kindInfos, parseApiVersion } from "./config/kinds.js";
+export type * from "./config/kubernetes.js";
+export { type ConfigInput, type LoadResult, loadConfig } from "./config/loader.js";
+export {
+  type AnyConfigObject,
+  type ConfigKey,
+  type ConfigKind,
+  type ConfigObject,
+  configKey,
+  isKind,
+  type ObjectMeta,
+  type ObjectSource,
+  type SourcePosition,
+  type SpecByKind,
+} from "./config/model.js";
