@@ -23,7 +23,7 @@ export {
   type StreamFeedback,
   type WatchRequest,
 } from "./cache/config-watcher.js";
-export { checkSnapshotConsistency } from "./cache/consistency.js";
+export { type ConsistencyOptions, checkSnapshotConsistency } from "./cache/consistency.js";
 export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
 export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
 export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
