@@ -1,5 +1,9 @@
 /** Machine-readable codes of {@link XdsKitError}. */
 export type XdsKitErrorCode =
+  /** A server's `listen`: another process holds the port. */
+  | "ADDRESS_IN_USE"
+  /** A server's `listen` called while it is listening (or binding) already. */
+  | "ALREADY_LISTENING"
   | "UNKNOWN_TYPE_URL"
   | "UNKNOWN_MESSAGE_TYPE"
   | "DECODE_FAILED"
