@@ -34,7 +34,8 @@ const cjsScript = `
 const core = require("@xdskit/core");
 const server = require("@xdskit/server");
 const umbrella = require("xdskit");
-console.log(process.version, typeof core.createSnapshotCache, typeof server.createXdsServer, typeof umbrella.createXdsServer);
+const watcher = require("@xdskit/core/watcher");
+console.log(process.version, typeof core.createSnapshotCache, typeof server.createXdsServer, typeof umbrella.createXdsServer, typeof watcher.sotwResponseFrom);
 `;
 
 describe("built packages", () => {
@@ -51,7 +52,7 @@ describe("built packages", () => {
       const esm = await run(bin, ["--input-type=module", "-e", esmScript], { cwd: root, timeout: 30_000 });
       expect(esm.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ from-dist$`, "m"));
       const cjs = await run(bin, ["-e", cjsScript], { cwd: root, timeout: 30_000 });
-      expect(cjs.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ function function function$`, "m"));
+      expect(cjs.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ function function function function$`, "m"));
     });
   }
 });
