@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
+import type { DescMessage } from "@bufbuild/protobuf";
 import { XdsKitError } from "../errors.js";
 import type { Any } from "../gen/google/protobuf/any.js";
+import { schemaRegistry } from "../proto-json.js";
 import type { ResourceType } from "../resource-types.js";
+import { checkMessage, describeValue, formatSchemaProblem } from "../schema-check.js";
 import { canonicalResourceName } from "../xdstp.js";
 
 /**
@@ -38,6 +41,14 @@ const finalizer = new FinalizationRegistry<string>((key) => {
   if (ref && ref.deref() === undefined) interned.delete(key);
 });
 
+// Every PreparedResource made here, so an object that merely looks like one is not taken for one.
+const preparedResources = new WeakSet<object>();
+
+/** Whether `value` is a {@link PreparedResource} (made by prepareResource, listCollection or rawResource). */
+export function isPreparedResource(value: unknown): value is PreparedResource {
+  return typeof value === "object" && value !== null && preparedResources.has(value);
+}
+
 /** Options of {@link prepareResource}. */
 export interface PrepareOptions {
   /** Resource name; default: the type's name field (e.g. Cluster.name). */
@@ -51,15 +62,57 @@ export interface PrepareOptions {
   ttlMs?: number;
 }
 
-/** Encodes a resource once (see {@link PreparedResource}). */
+// The message schema of each type, looked up once (undefined: a type this build's descriptors do not hold).
+const schemas = new WeakMap<ResourceType, DescMessage | undefined>();
+
+/**
+ * Checks a resource against its type's message schema and throws {@link XdsKitError} `INVALID_ARGUMENT`
+ * naming `where` (e.g. `createSnapshot: Cluster[3]`), the resource's name when it has one, the field path and
+ * what was expected.
+ */
+export function checkResource(type: ResourceType, resource: unknown, where: string): void {
+  let schema = schemas.get(type);
+  if (schema === undefined && !schemas.has(type)) {
+    schema = schemaRegistry().getMessage(type.messageName);
+    schemas.set(type, schema);
+  }
+  if (!schema) return;
+  const problem = checkMessage(schema, resource);
+  if (!problem) return;
+  let name: unknown;
+  try {
+    name = type.nameOf(resource);
+  } catch {
+    // the name is unreadable: the problem says why
+  }
+  const named = typeof name === "string" && name !== "" ? ` ${describeValue(name)}` : "";
+  throw new XdsKitError("INVALID_ARGUMENT", `${where}${named}: ${formatSchemaProblem(problem)}`);
+}
+
+/**
+ * Encodes a resource once (see {@link PreparedResource}). The resource is first checked against its type's
+ * message schema: a value of the wrong kind (a Listener given as a Cluster, `null`, `name: 42`, an enum given
+ * by name, an unknown field) throws {@link XdsKitError} `INVALID_ARGUMENT` naming the field and what it expects.
+ */
 export function prepareResource<T>(
   type: ResourceType<T>,
   resource: T,
   options: PrepareOptions = {},
 ): PreparedResource<T> {
+  return prepareAt(type, resource, options, `prepareResource: ${type.kind}`);
+}
+
+/** {@link prepareResource}, with `where` naming the caller and the item in refusals. */
+export function prepareAt<T>(
+  type: ResourceType<T>,
+  resource: T,
+  options: PrepareOptions,
+  where: string,
+): PreparedResource<T> {
   const ttlMs = options.ttlMs;
   if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0))
-    throw new XdsKitError("INVALID_ARGUMENT", `prepareResource: ttlMs must be a positive integer, got ${ttlMs}`);
+    throw new XdsKitError("INVALID_ARGUMENT", `${where}: ttlMs must be a positive integer, got ${ttlMs}`);
+  checkResource(type as ResourceType, resource, where);
   const bytes = type.codec.encode(resource).finish();
   // xdstp:// names are kept in canonical form so that equal names compare equal (R33).
   const name = canonicalResourceName(options.name ?? type.nameOf(resource));
@@ -80,6 +133,7 @@ export function prepareResource<T>(
     any: Object.freeze({ typeUrl: type.typeUrl, value: bytes }),
     ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
   });
+  preparedResources.add(prepared);
   interned.set(key, new WeakRef(prepared));
   finalizer.register(prepared, key);
   return prepared;
