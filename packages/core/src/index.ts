@@ -26,7 +26,14 @@ export {
 export { checkSnapshotConsistency } from "./cache/consistency.js";
 export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
 export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
-export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
+export {
+  contentHash,
+  isPreparedResource,
+  type PreparedResource,
+  type PrepareOptions,
+  prepareResource,
+  rawResource,
+} from "./cache/prepared-resource.js";
 export { clusterNamesOf, edsNameOf, rdsNamesOf } from "./cache/references.js";
 export {
   changedBetween,
@@ -89,13 +96,17 @@ export {
   schemaRegistry,
 } from "./proto-json.js";
 export {
+  type CustomResourceTypeOptions,
   type MessageCodec,
   messageNameOf,
   type ResourceKind,
   type ResourceOf,
   type ResourceType,
+  registerResourceType,
+  resourceKinds,
   resourceTypeList,
   resourceTypeOf,
+  resourceTypeOfKind,
   resourceTypes,
   typeUrlOf,
 } from "./resource-types.js";

@@ -1,13 +1,23 @@
 import { createHash } from "node:crypto";
 import { XdsKitError } from "../errors.js";
-import { type ResourceKind, type ResourceOf, type ResourceType, resourceTypes } from "../resource-types.js";
+import {
+  type ResourceKind,
+  type ResourceOf,
+  type ResourceType,
+  resourceKinds,
+  resourceTypeOfKind,
+} from "../resource-types.js";
 import { contentHash, isPreparedResource, type PreparedResource, prepareAt } from "./prepared-resource.js";
 import { markImmutable, recordChanges } from "./responses.js";
 
-/** Resources of a snapshot by kind: plain generated messages, or already {@link PreparedResource}s. */
+/**
+ * Resources of a snapshot by kind: plain generated messages, or already {@link PreparedResource}s (raw ones from
+ * {@link rawResource} included). A type the application registered ({@link registerResourceType}) goes under its
+ * own kind.
+ */
 export type SnapshotResources = {
   [K in ResourceKind]?: ReadonlyArray<ResourceOf<K> | PreparedResource<ResourceOf<K>>>;
-};
+} & { readonly [registeredKind: string]: ReadonlyArray<unknown> | undefined };
 
 /** Options of {@link createSnapshot}. */
 export interface SnapshotOptions {
@@ -91,8 +101,12 @@ function prepareItem(type: ResourceType, item: unknown, where: string): Prepared
 }
 
 function typeOfKind(kind: string, where: string): ResourceType {
-  const type = resourceTypes[kind as ResourceKind] as ResourceType | undefined;
-  if (!type) throw new XdsKitError("INVALID_ARGUMENT", `${where}: unknown resource kind "${kind}"`);
+  const type = resourceTypeOfKind(kind);
+  if (!type)
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `${where}: unknown resource kind "${kind}" (expected one of ${resourceKinds().join(", ")})`,
+    );
   return type;
 }
 
@@ -151,7 +165,9 @@ export function createSnapshot(options: SnapshotOptions): Snapshot {
 export interface SnapshotChanges {
   readonly set?: SnapshotResources;
   /** Names to remove, by kind; a name the snapshot does not hold is ignored. */
-  readonly remove?: { readonly [K in ResourceKind]?: readonly string[] };
+  readonly remove?: { readonly [K in ResourceKind]?: readonly string[] } & {
+    readonly [registeredKind: string]: readonly string[] | undefined;
+  };
 }
 
 /** Options of {@link updateSnapshot}. */
