@@ -2,6 +2,7 @@
 // Problems become diagnostics; a bad document never stops the others from loading.
 import { messageFromJson, XdsKitError } from "@xdskit/core";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import { checkMessageJson } from "./decode.js";
 import type { ConfigDiagnostic } from "./diagnostics.js";
 import { kindInfoOf, parseApiVersion } from "./kinds.js";
 import type { AnyConfigObject, ObjectMeta, ObjectSource, SourcePosition } from "./model.js";
@@ -64,7 +65,10 @@ function loadText(input: ConfigInput, objects: AnyConfigObject[], diagnostics: C
       positionOf: (path) => lookup(positions, prefix ? (path ? `${prefix}.${path}` : prefix) : path, docPosition),
     });
     const record = value as { kind?: unknown; items?: unknown };
-    if (record && typeof record === "object" && record.kind === "List" && Array.isArray(record.items)) {
+    if (Array.isArray(value)) {
+      // A JSON (or YAML) array of objects, as `kubectl get -o json` pipelines produce.
+      for (const [i, item] of value.entries()) readObject(item, source(`[${i}]`), objects, diagnostics);
+    } else if (record && typeof record === "object" && record.kind === "List" && Array.isArray(record.items)) {
       for (const [i, item] of record.items.entries()) readObject(item, source(`items[${i}]`), objects, diagnostics);
     } else {
       readObject(value, source(""), objects, diagnostics);
@@ -151,8 +155,21 @@ function readObject(
     const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = body;
     spec = rest;
   } else if (info.spec) {
+    const checked = checkMessageJson(info.spec.messageName, body.spec ?? {});
+    for (const p of checked.problems) {
+      const path = p.path ? `spec.${p.path}` : "spec";
+      diagnostics.push({
+        severity: p.severity,
+        code: p.severity === "error" ? "XDS_SPEC_DECODE" : "XDS_UNKNOWN_FIELD",
+        ...ids,
+        path,
+        message: p.message,
+        ...where(path),
+      });
+    }
+    if (checked.problems.some((p) => p.severity === "error")) return;
     try {
-      spec = messageFromJson(info.spec.messageName, info.spec.codec, (body.spec ?? {}) as never);
+      spec = messageFromJson(info.spec.messageName, info.spec.codec, checked.json);
     } catch (cause) {
       problem("spec", (cause as Error).message.replace(/^[\w.]+ from JSON: /, ""), "XDS_SPEC_DECODE", ids);
       return;
