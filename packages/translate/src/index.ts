@@ -1,5 +1,6 @@
 // @xdskit/translate: Istio networking config (and Kubernetes services) to Envoy xDS, validation, simulation.
 
+export { parseGoDuration } from "./config/decode.js";
 export { type ConfigDiagnostic, formatConfigDiagnostic } from "./config/diagnostics.js";
 export { type KindInfo, kindInfoOf, kindInfos, parseApiVersion } from "./config/kinds.js";
 export type * from "./config/kubernetes.js";
@@ -16,3 +17,4 @@ export {
   type SourcePosition,
   type SpecByKind,
 } from "./config/model.js";
+export { SCHEMA_VALIDATION_ERROR, SCHEMA_WARNING, validateConfig } from "./validate/validate-config.js";
