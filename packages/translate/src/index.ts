@@ -17,4 +17,9 @@ export {
   type SourcePosition,
   type SpecByKind,
 } from "./config/model.js";
-export { SCHEMA_VALIDATION_ERROR, SCHEMA_WARNING, validateConfig } from "./validate/validate-config.js";
+export {
+  CRD_SCHEMA_ERROR,
+  SCHEMA_VALIDATION_ERROR,
+  SCHEMA_WARNING,
+  validateConfig,
+} from "./validate/validate-config.js";

@@ -58,20 +58,22 @@ function loadText(input: ConfigInput, objects: AnyConfigObject[], diagnostics: C
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue; // an empty document ("---" at the end)
     const positions = positionIndex(doc.contents as Node | null, at);
-    const source = (prefix: string): ObjectSource => ({
+    const source = (prefix: string, json: unknown): ObjectSource => ({
       file: input.file,
       document: documentIndex,
+      json,
       position: positions.get(prefix) ?? docPosition,
       positionOf: (path) => lookup(positions, prefix ? (path ? `${prefix}.${path}` : prefix) : path, docPosition),
     });
     const record = value as { kind?: unknown; items?: unknown };
     if (Array.isArray(value)) {
       // A JSON (or YAML) array of objects, as `kubectl get -o json` pipelines produce.
-      for (const [i, item] of value.entries()) readObject(item, source(`[${i}]`), objects, diagnostics);
+      for (const [i, item] of value.entries()) readObject(item, source(`[${i}]`, item), objects, diagnostics);
     } else if (record && typeof record === "object" && record.kind === "List" && Array.isArray(record.items)) {
-      for (const [i, item] of record.items.entries()) readObject(item, source(`items[${i}]`), objects, diagnostics);
+      for (const [i, item] of record.items.entries())
+        readObject(item, source(`items[${i}]`, item), objects, diagnostics);
     } else {
-      readObject(value, source(""), objects, diagnostics);
+      readObject(value, source("", value), objects, diagnostics);
     }
   }
 }

@@ -1,8 +1,10 @@
 // validateConfig: Istio's per-object semantic validation (what its admission webhook checks), as diagnostics.
-import { XdsKitError } from "@xdskit/core";
+import { messageToJson, XdsKitError } from "@xdskit/core";
 import type { ConfigDiagnostic } from "../config/diagnostics.js";
-import { kindInfos } from "../config/kinds.js";
+import { kindInfos, parseApiVersion } from "../config/kinds.js";
 import type { AnyConfigObject } from "../config/model.js";
+import { checkSchema, type SchemaProblem } from "./crd-schema.js";
+import { crdSchemaTable } from "./crd-schemas.gen.js";
 import { validateDestinationRule } from "./destination-rule.js";
 import { validateGateway } from "./gateway.js";
 import type { Report } from "./report.js";
@@ -14,8 +16,28 @@ import { validateVirtualService } from "./virtual-service.js";
 /** Istio's analyzer codes for what its webhook reports: an error rejects the object, a warning does not. */
 export const SCHEMA_VALIDATION_ERROR = "IST0106";
 export const SCHEMA_WARNING = "IST0133";
+/** A spec the Kubernetes API server would refuse: it breaks the CRD's OpenAPI schema or one of its CEL rules. */
+export const CRD_SCHEMA_ERROR = "XDS_CRD_SCHEMA";
 
-const codecOf = new Map(kindInfos.filter((k) => k.spec).map((k) => [k.kind, k.spec?.codec]));
+const specOf = new Map(kindInfos.filter((k) => k.spec).map((k) => [k.kind, k.spec]));
+
+/**
+ * The spec checked against its CRD's schema: as written when the loader read it, otherwise the spec's proto3
+ * JSON. Istio kinds only; an apiVersion whose CRD has no schema is not checked.
+ */
+export function structuralProblems(object: AnyConfigObject): SchemaProblem[] {
+  const info = specOf.get(object.kind);
+  if (!info) return [];
+  const { group, version } = parseApiVersion(object.apiVersion);
+  const index = crdSchemaTable.kinds[`${group}/${object.kind}`]?.[version];
+  const schema = index === undefined ? undefined : crdSchemaTable.schemas[index];
+  if (!schema) return [];
+  const written = object.source?.json as { spec?: unknown } | undefined;
+  const spec = written ? (written.spec ?? {}) : messageToJson(info.messageName, info.codec, object.spec);
+  const problems: SchemaProblem[] = [];
+  checkSchema(schema, spec, "spec", problems);
+  return problems;
+}
 
 /** A diagnostic about `object` at `path`, with where that field was written. */
 export function diagnosticAt(
@@ -52,8 +74,9 @@ export function validateObject(object: AnyConfigObject): ConfigDiagnostic[] {
       "metadata.annotations",
       `${object.metadata.namespace}/${object.metadata.name} has unsupported annotation istio.io/dry-run, please remove the annotation`,
     );
+  for (const p of structuralProblems(object)) report.error(p.path, p.message, CRD_SCHEMA_ERROR);
   // Specs built in code may leave fields unset; a round trip through the codec fills proto3 defaults.
-  const codec = codecOf.get(object.kind);
+  const codec = specOf.get(object.kind)?.codec;
   const spec = codec ? codec.decode(codec.encode(object.spec).finish()) : object.spec;
   const { namespace, name } = object.metadata;
   switch (object.kind) {
