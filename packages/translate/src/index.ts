@@ -18,6 +18,18 @@ export {
   type SpecByKind,
 } from "./config/model.js";
 export {
+  type ConfigChange,
+  type ConfigChangeResult,
+  type ConfigChangeStatus,
+  type ConfigEvent,
+  type ConfigObjectStatus,
+  type ConfigSnapshotView,
+  type ConfigStore,
+  type ConfigStoreOptions,
+  type ConfigUpdateResult,
+  createConfigStore,
+} from "./config/store.js";
+export {
   analyzeConfig,
   CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
   DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
