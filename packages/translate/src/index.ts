@@ -1,5 +1,6 @@
 // @xdskit/translate: Istio networking config (and Kubernetes services) to Envoy xDS, validation, simulation.
 
+export { parseGoDuration } from "./config/decode.js";
 export { type ConfigDiagnostic, formatConfigDiagnostic } from "./config/diagnostics.js";
 export { type KindInfo, kindInfoOf, kindInfos, parseApiVersion } from "./config/kinds.js";
 export type * from "./config/kubernetes.js";
@@ -16,3 +17,32 @@ export {
   type SourcePosition,
   type SpecByKind,
 } from "./config/model.js";
+export {
+  type ConfigChange,
+  type ConfigChangeResult,
+  type ConfigChangeStatus,
+  type ConfigEvent,
+  type ConfigObjectStatus,
+  type ConfigSnapshotView,
+  type ConfigStore,
+  type ConfigStoreOptions,
+  type ConfigUpdateResult,
+  createConfigStore,
+} from "./config/store.js";
+export {
+  analyzeConfig,
+  CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
+  DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
+  EXTERNAL_NAME_SERVICE_TYPE_INVALID_PORT_NAME,
+  PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION,
+  REFERENCED_RESOURCE_NOT_FOUND,
+  UNKNOWN_DESTINATION_RULE_HOST,
+  VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED,
+  VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
+} from "./validate/analyze.js";
+export {
+  CRD_SCHEMA_ERROR,
+  SCHEMA_VALIDATION_ERROR,
+  SCHEMA_WARNING,
+  validateConfig,
+} from "./validate/validate-config.js";
