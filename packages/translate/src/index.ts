@@ -29,6 +29,30 @@ export {
   type ConfigUpdateResult,
   createConfigStore,
 } from "./config/store.js";
+export { generate } from "./generate/generate.js";
+export { type MeshProxy, type ProxyOfOptions, type ProxyType, proxyOf } from "./generate/proxy.js";
+export { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
+export {
+  buildMesh,
+  type MergedDestinationRule,
+  type Mesh,
+  type MeshOptions,
+  type ResolvedMeshOptions,
+  type SidecarEgress,
+  type SidecarIngress,
+  type SidecarScope,
+  type VirtualServiceEntry,
+} from "./index/mesh.js";
+export { buildRegistry, type RegistryOptions } from "./registry/build.js";
+export type {
+  MeshService,
+  PortProtocol,
+  Registry,
+  Resolution,
+  ServiceEndpoint,
+  ServicePort,
+  Workload,
+} from "./registry/model.js";
 export {
   analyzeConfig,
   CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
