@@ -46,12 +46,17 @@ export function describeStringMatcher(matcher: StringMatcherConfig): string {
 /** Request headers by lower-case name, each with every value in arrival order. */
 export type HeaderValues = ReadonlyMap<string, readonly string[]>;
 
-/** A header as Envoy's matchers read it: every value joined with ","; undefined when absent. */
-export function headerValue(headers: HeaderValues, name: string): string | undefined {
+/** Every value of a header (Host is :authority), or undefined when absent. */
+export function headerValues(headers: HeaderValues, name: string): readonly string[] | undefined {
   const lower = name.toLowerCase();
   // Envoy stores Host as :authority and finds it under either name.
   const values = headers.get(lower === "host" ? ":authority" : lower);
-  return values && values.length > 0 ? values.join(",") : undefined;
+  return values && values.length > 0 ? values : undefined;
+}
+
+/** A header's values joined with "," (how it reads in messages), or undefined when absent. */
+export function headerValue(headers: HeaderValues, name: string): string | undefined {
+  return headerValues(headers, name)?.join(",");
 }
 
 function describeHeaderMatcher(m: HeaderMatcherConfig): string {
@@ -67,11 +72,30 @@ function describeHeaderMatcher(m: HeaderMatcherConfig): string {
   return m.invertMatch ? "absent" : "present";
 }
 
-/** Envoy's HeaderMatcher: presence rules for a missing header, then the specifier, then invert_match. */
+/** Whether one header value satisfies the matcher's specifier (presence aside). */
+function matchHeaderValue(matcher: HeaderMatcherConfig, value: string): boolean {
+  if (matcher.exactMatch !== undefined) return matcher.exactMatch === "" || value === matcher.exactMatch;
+  if (matcher.safeRegexMatch !== undefined) return re2FullMatch(matcher.safeRegexMatch.regex ?? "", value);
+  if (matcher.rangeMatch !== undefined) {
+    const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+    return Number.isFinite(n) && n >= (matcher.rangeMatch.start ?? 0) && n < (matcher.rangeMatch.end ?? 0);
+  }
+  if (matcher.prefixMatch !== undefined) return value.startsWith(matcher.prefixMatch);
+  if (matcher.suffixMatch !== undefined) return value.endsWith(matcher.suffixMatch);
+  if (matcher.containsMatch !== undefined) return value.includes(matcher.containsMatch);
+  if (matcher.stringMatch !== undefined) return matchString(matcher.stringMatch, value);
+  return matcher.presentMatch ?? true;
+}
+
+/**
+ * Envoy's HeaderMatcher: presence rules for a missing header; otherwise the specifier holds when any one
+ * of the header's values satisfies it (Envoy 1.40 tries a header sent several times value by value, not
+ * joined), and invert_match negates the outcome.
+ */
 export function matchHeader(matcher: HeaderMatcherConfig, headers: HeaderValues): MatchVerdict {
   const name = matcher.name ?? "";
   const expected = describeHeaderMatcher(matcher);
-  const found = headerValue(headers, name);
+  const found = headerValues(headers, name);
   const invert = matcher.invertMatch === true;
   // No specifier at all means "present".
   const isPresence =
@@ -90,20 +114,11 @@ export function matchHeader(matcher: HeaderMatcherConfig, headers: HeaderValues)
     const matched = isPresence ? (invert ? present : !present) : false;
     return { matched, reason: `header ${name} is absent (wanted ${expected})` };
   }
-  const value = found ?? "";
-  let hit: boolean;
-  if (matcher.exactMatch !== undefined) hit = matcher.exactMatch === "" || value === matcher.exactMatch;
-  else if (matcher.safeRegexMatch !== undefined) hit = re2FullMatch(matcher.safeRegexMatch.regex ?? "", value);
-  else if (matcher.rangeMatch !== undefined) {
-    const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
-    hit = Number.isFinite(n) && n >= (matcher.rangeMatch.start ?? 0) && n < (matcher.rangeMatch.end ?? 0);
-  } else if (matcher.prefixMatch !== undefined) hit = value.startsWith(matcher.prefixMatch);
-  else if (matcher.suffixMatch !== undefined) hit = value.endsWith(matcher.suffixMatch);
-  else if (matcher.containsMatch !== undefined) hit = value.includes(matcher.containsMatch);
-  else if (matcher.stringMatch !== undefined) hit = matchString(matcher.stringMatch, value);
-  else hit = present;
+  const values = found ?? [""];
+  const hit = isPresence ? present : values.some((value) => matchHeaderValue(matcher, value));
   const matched = hit !== invert;
-  return { matched, reason: `header ${name}: ${quote(value)} ${matched ? "is" : "is not"} ${expected}` };
+  const shown = values.map(quote).join(", ");
+  return { matched, reason: `header ${name}: ${shown} ${matched ? "is" : "is not"} ${expected}` };
 }
 
 /** Query parameters of a :path, first value per name wins where Envoy's matcher looks (no decoding). */
