@@ -58,9 +58,11 @@ const VALUE_REGEXES = ["[a-z]+", "v[0-9]-.*", "1[0-9]", "(?i)beta"];
 const QUERY_NAMES = ["v", "debug"];
 const QUERY_VALUES = ["1", "2", "on", "abc"];
 const SUFFIXES = ["", "/", "/1", "/42", "/items", "/v1/items", "x", "/a/b"];
-const QUERIES = ["", "", "?v=1", "?v=2", "?debug", "?debug=on&v=abc", "?v=2&v=1"];
+const QUERIES = ["", "", "?v=1", "?v=2", "?debug", "?debug=on&v=abc", "?v=2&v=1", "?v=%32", "?x=1&v=", "?v=1#frag"];
+const METHODS = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
 
 function headerMatcher(r: Random): HeaderMatcher {
+  if (r.chance(0.1)) return { name: ":method", stringMatch: { exact: r.pick(["GET", "POST"]) } };
   const name = r.pick(HEADER_NAMES);
   const value = r.pick(VALUES);
   const invertMatch = r.chance(0.15) ? true : undefined;
@@ -199,6 +201,7 @@ export function randomRouteConfiguration(r: Random, name: string): RouteConfigur
 
 /** A request built to hit (and miss) what the generator produces. */
 export interface GeneratedRequest {
+  method: string;
   authority: string;
   path: string;
   headers: Record<string, string | string[]>;
@@ -217,5 +220,5 @@ export function randomRequest(r: Random): GeneratedRequest {
     if (!r.chance(0.45)) continue;
     headers[name] = r.chance(0.1) ? [r.pick(VALUES), r.pick(VALUES)] : r.pick(VALUES);
   }
-  return { authority: host, path, headers };
+  return { method: r.pick(METHODS), authority: host, path, headers };
 }

@@ -68,7 +68,7 @@ function send(port: number, request: GeneratedRequest): Promise<Observed> {
         host: "127.0.0.1",
         port,
         path: request.path,
-        method: "GET",
+        method: request.method,
         agent,
         setHost: false,
         headers: { host: request.authority, ...request.headers },
@@ -175,6 +175,7 @@ describe(`the route simulator agrees with Envoy (seed ${SEED})`, () => {
           {
             listener,
             port: ports[listener],
+            method: request.method,
             authority: request.authority,
             path: request.path,
             headers: request.headers,

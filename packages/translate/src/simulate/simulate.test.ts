@@ -379,6 +379,14 @@ describe("actions", () => {
     expect(simulate(resources, {}).action).toMatchObject({ kind: "local-reply", status: 503 });
   });
 
+  it("a path with a fragment is refused with 400 before routing", () => {
+    expect(simulate(routesOf([{ match: { prefix: "/" }, route: { cluster: "c" } }]), { path: "/a#b" }).action).toEqual({
+      kind: "local-reply",
+      status: 400,
+      reason: "path with a fragment",
+    });
+  });
+
   it("require_tls ALL redirects plain HTTP to https", () => {
     const resources = { routes: [{ name: "r", virtualHosts: [{ ...vhost("v", ["*"]), requireTls: 2 }] }] };
     expect(simulate(resources, { url: "http://a.com/x" }).action).toEqual({

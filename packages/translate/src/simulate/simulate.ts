@@ -90,6 +90,12 @@ function routeThrough(
   result: SimulationResult,
 ): void {
   const { trace, warnings } = result;
+  if (request.path.includes("#")) {
+    // Envoy's connection manager refuses a :path with a fragment before any routing.
+    trace.push({ stage: "route-configuration", text: `the path ${quote(request.path)} has a fragment: 400` });
+    result.action = { kind: "local-reply", status: 400, reason: "path with a fragment" };
+    return;
+  }
   const choice = findVirtualHost(config, request.authority);
   if (!choice) {
     trace.push({ stage: "virtual-host", text: `no virtual host matches host ${quote(request.authority)}: 404` });
