@@ -54,6 +54,29 @@ export type {
   Workload,
 } from "./registry/model.js";
 export {
+  expectRoute,
+  type RouteAssertion,
+  type RouteExpectation,
+  RouteExpectationError,
+} from "./simulate/expect-route.js";
+// The route simulator: Envoy's listener, filter chain and route matching over any xDS resources.
+export { compileRe2, type Re2Pattern, re2FullMatch, re2ReplaceAll, translateRe2 } from "./simulate/re2.js";
+export type { SimulationRequest } from "./simulate/request.js";
+export {
+  resourcesFromConfigDump,
+  type SimulationInput,
+  type SimulationResources,
+  simulationResourcesOf,
+} from "./simulate/resources.js";
+export type {
+  ForwardAction,
+  SimulatedAction,
+  SimulationResult,
+  TraceLine,
+  WeightedClusterShare,
+} from "./simulate/result.js";
+export { describeAction, explain, simulate } from "./simulate/simulate.js";
+export {
   analyzeConfig,
   CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
   DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
