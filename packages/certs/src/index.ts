@@ -1,0 +1,16 @@
+// @xdskit/certs: a certificate authority for SPIFFE workload identities (Istio's Citadel).
+
+export {
+  type CertificateAuthority,
+  type CertificateAuthorityOptions,
+  createCertificateAuthority,
+  type IssuedCertificate,
+  type IssueRequest,
+  type RootRotationState,
+  type WorkloadCertificate,
+} from "./authority.js";
+export { createCsr } from "./csr.js";
+export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
+export { generateKeyPair, type KeyAlgorithm } from "./keys.js";
+export { nextRotationTime, type RotationOptions } from "./rotation.js";
+export { CACERTS_FILES, type CaMaterial } from "./signer.js";
