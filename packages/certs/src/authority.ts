@@ -1,6 +1,7 @@
 // The certificate authority: a self-signed root (persisted or in memory) or Istio's plug-in cacerts,
 // signing SPIFFE workload certificates with Istio's leaf profile.
 
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -109,6 +110,13 @@ export interface CertificateAuthority {
   /** Step 3, once every certificate of the previous root has rotated (one max TTL later): drops it from the bundle. */
   retirePreviousRoots(): Promise<void>;
   readonly rootRotation: RootRotationState;
+  /**
+   * The SPIFFE id of a workload certificate (DER or PEM) this CA issued and that is valid now: signed by the
+   * current CA certificate or a root of the trust bundle, not a CA, one SPIFFE URI SAN of this trust
+   * domain. Throws XdsKitError UNAUTHENTICATED saying why not. What CreateCertificate trusts a client
+   * certificate with.
+   */
+  identityOfCertificate(certificate: Uint8Array | string): string;
 }
 
 interface ResolvedOptions {
@@ -319,6 +327,42 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
     return spiffeId;
   };
 
+  // Who may have signed a client certificate: the CA certificate, and every root of the bundle (a self-signed
+  // CA's previous root signed workloads directly). Recomputed when the signer or the bundle changes.
+  let issuersFor: { key: string; issuers: X509Certificate[] } | undefined;
+  const issuers = () => {
+    const key = [signer.chain[0], ...trustBundle()].join("");
+    if (issuersFor?.key !== key)
+      issuersFor = {
+        key,
+        issuers: [signer.chain[0] as string, ...trustBundle()].map((pem) => new X509Certificate(pem)),
+      };
+    return issuersFor.issuers;
+  };
+  const unauthenticated = (message: string) => new XdsKitError("UNAUTHENTICATED", `client certificate ${message}`);
+  const identityOfCertificate = (input: Uint8Array | string): string => {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(typeof input === "string" ? input : Buffer.from(input));
+    } catch {
+      throw unauthenticated("cannot be read");
+    }
+    if (!issuers().some((issuer) => certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey)))
+      throw unauthenticated(`(${certificate.subjectAltName ?? certificate.subject}) is not issued by this CA`);
+    const now = resolved.now();
+    if (Date.parse(certificate.validFrom) > now || Date.parse(certificate.validTo) < now)
+      throw unauthenticated(`expired or not yet valid (valid ${certificate.validFrom} to ${certificate.validTo})`);
+    if (certificate.ca) throw unauthenticated("is a CA certificate, not a workload's");
+    const names = (certificate.subjectAltName ?? "").split(", ").filter((name) => name.length > 0);
+    const uri = names.length === 1 && names[0]?.startsWith("URI:") ? names[0].slice(4) : undefined;
+    const identity = uri ? parseSpiffeId(uri) : undefined;
+    if (!uri || !identity)
+      throw unauthenticated(`has SANs "${names.join(", ")}", not one SPIFFE id spiffe://<td>/ns/<ns>/sa/<sa>`);
+    if (identity.trustDomain !== resolved.trustDomain)
+      throw unauthenticated(`identity ${uri} is not in this CA's trust domain "${resolved.trustDomain}"`);
+    return uri;
+  };
+
   const persist = async () => {
     if (resolved.dir) await writeCaDir(resolved.dir, { ...current, rootCert: trustBundle().join("") }, staged);
   };
@@ -345,6 +389,8 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
     get rootRotation(): RootRotationState {
       return staged ? "staged" : "none";
     },
+
+    identityOfCertificate,
 
     async issue(request) {
       if (typeof request !== "object" || request === null)

@@ -9,6 +9,19 @@ export {
   type RootRotationState,
   type WorkloadCertificate,
 } from "./authority.js";
+export {
+  type CallerCredentials,
+  type CertificateService,
+  type CertificateServiceCallbacks,
+  type CertificateServiceError,
+  type CertificateServiceOptions,
+  CertificateServiceRefusal,
+  CertificateServiceStatus,
+  CREATE_CERTIFICATE_PATH,
+  createCertificateService,
+  ISTIO_CERTIFICATE_SERVICE,
+  type TokenVerificationRequest,
+} from "./certificate-service.js";
 export { createCsr } from "./csr.js";
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
 export { generateKeyPair, type KeyAlgorithm } from "./keys.js";
