@@ -11,6 +11,7 @@ import { type CertificateAuthority, createCertificateAuthority } from "./authori
 import { CREATE_CERTIFICATE_PATH, createCertificateService } from "./certificate-service.js";
 import { createCsr } from "./csr.js";
 import { generateKeyPair } from "./keys.js";
+import { clientCredentials, serverCredentials } from "./testing/grpc.js";
 import { opensslVerify, tempDir } from "./testing/openssl.js";
 
 const CART = "spiffe://cluster.local/ns/shop/sa/cart";
@@ -22,35 +23,8 @@ let address: string;
 const signed: string[] = [];
 const refused: string[] = [];
 
-/**
- * A TLS server that asks for a client certificate but does not require one (tokens bootstrap the first).
- * Updates are delivered on a later tick, as grpc-js's providers do: it registers its watcher after subscribing.
- */
-function serverCredentials(certificate: { certChain: readonly string[]; privateKey: string }, roots: string) {
-  const provider: grpc.experimental.CertificateProvider = {
-    addCaCertificateListener: (listener) => setImmediate(() => listener({ caCertificate: Buffer.from(roots) })),
-    removeCaCertificateListener: () => {},
-    addIdentityCertificateListener: (listener) =>
-      setImmediate(() =>
-        listener({
-          certificate: Buffer.from(certificate.certChain.join("")),
-          privateKey: Buffer.from(certificate.privateKey),
-        }),
-      ),
-    removeIdentityCertificateListener: () => {},
-  };
-  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
-}
-
 function client(identity?: { certChain: readonly string[]; privateKey: string }): grpc.Client {
-  const credentials = grpc.credentials.createSsl(
-    Buffer.from(ca.trustBundle.join("")),
-    identity ? Buffer.from(identity.privateKey) : null,
-    identity ? Buffer.from(identity.certChain.join("")) : null,
-    // The CA's own serving certificate carries a SPIFFE id, not a host name.
-    { checkServerIdentity: () => undefined },
-  );
-  return new grpc.Client(address, credentials);
+  return new grpc.Client(address, clientCredentials(ca.trustBundle.join(""), identity));
 }
 
 function createCertificate(

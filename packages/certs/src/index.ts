@@ -26,4 +26,21 @@ export { createCsr } from "./csr.js";
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
 export { generateKeyPair, type KeyAlgorithm } from "./keys.js";
 export { nextRotationTime, type RotationOptions } from "./rotation.js";
+export {
+  CA_CERT_SUFFIX,
+  CREDENTIAL_PREFIX,
+  createSecretAuthorizer,
+  createWorkloadAuthenticator,
+  type GatewayCredential,
+  gatewayCredentialFromFiles,
+  gatewayCredentialFromObject,
+  gatewayCredentialSecrets,
+  identityOfNode,
+  ROOT_CA_SECRET,
+  rootCaSecret,
+  type SecretAuthorizationRequest,
+  type SecretAuthorizerOptions,
+  WORKLOAD_SECRET,
+  workloadSecrets,
+} from "./sds.js";
 export { CACERTS_FILES, type CaMaterial } from "./signer.js";
