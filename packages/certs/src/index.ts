@@ -25,6 +25,19 @@ export {
 export { createCsr } from "./csr.js";
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
 export { generateKeyPair, type KeyAlgorithm } from "./keys.js";
+export {
+  type CertificateProvidersOptions,
+  certificateProvidersBootstrap,
+  createWorkloadFileRotation,
+  type GrpcXdsBootstrapOptions,
+  grpcXdsBootstrap,
+  WORKLOAD_FILES,
+  type WorkloadFilePaths,
+  type WorkloadFileRotation,
+  type WorkloadFileRotationOptions,
+  workloadFilePaths,
+  writeWorkloadFiles,
+} from "./proxyless.js";
 export { nextRotationTime, type RotationOptions } from "./rotation.js";
 export {
   CA_CERT_SUFFIX,
