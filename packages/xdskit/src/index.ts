@@ -1,4 +1,7 @@
-// xdskit: the umbrella package. Today it re-exports the SDK layers; createControlPlane (Istio YAML in,
-// xDS out, certificates included) lands here as translate and certs are built.
+// xdskit: the umbrella package. It re-exports the SDK layers and adds what wires them to the world: config
+// sources, the sidecar agent, the monitoring server and (with translate and certs) createControlPlane.
 export * from "@xdskit/core";
 export * from "@xdskit/server";
+export type { ConfigChange, ConfigDocument, ConfigSource } from "./sources/config-source.js";
+export { createFileSource, type FileSourceOptions } from "./sources/file-source.js";
+export { createMemorySource, type MemorySource, type ObjectRef, objectId } from "./sources/memory-source.js";
