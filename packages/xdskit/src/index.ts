@@ -2,6 +2,26 @@
 // sources, the sidecar agent, the monitoring server and (with translate and certs) createControlPlane.
 export * from "@xdskit/core";
 export * from "@xdskit/server";
+export {
+  splitHostPort,
+  type WorkloadBootstrapOptions,
+  workloadBootstrap,
+  workloadNodeId,
+} from "./agent/bootstrap.js";
+export {
+  ENVOY_VERSION,
+  type EnvoyBinary,
+  envoyVersionOf,
+  type FindEnvoyOptions,
+  findEnvoy,
+} from "./agent/envoy-binary.js";
+export {
+  describeExit,
+  type EnvoyExit,
+  type SidecarAgent,
+  type SidecarAgentOptions,
+  startSidecarAgent,
+} from "./agent/sidecar-agent.js";
 export type { ConfigChange, ConfigDocument, ConfigSource } from "./sources/config-source.js";
 export { createFileSource, type FileSourceOptions } from "./sources/file-source.js";
 export { createMemorySource, type MemorySource, type ObjectRef, objectId } from "./sources/memory-source.js";
