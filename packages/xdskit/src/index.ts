@@ -22,6 +22,28 @@ export {
   type SidecarAgentOptions,
   startSidecarAgent,
 } from "./agent/sidecar-agent.js";
+export { createLogger, type Logger, type LoggerSetup } from "./monitoring/logger.js";
+export {
+  type MonitoringServer,
+  type MonitoringServerOptions,
+  startMonitoringServer,
+} from "./monitoring/monitoring-server.js";
+export {
+  cacheConfigDump,
+  formatSyncTable,
+  type ProxySyncState,
+  type ProxySyncStatus,
+  snapshotToJson,
+  syncStatusOf,
+  type TypeSyncStatus,
+} from "./monitoring/sync-status.js";
+export { shortTypeName } from "./monitoring/type-names.js";
+export {
+  combineCallbacks,
+  createXdsMetrics,
+  type XdsMetrics,
+  type XdsMetricsOptions,
+} from "./monitoring/xds-metrics.js";
 export type { ConfigChange, ConfigDocument, ConfigSource } from "./sources/config-source.js";
 export { createFileSource, type FileSourceOptions } from "./sources/file-source.js";
 export { createMemorySource, type MemorySource, type ObjectRef, objectId } from "./sources/memory-source.js";
