@@ -3,6 +3,7 @@
 export * from "@xdskit/core";
 export * from "@xdskit/server";
 export {
+  grpcBootstrap,
   splitHostPort,
   type WorkloadBootstrapOptions,
   workloadBootstrap,

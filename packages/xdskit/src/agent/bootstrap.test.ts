@@ -1,6 +1,6 @@
 import { XdsKitError } from "@xdskit/core";
 import { describe, expect, it } from "vitest";
-import { splitHostPort, workloadBootstrap, workloadNodeId } from "./bootstrap.js";
+import { grpcBootstrap, splitHostPort, workloadBootstrap, workloadNodeId } from "./bootstrap.js";
 
 /** The value at a dotted path ("a.b.0.c") of parsed JSON. */
 function at(value: unknown, path: string): unknown {
@@ -69,5 +69,18 @@ describe("workloadBootstrap", () => {
     expect(bad({ type: "gateway" })).toThrow('type must be "sidecar" or "router"');
     expect(bad({ discoveryAddress: "127.0.0.1" })).toThrow('discovery address must be host:port, got "127.0.0.1"');
     expect(splitHostPort("[::1]:15010")).toEqual({ host: "::1", port: 15010 });
+  });
+});
+
+describe("grpcBootstrap", () => {
+  it("points a proxyless gRPC client at the control plane with the same node", () => {
+    const b = grpcBootstrap(reviews);
+    expect(at(b, "xds_servers.0")).toEqual({
+      server_uri: "127.0.0.1:15010",
+      channel_creds: [{ type: "insecure" }],
+      server_features: ["xds_v3"],
+    });
+    expect(at(b, "node.id")).toBe(workloadNodeId(reviews));
+    expect(at(b, "node.metadata.SERVICE_ACCOUNT")).toBe("bookinfo-reviews");
   });
 });

@@ -138,3 +138,23 @@ export function workloadBootstrap(options: WorkloadBootstrapOptions): Record<str
     },
   };
 }
+
+/**
+ * The bootstrap file of a proxyless gRPC client (GRPC_XDS_BOOTSTRAP) for the same workload: the control plane as
+ * its xDS server (insecure channel, xDS v3) and the node in Istio's conventions. Pure.
+ */
+export function grpcBootstrap(options: WorkloadBootstrapOptions): Record<string, unknown> {
+  check(options);
+  const envoy = workloadBootstrap(options) as { node: Record<string, unknown> };
+  return {
+    xds_servers: [
+      {
+        server_uri: options.discoveryAddress ?? "127.0.0.1:15010",
+        channel_creds: [{ type: "insecure" }],
+        server_features: ["xds_v3"],
+      },
+    ],
+    node: envoy.node,
+    server_listener_resource_name_template: "xds.istio.io/grpc/lds/inbound/%s",
+  };
+}

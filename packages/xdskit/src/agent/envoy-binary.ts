@@ -45,7 +45,9 @@ export async function envoyVersionOf(file: string): Promise<string> {
     const { stdout, stderr } = await execFileAsync(file, ["--version"], { timeout: 30_000, encoding: "utf8" });
     out = `${stdout}${stderr}`;
   } catch (error) {
-    throw new XdsKitError("INVALID_ARGUMENT", `${file} --version failed: ${(error as Error).message.split("\n")[0]}`);
+    const code = (error as { code?: unknown }).code;
+    const why = typeof code === "number" ? `exit code ${code}` : (error as Error).message.split("\n")[0];
+    throw new XdsKitError("INVALID_ARGUMENT", `${file} is not Envoy: \`${file} --version\` failed (${why})`);
   }
   const match = /version:\s*[0-9a-f]+\/(\d+\.\d+\.\d+[^/\s]*)\//.exec(out);
   if (!match?.[1])
