@@ -15,7 +15,7 @@ function capture(signal?: AbortSignal) {
 describe("xdskit CLI", () => {
   it("has --help with examples on every command", async () => {
     const names = createProgram(capture().io).commands.map((c) => c.name());
-    expect(names).toEqual(expect.arrayContaining(["bootstrap", "proxy", "proxy-status"]));
+    expect(names).toEqual(expect.arrayContaining(["bootstrap", "proxy", "proxy-status", "validate", "analyze"]));
     for (const argv of [["--help"], ...names.map((n) => [n, "--help"])]) {
       const c = capture();
       expect(await runCli(argv, c.io), argv.join(" ")).toBe(0);

@@ -6,6 +6,7 @@ import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
 import { describeExit, startSidecarAgent } from "../agent/sidecar-agent.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { CliError, type CliIo } from "./cli-io.js";
+import { addValidateCommands } from "./validate-command.js";
 import { addWorkloadOptions, workloadOf } from "./workload-options.js";
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
@@ -126,6 +127,8 @@ export function createProgram(io: CliIo): Command {
       const statuses = (await response.json()) as ProxySyncStatus[];
       io.stdout(flags.output === "json" ? `${JSON.stringify(statuses, null, 2)}\n` : formatSyncTable(statuses));
     });
+
+  addValidateCommands(program, io, examples);
 
   for (const command of program.commands) {
     command.exitOverride();

@@ -38,7 +38,7 @@ interface Known {
 }
 
 /** Lists the files `root` stands for (itself when it is a file); paths as the user wrote them. */
-async function listFiles(root: string, isDir: boolean, extensions: readonly string[]): Promise<string[]> {
+export async function listFiles(root: string, isDir: boolean, extensions: readonly string[]): Promise<string[]> {
   if (!isDir) return [root];
   const entries = await fsp.readdir(root, { recursive: true, withFileTypes: true });
   const files: string[] = [];
@@ -66,6 +66,28 @@ async function readSettled(file: string): Promise<Known | "gone" | "unsettled"> 
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return "gone";
     throw error;
   }
+}
+
+/**
+ * Reads every config file under the given files and directories once (YAML/JSON, hidden files and editor
+ * leftovers skipped): what `xdskit validate` and `translate` read. A missing path throws INVALID_ARGUMENT.
+ */
+export async function readConfigFiles(
+  paths: readonly string[],
+  extensions: readonly string[] = DEFAULT_EXTENSIONS,
+): Promise<{ file: string; text: string }[]> {
+  const out: { file: string; text: string }[] = [];
+  for (const root of paths) {
+    let stat: fs.Stats;
+    try {
+      stat = await fsp.stat(root);
+    } catch {
+      throw new XdsKitError("INVALID_ARGUMENT", `config path ${root} does not exist: give a YAML file or a directory`);
+    }
+    for (const file of await listFiles(root, stat.isDirectory(), extensions))
+      out.push({ file, text: await fsp.readFile(file, "utf8") });
+  }
+  return out;
 }
 
 export function createFileSource(options: FileSourceOptions): ConfigSource {
