@@ -23,6 +23,19 @@ export {
   type SidecarAgentOptions,
   startSidecarAgent,
 } from "./agent/sidecar-agent.js";
+export {
+  type ConfigIntake,
+  type ConfigValidator,
+  createConfigIntake,
+  type IntakeResult,
+} from "./control-plane/config-intake.js";
+export {
+  type ControlPlane,
+  type ControlPlaneOptions,
+  type ControlPlaneStatus,
+  createControlPlane,
+} from "./control-plane/control-plane.js";
+export type { MeshTranslator } from "./control-plane/mesh-translator.js";
 export { createLogger, type Logger, type LoggerSetup } from "./monitoring/logger.js";
 export {
   type MonitoringServer,
