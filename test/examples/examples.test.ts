@@ -54,4 +54,13 @@ describe("examples", () => {
     expect(out).toMatch(/before: .* -> reviews v1/);
     expect(out).toMatch(/after one LinearCache update: -> reviews v2 \(1 xDS response sent\)/);
   }, 90_000);
+
+  it("unit-testing-routes: the example's vitest suite passes with the route simulator", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ["node_modules/vitest/vitest.mjs", "run", "--config", "examples/unit-testing-routes/vitest.config.ts"],
+      { cwd: new URL("../..", import.meta.url).pathname, timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } },
+    );
+    expect(stdout).toMatch(/Tests\s+4 passed \(4\)/);
+  }, 90_000);
 });

@@ -12,6 +12,10 @@ export type XdsKitErrorCode =
   | "NACKED"
   | "TIMEOUT"
   | "CLOSED"
+  /** The caller is known but asks for something it may not have (e.g. a certificate for another identity). */
+  | "PERMISSION_DENIED"
+  /** The caller could not be identified. */
+  | "UNAUTHENTICATED"
   /** A fault of xdskit itself or of a dependency it relies on. */
   | "INTERNAL";
 

@@ -13,7 +13,14 @@ export type { AckEvent, ConfigWatcher, NackEvent } from "./cache/config-watcher.
 export { type ConsistencyOptions, checkSnapshotConsistency } from "./cache/consistency.js";
 export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
 export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
-export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
+export {
+  contentHash,
+  isPreparedResource,
+  type PreparedResource,
+  type PrepareOptions,
+  prepareResource,
+  rawResource,
+} from "./cache/prepared-resource.js";
 export {
   createSnapshot,
   type Snapshot,
@@ -63,13 +70,17 @@ export {
   schemaRegistry,
 } from "./proto-json.js";
 export {
+  type CustomResourceTypeOptions,
   type MessageCodec,
   messageNameOf,
   type ResourceKind,
   type ResourceOf,
   type ResourceType,
+  registerResourceType,
+  resourceKinds,
   resourceTypeList,
   resourceTypeOf,
+  resourceTypeOfKind,
   resourceTypes,
   typeUrlOf,
 } from "./resource-types.js";

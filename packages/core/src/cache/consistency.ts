@@ -52,13 +52,13 @@ export function checkSnapshotConsistency(snapshot: Snapshot, options: Consistenc
   const secretRefs: Reference[] = [];
 
   for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.Listener.typeUrl)) {
-    collectListenerRefs(name, prepared.resource as Listener, routeRefs, clusterRefs, secretRefs);
+    collectListenerRefs(name, (prepared.resource ?? {}) as Listener, routeRefs, clusterRefs, secretRefs);
   }
   for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.Cluster.typeUrl)) {
-    collectClusterRefs(name, prepared.resource as Cluster, edsRefs, secretRefs);
+    collectClusterRefs(name, (prepared.resource ?? {}) as Cluster, edsRefs, secretRefs);
   }
   for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.RouteConfiguration.typeUrl)) {
-    const route = prepared.resource as RouteConfiguration;
+    const route = (prepared.resource ?? {}) as RouteConfiguration;
     collectVirtualHostRefs("RouteConfiguration", name, "virtualHosts", route.virtualHosts ?? [], clusterRefs);
   }
 
