@@ -5,10 +5,13 @@ export {
   type AckTracker,
   createAckTracker,
   type NodeStatus,
+  type NodeStatusJson,
   type ResourceStatus,
   type SyncState,
   type TypeStatus,
+  type TypeStatusJson,
 } from "./cache/ack-tracker.js";
+export { DEFAULT_AWAIT_APPLIED_TIMEOUT_MS, type NotAppliedReason } from "./cache/await-applied.js";
 export {
   ABSENT,
   type AckEvent,
@@ -66,7 +69,7 @@ export {
 } from "./cache/snapshot-cache.js";
 export { type SnapshotJson, snapshotFromJson } from "./cache/snapshot-json.js";
 export { type Diagnostic, type DiagnosticSeverity, formatDiagnostic } from "./diagnostics.js";
-export { XdsKitError, type XdsKitErrorCode } from "./errors.js";
+export { type NackDetails, NackError, XdsKitError, type XdsKitErrorCode } from "./errors.js";
 // xdstp list collections (R35): the collection messages, their entries and locators.
 export { ClusterCollection } from "./gen/envoy/config/cluster/v3/cluster.js";
 export { ListenerCollection } from "./gen/envoy/config/listener/v3/listener.js";
