@@ -1,32 +1,19 @@
 // @xdskit/core: typed Envoy resources, the resource-type table and proto3 JSON.
 
 export { packAny, packResource, unpackAny, unpackResource } from "./any.js";
-export {
-  type AckTracker,
-  createAckTracker,
-  type NodeStatus,
-  type NodeStatusJson,
-  type ResourceStatus,
-  type SyncState,
-  type TypeStatus,
-  type TypeStatusJson,
+export type {
+  AckTracker,
+  NodeStatus,
+  NodeStatusJson,
+  ResourceStatus,
+  SyncState,
+  TypeStatus,
+  TypeStatusJson,
 } from "./cache/ack-tracker.js";
 export { DEFAULT_AWAIT_APPLIED_TIMEOUT_MS, type NotAppliedReason } from "./cache/await-applied.js";
-export {
-  ABSENT,
-  type AckEvent,
-  type CancelWatch,
-  type ConfigWatcher,
-  type DeltaResponse,
-  type HeldView,
-  isHeldVersion,
-  type NackEvent,
-  type SentEvent,
-  type SotwResponse,
-  type StreamFeedback,
-  type WatchRequest,
-} from "./cache/config-watcher.js";
-export { checkSnapshotConsistency } from "./cache/consistency.js";
+// What caches and the server share (WatchRequest, responses, views) is in the "@xdskit/core/watcher" subpath.
+export type { AckEvent, ConfigWatcher, NackEvent } from "./cache/config-watcher.js";
+export { type ConsistencyOptions, checkSnapshotConsistency } from "./cache/consistency.js";
 export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
 export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
 export {
@@ -37,19 +24,6 @@ export {
   prepareResource,
   rawResource,
 } from "./cache/prepared-resource.js";
-export { clusterNamesOf, edsNameOf, rdsNamesOf } from "./cache/references.js";
-export {
-  changedBetween,
-  changedNames,
-  deltaResponse,
-  deltaResponseFrom,
-  isImmutableView,
-  markImmutable,
-  type ResourceView,
-  sotwResponse,
-  sotwResponseFrom,
-  viewOf,
-} from "./cache/responses.js";
 export {
   createSnapshot,
   type Snapshot,
