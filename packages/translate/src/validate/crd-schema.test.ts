@@ -58,6 +58,13 @@ describe("CRD schemas", () => {
     );
     expect(se).toEqual([["spec.ports[0].number", "Invalid value: 0: port must be between 1-65535"]]);
     expect(celStats.evaluated).toBeGreaterThan(0);
+    const ra = (uri: string) =>
+      structural(
+        `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: { name: r }\nspec:\n  jwtRules: [{ issuer: x, jwksUri: '${uri}' }]`,
+      );
+    expect(ra("https://example.com/keys")).toEqual([]);
+    expect(ra("ftp://example.com/keys").map(([p]) => p)).toEqual(["spec.jwtRules[0].jwksUri"]);
+    expect(celStats.skipped).toBe(0);
   });
 
   it("checks types, enums, oneOf, sizes and patterns of the OpenAPI subset", () => {

@@ -182,6 +182,26 @@ describe("validateConfig: other kinds", () => {
     expect(check(se("  hosts: [a.example.com]\n  addresses: [1.1.1.1]\n  endpoints: [{ address: 2.2.2.2 }]"))).toEqual([
       ["error", "spec.endpoints", "no endpoints should be provided for resolution type none"],
     ]);
+    expect(
+      check(
+        se(
+          "  hosts: ['*.example.com', b.example.com]\n  resolution: DYNAMIC_DNS\n  ports: [{ number: 80, name: tcp, protocol: TCP }]",
+        ),
+      ),
+    ).toEqual([
+      [
+        "warning",
+        "spec.ports[0]",
+        "addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled",
+      ],
+      ["error", "spec.hosts[1]", "host must be wildcarded for resolution mode DYNAMIC_DNS"],
+      [
+        "error",
+        "spec.ports[0].protocol",
+        "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS",
+      ],
+      ["error", "spec.ports", "multiple hosts provided with non-HTTP, non-TLS ports"],
+    ]);
   });
 
   it("Sidecar, WorkloadEntry and PeerAuthentication", () => {
