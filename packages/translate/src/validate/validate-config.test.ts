@@ -2,13 +2,16 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/loader.js";
 import { CRD_SCHEMA_ERROR, validateConfig } from "./validate-config.js";
 
-/** Loads one YAML object (must decode cleanly) and returns its semantic diagnostics as [severity, path, message]. */
+/**
+ * Loads one YAML object (must decode cleanly) and returns its semantic diagnostics as [severity, path, message],
+ * without the schema layer and the unreachable-rule warnings (tested on their own).
+ */
 function check(yaml: string): Array<[string, string, string]> {
   const { objects, diagnostics } = loadConfig({ file: "t.yaml", text: yaml });
   expect(diagnostics).toEqual([]);
   expect(objects).toHaveLength(1);
   return validateConfig(objects)
-    .filter((d) => d.code !== CRD_SCHEMA_ERROR)
+    .filter((d) => d.code !== CRD_SCHEMA_ERROR && d.code !== "IST0130" && d.code !== "IST0131")
     .map((d) => [d.severity, d.path, d.message]);
 }
 
@@ -104,6 +107,49 @@ describe("validateConfig: VirtualService", () => {
         'SNI host "b.example.com" is not a compatible subset of any of the virtual service hosts: [a.example.com]',
       ],
     ]);
+  });
+});
+
+describe("validateConfig: unreachable VirtualService rules (IST0130, IST0131)", () => {
+  it("warns about rules after a catch-all, repeated matches and prefixes covered by an earlier prefix", () => {
+    const { objects } = loadConfig(
+      vs(
+        [
+          "  hosts: [a]",
+          "  http:",
+          "  - name: api",
+          "    match: [{ uri: { prefix: /api } }, { name: h, headers: { x: { exact: '1' } } }]",
+          "    route: [{ destination: { host: a } }]",
+          "  - match: [{ uri: { prefix: /api/v1 } }, { headers: { x: { exact: '1' } } }]",
+          "    route: [{ destination: { host: a } }]",
+          "  - match: [{ name: again, headers: { x: { exact: '1' } } }]",
+          "    route: [{ destination: { host: a } }]",
+          "  - route: [{ destination: { host: a } }]",
+          "  - route: [{ destination: { host: a } }]",
+        ].join("\n"),
+      ),
+    );
+    const out = validateConfig(objects).map((d) => [d.code, d.path, d.message]);
+    expect(out).toEqual([
+      [
+        "IST0131",
+        "spec.http[1].match[1]",
+        'VirtualService rule #1 match #1 is not used (duplicate/overlapping match in rule "api").',
+      ],
+      [
+        "IST0131",
+        "spec.http[2].match[0]",
+        'VirtualService rule #2 match "again" is not used (duplicate/overlapping match in rule "api").',
+      ],
+      ["IST0130", "spec.http[2]", "VirtualService rule #2 not used (all matches used by prior rules)."],
+      ["IST0130", "spec.http[4]", "VirtualService rule #4 not used (only the last rule can have no matches)."],
+      [
+        "IST0131",
+        "spec.http[1].match[0]",
+        'VirtualService rule #1 match #0 of prefix /api/v1 is not used (duplicate/overlapping match in rule #0 of prefix /api on "api").',
+      ],
+    ]);
+    expect(validateConfig(objects).every((d) => d.severity === "warning")).toBe(true);
   });
 });
 
