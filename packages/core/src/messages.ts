@@ -2,7 +2,12 @@
 // Everything else generated is reachable through the "@xdskit/core/gen/..." subpaths.
 
 export { Bootstrap } from "./gen/envoy/config/bootstrap/v3/bootstrap.js";
-export { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from "./gen/envoy/config/cluster/v3/cluster.js";
+export {
+  Cluster,
+  Cluster_DiscoveryType,
+  Cluster_DnsLookupFamily,
+  Cluster_LbPolicy,
+} from "./gen/envoy/config/cluster/v3/cluster.js";
 export { Address } from "./gen/envoy/config/core/v3/address.js";
 export { Node } from "./gen/envoy/config/core/v3/base.js";
 export { ApiConfigSource_ApiType, ApiVersion, ConfigSource } from "./gen/envoy/config/core/v3/config_source.js";

@@ -29,6 +29,53 @@ export {
   type ConfigUpdateResult,
   createConfigStore,
 } from "./config/store.js";
+export { generate } from "./generate/generate.js";
+export { type MeshProxy, type ProxyOfOptions, type ProxyType, proxyOf } from "./generate/proxy.js";
+export { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
+export {
+  buildMesh,
+  type MergedDestinationRule,
+  type Mesh,
+  type MeshOptions,
+  type ResolvedMeshOptions,
+  type SidecarEgress,
+  type SidecarIngress,
+  type SidecarScope,
+  type VirtualServiceEntry,
+} from "./index/mesh.js";
+export { buildRegistry, type RegistryOptions } from "./registry/build.js";
+export type {
+  MeshService,
+  PortProtocol,
+  Registry,
+  Resolution,
+  ServiceEndpoint,
+  ServicePort,
+  Workload,
+} from "./registry/model.js";
+export {
+  expectRoute,
+  type RouteAssertion,
+  type RouteExpectation,
+  RouteExpectationError,
+} from "./simulate/expect-route.js";
+// The route simulator: Envoy's listener, filter chain and route matching over any xDS resources.
+export { compileRe2, type Re2Pattern, re2FullMatch, re2ReplaceAll, translateRe2 } from "./simulate/re2.js";
+export type { SimulationRequest } from "./simulate/request.js";
+export {
+  resourcesFromConfigDump,
+  type SimulationInput,
+  type SimulationResources,
+  simulationResourcesOf,
+} from "./simulate/resources.js";
+export type {
+  ForwardAction,
+  SimulatedAction,
+  SimulationResult,
+  TraceLine,
+  WeightedClusterShare,
+} from "./simulate/result.js";
+export { describeAction, explain, simulate } from "./simulate/simulate.js";
 export {
   analyzeConfig,
   CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,

@@ -1,0 +1,364 @@
+// Clusters as istiod builds them: one per service port (`outbound|9080||reviews.default.svc.cluster.local`)
+// and one per DestinationRule subset (`outbound|9080|v1|...`), the DestinationRule's traffic policy merged
+// (port-level settings over the rule's, a subset's over both, field by field), plus the fixed
+// BlackHoleCluster / PassthroughCluster and the inbound clusters of the proxy's own ports.
+import {
+  type Cluster,
+  Cluster_DiscoveryType,
+  Cluster_DnsLookupFamily,
+  Cluster_LbPolicy,
+  type ClusterLoadAssignment,
+  HttpProtocolOptions,
+  packAny,
+  UpstreamTlsContext,
+} from "@xdskit/core";
+import {
+  type ClientTLSSettings,
+  ClientTLSSettings_TLSmode,
+  type ConnectionPoolSettings,
+  type LoadBalancerSettings,
+  LoadBalancerSettings_SimpleLB,
+  type OutlierDetection,
+  type Subset,
+  type TrafficPolicy,
+} from "@xdskit/core/istio";
+import type { MergedDestinationRule } from "../index/mesh.js";
+import type { MeshService, ServiceEndpoint, ServicePort } from "../registry/model.js";
+import { isHttp2Protocol } from "../registry/protocol.js";
+import { adsSource, FILTER, seconds, socketAddress, TYPE } from "./envoy.js";
+
+const MAX_UINT32 = 4294967295;
+
+/** `outbound|<port>|<subset>|<host>`: istiod's cluster name, also the EDS service name. */
+export function outboundClusterName(hostname: string, port: number, subset = ""): string {
+  return `outbound|${port}|${subset}|${hostname}`;
+}
+
+export const BLACKHOLE = "BlackHoleCluster";
+export const PASSTHROUGH = "PassthroughCluster";
+export const INBOUND_PASSTHROUGH = "InboundPassthroughCluster";
+
+/** The parts of a traffic policy that decide one cluster. */
+export interface EffectivePolicy {
+  readonly loadBalancer?: LoadBalancerSettings;
+  readonly connectionPool?: ConnectionPoolSettings;
+  readonly outlierDetection?: OutlierDetection;
+  readonly tls?: ClientTLSSettings;
+}
+
+function atPort(policy: TrafficPolicy | undefined, port: number): EffectivePolicy {
+  if (!policy) return {};
+  const level = (policy.portLevelSettings ?? []).find((p) => p.port?.number === port);
+  return {
+    loadBalancer: level?.loadBalancer ?? policy.loadBalancer,
+    connectionPool: level?.connectionPool ?? policy.connectionPool,
+    outlierDetection: level?.outlierDetection ?? policy.outlierDetection,
+    tls: level?.tls ?? policy.tls,
+  };
+}
+
+/** The DestinationRule policy for one port and subset (Istio's MergeTrafficPolicy). */
+export function effectivePolicy(
+  rule: MergedDestinationRule | undefined,
+  port: number,
+  subset?: Subset,
+): EffectivePolicy {
+  const base = atPort(rule?.trafficPolicy, port);
+  if (!subset?.trafficPolicy) return base;
+  const own = atPort(subset.trafficPolicy, port);
+  return {
+    loadBalancer: own.loadBalancer ?? base.loadBalancer,
+    connectionPool: own.connectionPool ?? base.connectionPool,
+    outlierDetection: own.outlierDetection ?? base.outlierDetection,
+    tls: own.tls ?? base.tls,
+  };
+}
+
+/** Whether routes to this cluster hash (consistent hash load balancing): then the retry policy keeps hosts. */
+export function usesConsistentHash(policy: EffectivePolicy): boolean {
+  return policy.loadBalancer?.consistentHash !== undefined;
+}
+
+function discoveryOf(service: MeshService): Pick<Cluster, "type" | "lbPolicy"> {
+  switch (service.resolution) {
+    case "Passthrough":
+      return { type: Cluster_DiscoveryType.ORIGINAL_DST, lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED };
+    case "DNS":
+      return { type: Cluster_DiscoveryType.STRICT_DNS };
+    case "DNSRoundRobin":
+      return { type: Cluster_DiscoveryType.LOGICAL_DNS };
+    default:
+      return { type: Cluster_DiscoveryType.EDS };
+  }
+}
+
+/** The clusters of one service port: the default one, then one per subset. */
+export function outboundClusters(
+  service: MeshService,
+  port: ServicePort,
+  rule: MergedDestinationRule | undefined,
+  endpoints: readonly ServiceEndpoint[],
+): Cluster[] {
+  const clusters = [buildCluster(service, port, "", effectivePolicy(rule, port.port), endpoints)];
+  for (const subset of rule?.subsets ?? []) {
+    if (!subset.name) continue;
+    const selected = endpoints.filter((e) => matchesSubset(subset, e));
+    clusters.push(buildCluster(service, port, subset.name, effectivePolicy(rule, port.port, subset), selected));
+  }
+  return clusters;
+}
+
+export function matchesSubset(subset: Subset, endpoint: ServiceEndpoint): boolean {
+  for (const [key, value] of Object.entries(subset.labels ?? {})) if (endpoint.labels[key] !== value) return false;
+  return true;
+}
+
+function buildCluster(
+  service: MeshService,
+  port: ServicePort,
+  subset: string,
+  policy: EffectivePolicy,
+  endpoints: readonly ServiceEndpoint[],
+): Cluster {
+  const name = outboundClusterName(service.hostname, port.port, subset);
+  const discovery = discoveryOf(service);
+  const cluster: Cluster = {
+    name,
+    ...discovery,
+    connectTimeout: policy.connectionPool?.tcp?.connectTimeout ?? seconds(10),
+    circuitBreakers: { thresholds: [thresholdsOf(policy.connectionPool)] },
+  };
+  if (discovery.type === Cluster_DiscoveryType.EDS) {
+    cluster.edsClusterConfig = { edsConfig: adsSource(), serviceName: name };
+  } else if (discovery.type !== Cluster_DiscoveryType.ORIGINAL_DST) {
+    cluster.loadAssignment = inlineAssignment(name, endpoints);
+    cluster.dnsLookupFamily = Cluster_DnsLookupFamily.V4_ONLY;
+    cluster.respectDnsTtl = true;
+  }
+  if (discovery.type !== Cluster_DiscoveryType.ORIGINAL_DST) applyLoadBalancer(cluster, policy.loadBalancer);
+  applyOutlierDetection(cluster, policy.outlierDetection);
+  const protocolOptions = httpProtocolOptions(port, policy.connectionPool);
+  if (protocolOptions)
+    cluster.typedExtensionProtocolOptions = {
+      [TYPE.httpProtocolOptions]: packAny(TYPE.httpProtocolOptions, HttpProtocolOptions, protocolOptions),
+    };
+  const tls = upstreamTls(policy.tls, service.hostname);
+  if (tls)
+    cluster.transportSocket = { name: FILTER.tls, typedConfig: packAny(TYPE.upstreamTls, UpstreamTlsContext, tls) };
+  return cluster;
+}
+
+function thresholdsOf(pool: ConnectionPoolSettings | undefined) {
+  return {
+    maxConnections: pool?.tcp?.maxConnections || MAX_UINT32,
+    maxPendingRequests: pool?.http?.http1MaxPendingRequests || MAX_UINT32,
+    maxRequests: pool?.http?.http2MaxRequests || MAX_UINT32,
+    maxRetries: pool?.http?.maxRetries || MAX_UINT32,
+    trackRemaining: true,
+  };
+}
+
+function applyLoadBalancer(cluster: Cluster, lb: LoadBalancerSettings | undefined): void {
+  const hash = lb?.consistentHash;
+  if (hash) {
+    if (hash.maglev) {
+      cluster.lbPolicy = Cluster_LbPolicy.MAGLEV;
+      if (hash.maglev.tableSize) cluster.maglevLbConfig = { tableSize: hash.maglev.tableSize };
+    } else {
+      cluster.lbPolicy = Cluster_LbPolicy.RING_HASH;
+      cluster.ringHashLbConfig = { minimumRingSize: hash.ringHash?.minimumRingSize || hash.minimumRingSize || 1024 };
+    }
+    return;
+  }
+  switch (lb?.simple) {
+    case LoadBalancerSettings_SimpleLB.ROUND_ROBIN:
+      cluster.lbPolicy = Cluster_LbPolicy.ROUND_ROBIN;
+      break;
+    case LoadBalancerSettings_SimpleLB.RANDOM:
+      cluster.lbPolicy = Cluster_LbPolicy.RANDOM;
+      break;
+    case LoadBalancerSettings_SimpleLB.PASSTHROUGH:
+      cluster.type = Cluster_DiscoveryType.ORIGINAL_DST;
+      cluster.lbPolicy = Cluster_LbPolicy.CLUSTER_PROVIDED;
+      delete cluster.edsClusterConfig;
+      delete cluster.loadAssignment;
+      break;
+    default:
+      cluster.lbPolicy = Cluster_LbPolicy.LEAST_REQUEST;
+  }
+}
+
+function applyOutlierDetection(cluster: Cluster, outlier: OutlierDetection | undefined): void {
+  if (!outlier) return;
+  const out: NonNullable<Cluster["outlierDetection"]> = {};
+  if (outlier.consecutiveErrors && outlier.consecutive5xxErrors === undefined) {
+    // The deprecated field counts gateway errors only.
+    out.consecutiveGatewayFailure = outlier.consecutiveErrors;
+    out.enforcingConsecutiveGatewayFailure = 100;
+    out.enforcingConsecutive5xx = 0;
+  }
+  if (outlier.consecutive5xxErrors !== undefined) {
+    out.consecutive5xx = outlier.consecutive5xxErrors;
+    out.enforcingConsecutive5xx = outlier.consecutive5xxErrors > 0 ? 100 : 0;
+  }
+  if (outlier.consecutiveGatewayErrors !== undefined) {
+    out.consecutiveGatewayFailure = outlier.consecutiveGatewayErrors;
+    out.enforcingConsecutiveGatewayFailure = outlier.consecutiveGatewayErrors > 0 ? 100 : 0;
+  }
+  if (outlier.splitExternalLocalOriginErrors) {
+    out.splitExternalLocalOriginErrors = true;
+    if (outlier.consecutiveLocalOriginFailures !== undefined) {
+      out.consecutiveLocalOriginFailure = outlier.consecutiveLocalOriginFailures;
+      out.enforcingConsecutiveLocalOriginFailure = 100;
+    }
+  }
+  if (outlier.interval) out.interval = outlier.interval;
+  if (outlier.baseEjectionTime) out.baseEjectionTime = outlier.baseEjectionTime;
+  if (outlier.maxEjectionPercent) out.maxEjectionPercent = outlier.maxEjectionPercent;
+  cluster.outlierDetection = out;
+  cluster.commonLbConfig = { healthyPanicThreshold: { value: outlier.minHealthPercent ?? 0 } };
+}
+
+function httpProtocolOptions(
+  port: ServicePort,
+  pool: ConnectionPoolSettings | undefined,
+): HttpProtocolOptions | undefined {
+  const http = pool?.http;
+  const common =
+    http?.maxRequestsPerConnection || http?.idleTimeout
+      ? {
+          ...(http.maxRequestsPerConnection ? { maxRequestsPerConnection: http.maxRequestsPerConnection } : {}),
+          ...(http.idleTimeout ? { idleTimeout: http.idleTimeout } : {}),
+        }
+      : undefined;
+  const http2 = isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === 2; // UPGRADE
+  if (!http2 && !common && !http?.useClientProtocol) return undefined;
+  return {
+    ...(common ? { commonHttpProtocolOptions: common } : {}),
+    ...(http?.useClientProtocol
+      ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } }
+      : http2
+        ? {
+            explicitHttpConfig: {
+              http2ProtocolOptions: http?.maxConcurrentStreams
+                ? { maxConcurrentStreams: http.maxConcurrentStreams }
+                : {},
+            },
+          }
+        : {}),
+  };
+}
+
+/** DISABLE: none; SIMPLE: verify the server; MUTUAL: present a client certificate too (files or SDS credentialName). */
+function upstreamTls(tls: ClientTLSSettings | undefined, hostname: string): UpstreamTlsContext | undefined {
+  if (!tls) return undefined;
+  const mode = tls.mode ?? ClientTLSSettings_TLSmode.DISABLE;
+  if (mode !== ClientTLSSettings_TLSmode.SIMPLE && mode !== ClientTLSSettings_TLSmode.MUTUAL) return undefined;
+  const sds = (name: string) => ({ name, sdsConfig: adsSource() });
+  const common: NonNullable<UpstreamTlsContext["commonTlsContext"]> = {};
+  const sans = (tls.subjectAltNames ?? []).map((san) => ({ sanType: 2 /* DNS */, matcher: { exact: san } }));
+  if (tls.credentialName) {
+    if (mode === ClientTLSSettings_TLSmode.MUTUAL)
+      common.tlsCertificateSdsSecretConfigs = [sds(`kubernetes://${tls.credentialName}`)];
+    if (!tls.insecureSkipVerify)
+      common.combinedValidationContext = {
+        defaultValidationContext: sans.length > 0 ? { matchTypedSubjectAltNames: sans } : {},
+        validationContextSdsSecretConfig: sds(`kubernetes://${tls.credentialName}-cacert`),
+      };
+  } else {
+    if (mode === ClientTLSSettings_TLSmode.MUTUAL && tls.clientCertificate && tls.privateKey)
+      common.tlsCertificates = [
+        { certificateChain: { filename: tls.clientCertificate }, privateKey: { filename: tls.privateKey } },
+      ];
+    if (tls.caCertificates && !tls.insecureSkipVerify)
+      common.validationContext = {
+        trustedCa: { filename: tls.caCertificates },
+        ...(sans.length > 0 ? { matchTypedSubjectAltNames: sans } : {}),
+      };
+  }
+  const sni = tls.sni || (hostname.startsWith("*") ? "" : hostname);
+  return { commonTlsContext: common, ...(sni ? { sni } : {}) };
+}
+
+/** Endpoints written into the cluster (DNS clusters), grouped by locality. */
+function inlineAssignment(name: string, endpoints: readonly ServiceEndpoint[]): ClusterLoadAssignment {
+  return { clusterName: name, endpoints: localityGroups(endpoints) };
+}
+
+/** Endpoints grouped by locality (`region/zone/subzone`), in a stable order, with their weights. */
+export function localityGroups(endpoints: readonly ServiceEndpoint[]): NonNullable<ClusterLoadAssignment["endpoints"]> {
+  const groups = new Map<string, ServiceEndpoint[]>();
+  for (const e of endpoints) {
+    const list = groups.get(e.locality);
+    if (list) list.push(e);
+    else groups.set(e.locality, [e]);
+  }
+  return [...groups.keys()].sort().map((locality) => {
+    const list = groups.get(locality) ?? [];
+    const [region = "", zone = "", subZone = ""] = locality.split("/");
+    return {
+      ...(locality ? { locality: { region, zone, subZone } } : {}),
+      lbEndpoints: list.map((e) => ({
+        endpoint: { address: socketAddress(e.address, e.port) },
+        loadBalancingWeight: e.weight,
+      })),
+      loadBalancingWeight: list.reduce((sum, e) => sum + e.weight, 0),
+    };
+  });
+}
+
+/** The fixed clusters every sidecar gets. */
+export function fixedClusters(): Cluster[] {
+  return [
+    {
+      name: BLACKHOLE,
+      type: Cluster_DiscoveryType.STATIC,
+      connectTimeout: seconds(10),
+      loadAssignment: { clusterName: BLACKHOLE },
+    },
+    {
+      name: INBOUND_PASSTHROUGH,
+      type: Cluster_DiscoveryType.ORIGINAL_DST,
+      lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
+      connectTimeout: seconds(10),
+      circuitBreakers: { thresholds: [thresholdsOf(undefined)] },
+      upstreamBindConfig: { sourceAddress: { address: "127.0.0.6", portValue: 0 } },
+    },
+    {
+      name: PASSTHROUGH,
+      type: Cluster_DiscoveryType.ORIGINAL_DST,
+      lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
+      connectTimeout: seconds(10),
+      circuitBreakers: { thresholds: [thresholdsOf(undefined)] },
+    },
+  ];
+}
+
+/** `inbound|<port>||`: to the application, through the original destination or a fixed endpoint. */
+export function inboundCluster(port: number, endpoint?: { address: string; port: number }): Cluster {
+  const name = `inbound|${port}||`;
+  if (endpoint)
+    return {
+      name,
+      type: Cluster_DiscoveryType.STATIC,
+      connectTimeout: seconds(10),
+      circuitBreakers: { thresholds: [thresholdsOf(undefined)] },
+      loadAssignment: {
+        clusterName: name,
+        endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress(endpoint.address, endpoint.port) } }] }],
+      },
+    };
+  return {
+    name,
+    type: Cluster_DiscoveryType.ORIGINAL_DST,
+    lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
+    connectTimeout: seconds(10),
+    circuitBreakers: { thresholds: [thresholdsOf(undefined)] },
+    upstreamBindConfig: { sourceAddress: { address: "127.0.0.6", portValue: 0 } },
+  };
+}
+
+/** The load assignment of an EDS cluster: endpoints of the service port, filtered by the subset. */
+export function loadAssignmentOf(clusterName: string, endpoints: readonly ServiceEndpoint[]): ClusterLoadAssignment {
+  return { clusterName, endpoints: localityGroups(endpoints) };
+}

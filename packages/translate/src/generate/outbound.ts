@@ -1,0 +1,247 @@
+// What a proxy needs to reach services: their clusters, endpoints and (per port) HTTP route
+// configurations. Shared by sidecars, gateways and proxyless clients; every piece is memoized on the mesh
+// by what decides it, so proxies with the same view get the same objects.
+import type { Cluster, ClusterLoadAssignment, RouteConfiguration } from "@xdskit/core";
+import { hostMatches } from "../index/hosts.js";
+import type { Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
+import { egressAllows } from "../index/mesh.js";
+import type { MeshService } from "../registry/model.js";
+import { isHttpProtocol } from "../registry/protocol.js";
+import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
+import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRoutes } from "./routes.js";
+
+type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
+
+/** Per-mesh memo tables (the mesh is immutable, so entries never go stale). */
+interface Memo {
+  clusters: Map<string, { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] }>;
+  routes: Map<string, RouteConfiguration>;
+  views: Map<string, unknown>;
+  sourceLabels?: boolean;
+}
+const memos = new WeakMap<Mesh, Memo>();
+
+export function memoOf(mesh: Mesh): Memo {
+  let memo = memos.get(mesh);
+  if (!memo) {
+    memo = { clusters: new Map(), routes: new Map(), views: new Map() };
+    memos.set(mesh, memo);
+  }
+  return memo;
+}
+
+/** Memoizes `build()` under `key` on the mesh: the same view gets the same object. */
+export function memoized<T>(mesh: Mesh, key: string, build: () => T): T {
+  const views = memoOf(mesh).views;
+  if (views.has(key)) return views.get(key) as T;
+  const value = build();
+  views.set(key, value);
+  return value;
+}
+
+/** Whether any VirtualService routes by source labels (then a proxy's labels are part of its view). */
+export function routesDependOnLabels(mesh: Mesh): boolean {
+  const memo = memoOf(mesh);
+  memo.sourceLabels ??= mesh.virtualServices.some((vs) =>
+    [...(vs.spec.http ?? []), ...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].some((r) =>
+      (r.match ?? []).some((m) => m.sourceLabels && Object.keys(m.sourceLabels).length > 0),
+    ),
+  );
+  return memo.sourceLabels;
+}
+
+export const labelsKey = (labels: Readonly<Record<string, string>>) =>
+  Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(",");
+
+/** Services a proxy in `namespace` sees under its Sidecar scope (exportTo and egress hosts), one per hostname. */
+export function visibleServices(mesh: Mesh, namespace: string, scope: SidecarScope): MeshService[] {
+  return memoized(mesh, `visible|${namespace}|${scope.key}`, () => {
+    const seen = new Set<string>();
+    const out: MeshService[] = [];
+    for (const service of mesh.servicesVisibleTo(namespace)) {
+      if (seen.has(service.hostname)) continue;
+      if (!scope.egress.some((e) => egressAllows(e, service.namespace, service.hostname))) continue;
+      seen.add(service.hostname);
+      out.push(service);
+    }
+    return out;
+  });
+}
+
+/** Clusters and EDS load assignments of every port of `services`, as seen from `namespace`. */
+export function outboundClustersOf(
+  mesh: Mesh,
+  namespace: string,
+  services: readonly MeshService[],
+  options: { proxyless?: boolean } = {},
+): { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] } {
+  const memo = memoOf(mesh);
+  const clusters: Cluster[] = [];
+  const endpoints: ClusterLoadAssignment[] = [];
+  for (const service of services) {
+    const rule = mesh.destinationRule(namespace, service);
+    const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
+    for (const port of service.ports) {
+      const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${options.proxyless ? "g" : ""}`;
+      let entry = memo.clusters.get(key);
+      if (!entry) {
+        const all = mesh.registry.endpointsOf(service, port.port);
+        const built = outboundClusters(service, port, rule, all);
+        if (options.proxyless)
+          for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
+        const assignments: ClusterLoadAssignment[] = [];
+        for (const cluster of built) {
+          if (!cluster.edsClusterConfig) continue;
+          const subsetName = (cluster.name ?? "").split("|")[2] ?? "";
+          const subset = rule?.subsets.find((s) => s.name === subsetName);
+          const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
+          assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
+        }
+        entry = { clusters: built, endpoints: assignments };
+        memo.clusters.set(key, entry);
+      }
+      clusters.push(...entry.clusters);
+      endpoints.push(...entry.endpoints);
+    }
+  }
+  return { clusters, endpoints };
+}
+
+/** The egress listener that decides port `port`: the one declaring the port, else the catch-all one. */
+export function egressFor(scope: SidecarScope, port: number): SidecarEgress | undefined {
+  return scope.egress.find((e) => e.port?.number === port) ?? scope.egress.find((e) => !e.port);
+}
+
+/** HTTP ports that get a route configuration: every HTTP-ish service port, plus declared HTTP egress ports. */
+export function httpPorts(services: readonly MeshService[], scope: SidecarScope): number[] {
+  const ports = new Set<number>();
+  for (const service of services)
+    for (const port of service.ports) {
+      if (!isHttpProtocol(port.protocol)) continue;
+      const egress = egressFor(scope, port.port);
+      if (egress && egressAllows(egress, service.namespace, service.hostname)) ports.add(port.port);
+    }
+  for (const e of scope.egress)
+    if (e.port && (e.port.protocol === "" || isHttpProtocol(e.port.protocol.toUpperCase() as never)))
+      ports.add(e.port.number);
+  return [...ports].sort((a, b) => a - b);
+}
+
+/**
+ * The sidecar's route configuration for one port (RDS name = the port): a virtual host per service on the
+ * port (VirtualService routes, or the default route), VirtualService hosts that are no service, sorted by
+ * name, then the catch-all (`allow_any` or `block_all`).
+ */
+export function sidecarRouteConfig(
+  mesh: Mesh,
+  ctx: RouteContext,
+  scope: SidecarScope,
+  services: readonly MeshService[],
+  port: number,
+): RouteConfiguration {
+  const labels = routesDependOnLabels(mesh) ? labelsKey(ctx.labels) : "";
+  const key = `rds|${ctx.namespace}|${scope.key}|${port}|${labels}|${ctx.proxyless ? "g" : ""}`;
+  const memo = memoOf(mesh);
+  const cached = memo.routes.get(key);
+  if (cached) return cached;
+  const egress = egressFor(scope, port);
+  const onPort = services.filter(
+    (s) =>
+      s.ports.some((p) => p.port === port) && egress !== undefined && egressAllows(egress, s.namespace, s.hostname),
+  );
+  const vsList = mesh
+    .virtualServicesFor("mesh", ctx.namespace)
+    .filter((vs) => egress !== undefined && vs.hosts.some((h) => egressAllows(egress, vs.namespace, h)));
+  const virtualHosts = sidecarVirtualHosts(mesh, ctx, onPort, vsList, port);
+  const config: RouteConfiguration = {
+    name: String(port),
+    virtualHosts: [...virtualHosts, catchAllVirtualHost(scope.outboundTrafficPolicy)],
+    validateClusters: false,
+    ignorePortInHostMatching: true,
+  };
+  memo.routes.set(key, config);
+  return config;
+}
+
+/** Virtual hosts for services on a port: the oldest VirtualService of a host wins; others get the default route. */
+export function sidecarVirtualHosts(
+  mesh: Mesh,
+  ctx: RouteContext,
+  services: readonly MeshService[],
+  virtualServices: readonly VirtualServiceEntry[],
+  port: number,
+): VirtualHost[] {
+  const claimed = new Set<MeshService>();
+  const hosts: VirtualHost[] = [];
+  const names = new Set<string>();
+  const usedDomains = new Set<string>();
+  const serviceHosts = new Set(services.map((s) => s.hostname));
+  const add = (name: string, domains: string[], routes: VirtualHost["routes"]) => {
+    if (names.has(name)) return;
+    names.add(name);
+    const fresh = domains.filter((d) => !usedDomains.has(d));
+    for (const d of fresh) usedDomains.add(d);
+    if (fresh.length > 0) hosts.push({ name, domains: fresh, routes: routes ?? [] });
+  };
+  for (const vs of virtualServices) {
+    const matched = services.filter((s) => !claimed.has(s) && vs.hosts.some((h) => hostMatches(h, s.hostname)));
+    const extraHosts = vs.hosts.filter((h) => !serviceHosts.has(h));
+    // Off port 80, only VirtualServices that match a service on the port contribute (istiod does the same).
+    if (matched.length === 0 && (port !== 80 || extraHosts.length === 0)) continue;
+    for (const s of matched) claimed.add(s);
+    const routes = virtualServiceRoutes(ctx, vs, port);
+    if (routes.length === 0) continue;
+    for (const h of extraHosts) add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
+    for (const s of matched)
+      add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), routes);
+  }
+  for (const s of services) {
+    if (claimed.has(s)) continue;
+    const cluster = `outbound|${port}||${s.hostname}`;
+    add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), [
+      defaultRoute(cluster, ctx.proxyless),
+    ]);
+  }
+  return hosts.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
+}
+
+/**
+ * The Host headers that reach a service: its FQDN (and absolute form with a trailing dot), the shorter
+ * Kubernetes forms a caller in `namespace` may use, and its VIPs. Proxyless clients match the port too.
+ */
+export function serviceDomains(
+  mesh: Mesh,
+  service: MeshService,
+  namespace: string,
+  port: number,
+  withPort = false,
+): string[] {
+  const fqdn = service.hostname;
+  const names = [fqdn];
+  if (!fqdn.includes("*") && !/^[\d.]+$/.test(fqdn)) names.push(`${fqdn}.`);
+  const suffix = `.svc.${mesh.options.domainSuffix}`;
+  if (service.registry === "Kubernetes" || fqdn.endsWith(suffix)) {
+    const svcIndex = fqdn.indexOf(".svc.");
+    const first = fqdn.indexOf(".");
+    if (svcIndex > 0 && first > 0 && first < svcIndex) {
+      const short = fqdn.slice(0, first);
+      const withNs = fqdn.slice(0, svcIndex);
+      const ns = fqdn.slice(first + 1, svcIndex);
+      if (ns === namespace) names.push(short, `${withNs}.svc`, withNs);
+      else names.push(withNs, `${withNs}.svc`);
+    }
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    out.push(n);
+    if (withPort) out.push(`${n}:${port}`);
+  }
+  for (const address of service.addresses) {
+    out.push(address);
+    if (withPort) out.push(`${address}:${port}`);
+  }
+  return out;
+}

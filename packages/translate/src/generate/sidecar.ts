@@ -1,0 +1,261 @@
+// A sidecar's listeners: outbound listeners per port (virtual ones behind iptables, or bound to an
+// address when the Sidecar resource says captureMode NONE), the workload's inbound listeners, and the
+// virtualOutbound/virtualInbound listeners iptables redirects to.
+import { type Cluster, type Listener, packAny, type RouteConfiguration } from "@xdskit/core";
+import { OriginalDst, TrafficDirection } from "@xdskit/core/extensions";
+import { hostMatches } from "../index/hosts.js";
+import { type Mesh, resolveGateway, type SidecarScope } from "../index/mesh.js";
+import { resolveTargetPort } from "../registry/build.js";
+import type { MeshService, ServicePort } from "../registry/model.js";
+import { isHttpProtocol, parseProtocol } from "../registry/protocol.js";
+import {
+  BLACKHOLE,
+  fixedClusters,
+  INBOUND_PASSTHROUGH,
+  inboundCluster,
+  outboundClusterName,
+  PASSTHROUGH,
+} from "./clusters.js";
+import { FILTER, hcmFilter, socketAddress, TYPE, tcpProxyFilter } from "./envoy.js";
+import {
+  egressFor,
+  httpPorts,
+  labelsKey,
+  memoized,
+  outboundClustersOf,
+  routesDependOnLabels,
+  sidecarRouteConfig,
+  visibleServices,
+} from "./outbound.js";
+import type { MeshProxy } from "./proxy.js";
+import type { ProxyResources } from "./resources.js";
+import { defaultRoute, type RouteContext } from "./routes.js";
+
+/** True when the workload runs without iptables (a Sidecar listener says captureMode NONE). */
+export function capturesNothing(scope: SidecarScope): boolean {
+  return scope.egress.some((e) => e.captureMode === "NONE") || scope.ingress.some((i) => i.captureMode === "NONE");
+}
+
+export function sidecarResources(mesh: Mesh, proxy: MeshProxy): ProxyResources {
+  const scope = mesh.sidecarScope(proxy.namespace, proxy.labels);
+  const labels = routesDependOnLabels(mesh) ? labelsKey(proxy.labels) : "";
+  const outboundKey = `sidecar|${proxy.namespace}|${scope.key}|${labels}`;
+  const outbound = memoized(mesh, outboundKey, () => sidecarOutbound(mesh, proxy, scope));
+  const inboundPorts = inboundPortsOf(mesh, proxy, scope);
+  const inboundKey = `inbound|${proxy.namespace}|${scope.key}|${inboundPorts.map((p) => `${p.port}/${p.protocol}/${p.endpoint ?? ""}`).join(",")}`;
+  const inbound = memoized(mesh, inboundKey, () => sidecarInbound(scope, inboundPorts));
+  return memoized(mesh, `${outboundKey}#${inboundKey}`, () => ({
+    Listener: sortByName([...outbound.Listener, ...inbound.Listener]),
+    RouteConfiguration: outbound.RouteConfiguration,
+    Cluster: sortByName([...outbound.Cluster, ...inbound.Cluster]),
+    ClusterLoadAssignment: outbound.ClusterLoadAssignment,
+    Secret: [],
+  }));
+}
+
+function sortByName<T extends { name?: string | undefined }>(list: T[]): T[] {
+  return list.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
+}
+
+function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): ProxyResources {
+  const services = visibleServices(mesh, proxy.namespace, scope);
+  const { clusters, endpoints } = outboundClustersOf(mesh, proxy.namespace, services);
+  const ctx: RouteContext = { mesh, namespace: proxy.namespace, labels: proxy.labels, gateways: new Set(["mesh"]) };
+  const ports = httpPorts(services, scope);
+  const routes = ports.map((port) => sidecarRouteConfig(mesh, ctx, scope, services, port));
+  const listeners: Listener[] = [];
+  const noCapture = capturesNothing(scope);
+  const httpListenerPorts = new Set<number>();
+  for (const port of ports) {
+    const egress = egressFor(scope, port);
+    if (!egress) continue;
+    const bound = egress.port?.number === port && (egress.bind !== undefined || egress.captureMode === "NONE");
+    if (noCapture && !bound) continue; // without iptables only explicitly bound ports receive traffic
+    const bind = bound ? (egress.bind ?? "127.0.0.1") : "0.0.0.0";
+    httpListenerPorts.add(port);
+    listeners.push({
+      name: `${bind}_${port}`,
+      address: socketAddress(bind, port),
+      trafficDirection: TrafficDirection.OUTBOUND,
+      ...(bound ? {} : { bindToPort: false }),
+      filterChains: [{ filters: [hcmFilter({ statPrefix: `outbound_${bind}_${port}`, rds: String(port) })] }],
+    });
+  }
+  // TCP (and TLS) service ports: one listener per VIP and port, to the service's cluster or its TCP route.
+  for (const service of services)
+    for (const port of service.ports) {
+      if (isHttpProtocol(port.protocol) || httpListenerPorts.has(port.port)) continue;
+      const egress = egressFor(scope, port.port);
+      if (!egress) continue;
+      const bound = egress.port?.number === port.port && (egress.bind !== undefined || egress.captureMode === "NONE");
+      if (noCapture && !bound) continue;
+      const address = bound ? (egress.bind ?? "127.0.0.1") : (service.addresses[0] ?? "0.0.0.0");
+      const name = `${address}_${port.port}`;
+      if (listeners.some((l) => l.name === name)) continue;
+      listeners.push({
+        name,
+        address: socketAddress(address, port.port),
+        trafficDirection: TrafficDirection.OUTBOUND,
+        ...(bound ? {} : { bindToPort: false }),
+        filterChains: [{ filters: [tcpProxyFilter(name, tcpTarget(mesh, proxy, service, port))] }],
+      });
+    }
+  if (!noCapture) listeners.push(virtualOutbound(scope));
+  return {
+    Listener: listeners,
+    RouteConfiguration: routes,
+    Cluster: [...fixedClusters(), ...clusters],
+    ClusterLoadAssignment: endpoints,
+    Secret: [],
+  };
+}
+
+/** A TCP service's destination: the first applicable `tcp` route of its VirtualService, else its own cluster. */
+function tcpTarget(
+  mesh: Mesh,
+  proxy: MeshProxy,
+  service: MeshService,
+  port: ServicePort,
+): string | Array<{ name: string; weight: number }> {
+  for (const vs of mesh.virtualServicesFor("mesh", proxy.namespace)) {
+    if (!vs.hosts.some((h) => hostMatches(h, service.hostname))) continue;
+    for (const tcp of vs.spec.tcp ?? []) {
+      const applies =
+        (tcp.match ?? []).length === 0 ||
+        (tcp.match ?? []).some(
+          (m) =>
+            (!m.port || m.port === port.port) &&
+            Object.entries(m.sourceLabels ?? {}).every(([k, v]) => proxy.labels[k] === v) &&
+            (!m.gateways?.length || m.gateways.some((g) => resolveGateway(g, vs.namespace) === "mesh")),
+        );
+      if (!applies) continue;
+      const targets = (tcp.route ?? []).map((r) => {
+        const host = (r.destination?.host ?? "").includes(".")
+          ? (r.destination?.host ?? "")
+          : `${r.destination?.host}.${vs.namespace}.svc.${mesh.options.domainSuffix}`;
+        return {
+          name: outboundClusterName(host, r.destination?.port?.number || port.port, r.destination?.subset ?? ""),
+          weight: r.weight ?? 0,
+        };
+      });
+      if (targets.length === 1) return targets[0]?.name ?? "";
+      if (targets.length > 1) return targets.filter((t) => t.weight > 0);
+    }
+    break; // the oldest VirtualService of the host decides
+  }
+  return outboundClusterName(service.hostname, port.port);
+}
+
+function virtualOutbound(scope: SidecarScope): Listener {
+  const fallback = scope.outboundTrafficPolicy === "REGISTRY_ONLY" ? BLACKHOLE : PASSTHROUGH;
+  return {
+    name: "virtualOutbound",
+    address: socketAddress("0.0.0.0", 15001),
+    trafficDirection: TrafficDirection.OUTBOUND,
+    useOriginalDst: true,
+    listenerFilters: [{ name: FILTER.originalDst, typedConfig: packAny(TYPE.originalDst, OriginalDst, {}) }],
+    filterChains: [],
+    defaultFilterChain: { name: "PassthroughFilterChain", filters: [tcpProxyFilter(fallback, fallback)] },
+  };
+}
+
+interface InboundPort {
+  readonly port: number;
+  readonly protocol: string;
+  /** Sidecar ingress: where the application listens (`127.0.0.1:8080`), and the address to bind. */
+  readonly endpoint?: string;
+  readonly bind?: string;
+  readonly explicit: boolean;
+}
+
+/** The ports the workload serves: its Sidecar's ingress listeners, else its services' target ports. */
+function inboundPortsOf(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): InboundPort[] {
+  if (scope.ingress.length > 0)
+    return scope.ingress.map((i) => ({
+      port: i.port.number,
+      protocol: parseProtocol(i.port.protocol),
+      endpoint: i.defaultEndpoint ?? `127.0.0.1:${i.port.number}`,
+      ...(i.bind !== undefined || i.captureMode === "NONE" ? { bind: i.bind ?? "0.0.0.0" } : {}),
+      explicit: true,
+    }));
+  if (!proxy.workload) return [];
+  const byPort = new Map<number, InboundPort>();
+  for (const service of mesh.registry.servicesOf(proxy.workload))
+    for (const port of service.ports) {
+      const target =
+        service.registry === "ServiceEntry"
+          ? (proxy.workload.ports.find((p) => p.name === port.name)?.port ??
+            (typeof port.targetPort === "number" ? port.targetPort : port.port))
+          : resolveTargetPort(port, proxy.workload.ports);
+      if (target !== undefined && !byPort.has(target))
+        byPort.set(target, { port: target, protocol: port.protocol, explicit: false });
+    }
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
+}
+
+function sidecarInbound(
+  scope: SidecarScope,
+  ports: readonly InboundPort[],
+): { Listener: Listener[]; Cluster: Cluster[] } {
+  const clusters: Cluster[] = [];
+  const listeners: Listener[] = [];
+  const chains: NonNullable<Listener["filterChains"]> = [];
+  for (const p of ports) {
+    const cluster = `inbound|${p.port}||`;
+    const endpoint = p.endpoint ? parseEndpoint(p.endpoint) : undefined;
+    clusters.push(inboundCluster(p.port, endpoint));
+    const filters = isHttpProtocol(p.protocol as never)
+      ? [hcmFilter({ statPrefix: `inbound_0.0.0.0_${p.port}`, routeConfig: inboundRouteConfig(p.port, cluster) })]
+      : [tcpProxyFilter(cluster, cluster)];
+    if (p.bind !== undefined) {
+      listeners.push({
+        name: `${p.bind}_${p.port}`,
+        address: socketAddress(p.bind, p.port),
+        trafficDirection: TrafficDirection.INBOUND,
+        filterChains: [{ filters }],
+      });
+    } else {
+      chains.push({ name: `0.0.0.0_${p.port}`, filterChainMatch: { destinationPort: p.port }, filters });
+    }
+  }
+  if (!capturesNothing(scope))
+    listeners.push({
+      name: "virtualInbound",
+      address: socketAddress("0.0.0.0", 15006),
+      trafficDirection: TrafficDirection.INBOUND,
+      useOriginalDst: true,
+      listenerFilters: [{ name: FILTER.originalDst, typedConfig: packAny(TYPE.originalDst, OriginalDst, {}) }],
+      filterChains: chains,
+      defaultFilterChain: {
+        name: "InboundPassthroughFilterChain",
+        filters: [tcpProxyFilter(INBOUND_PASSTHROUGH, INBOUND_PASSTHROUGH)],
+      },
+    });
+  return { Listener: listeners, Cluster: clusters };
+}
+
+function parseEndpoint(endpoint: string): { address: string; port: number } | undefined {
+  const colon = endpoint.lastIndexOf(":");
+  if (colon < 0 || endpoint.startsWith("unix://")) return undefined;
+  const address = endpoint.slice(0, colon);
+  return { address: address === "0.0.0.0" ? "127.0.0.1" : address, port: Number(endpoint.slice(colon + 1)) };
+}
+
+/** Inbound routes are inline: everything to the local application's cluster. */
+function inboundRouteConfig(port: number, cluster: string): RouteConfiguration {
+  const route = defaultRoute(cluster);
+  if (route.route) {
+    delete route.route.retryPolicy;
+    delete route.route.maxGrpcTimeout;
+    route.route.maxStreamDuration = {
+      maxStreamDuration: { seconds: 0, nanos: 0 },
+      grpcTimeoutHeaderMax: { seconds: 0, nanos: 0 },
+    };
+  }
+  route.decorator = { operation: `:${port}/*` };
+  return {
+    name: cluster,
+    virtualHosts: [{ name: `inbound|http|${port}`, domains: ["*"], routes: [route] }],
+    validateClusters: false,
+  };
+}
