@@ -306,4 +306,62 @@ describe("validateConfig: other kinds", () => {
     ]);
     expect(() => validateConfig("nope" as never)).toThrow(/must be an array/);
   });
+
+  it("AuthorizationPolicy and RequestAuthentication", () => {
+    const ap = (spec: string) =>
+      check(
+        `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: shop }\nspec:\n${spec}`,
+      );
+    expect(ap("  action: DENY")).toEqual([
+      [
+        "error",
+        "spec.rules",
+        "invalid policy p.shop: DENY action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request",
+      ],
+    ]);
+    expect(
+      ap(
+        [
+          "  action: DENY",
+          "  rules:",
+          "  - from: [{ source: { principals: [a], serviceAccounts: [b] } }]",
+          "    to: [{ operation: { ports: ['99999'], methods: [GET] } }]",
+          "    when: [{ key: request.auth.claims, values: [x] }, { key: 'destination.labels[app]', values: [y] }]",
+          "  - to: [{ operation: { methods: [GET] } }]",
+        ].join("\n"),
+      ),
+    ).toEqual([
+      [
+        "error",
+        "spec.rules[0].from[0].source",
+        "invalid policy p.shop: cannot set serviceAccounts with namespaces or principals, found at rule 0",
+      ],
+      ["error", "spec.rules[0].to[0].operation.ports", "invalid policy p.shop: bad port (99999): <nil>"],
+      [
+        "error",
+        "spec.rules[0].when[0]",
+        "invalid policy p.shop: invalid `value` for `key` request.auth.claims: bad key (request.auth.claims): should have format a[b]",
+      ],
+      [
+        "error",
+        "spec.rules[0].when[1]",
+        "invalid policy p.shop: invalid `value` for `key` destination.labels[app]: attribute destination.labels[app] is replaced by the workload selector",
+      ],
+      [
+        "warning",
+        "spec.rules[1]",
+        "configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port",
+      ],
+    ]);
+    expect(
+      check(
+        "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: { name: r }\nspec:\n  selector: { matchLabels: { app: a } }\n  targetRefs: [{ kind: Service, name: a }]\n  jwtRules: [{ audiences: [''], fromParams: [''] }]",
+      ),
+    ).toEqual([
+      ["error", "spec", "only one of targetRefs or workloadSelector can be set"],
+      ["error", "spec.jwtRules[0].audiences", "audience must be non-empty string"],
+      ["error", "spec.jwtRules[0]", "issuer or jwksUri must be non-empty string"],
+      ["error", "spec.jwtRules[0].fromParams[0]", "location query must be non-empty string"],
+    ]);
+  });
 });

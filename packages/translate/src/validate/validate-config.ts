@@ -8,7 +8,7 @@ import { crdSchemaTable } from "./crd-schemas.gen.js";
 import { validateDestinationRule } from "./destination-rule.js";
 import { validateGateway } from "./gateway.js";
 import type { Report } from "./report.js";
-import { validatePeerAuthentication } from "./security.js";
+import { validateAuthorizationPolicy, validatePeerAuthentication, validateRequestAuthentication } from "./security.js";
 import { validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup } from "./service-entry.js";
 import { validateSidecar } from "./sidecar.js";
 import { validateVirtualService } from "./virtual-service.js";
@@ -103,6 +103,12 @@ export function validateObject(object: AnyConfigObject): ConfigDiagnostic[] {
       break;
     case "PeerAuthentication":
       validatePeerAuthentication(spec as typeof object.spec, report);
+      break;
+    case "AuthorizationPolicy":
+      validateAuthorizationPolicy(spec as typeof object.spec, name, namespace, report);
+      break;
+    case "RequestAuthentication":
+      validateRequestAuthentication(spec as typeof object.spec, report);
       break;
     default:
       break;
