@@ -108,4 +108,12 @@ describe("CRD schemas", () => {
     checkSchema(schema, {}, "spec", missing);
     expect(missing).toEqual([{ path: "spec.mode", message: "Required value" }]);
   });
+
+  it("refuses names the API server refuses, for every kind", () => {
+    const out = structural(
+      "apiVersion: v1\nkind: Service\nmetadata: { name: My_Svc, namespace: Shop }\nspec: { ports: [{ port: 80 }] }",
+    );
+    expect(out.map(([p]) => p)).toEqual(["metadata.name", "metadata.namespace"]);
+    expect(out[0]?.[1]).toMatch(/^Invalid value: "My_Svc": a lowercase RFC 1123 subdomain must consist of/);
+  });
 });
