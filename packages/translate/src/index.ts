@@ -95,4 +95,5 @@ export {
   SCHEMA_VALIDATION_ERROR,
   SCHEMA_WARNING,
   validateConfig,
+  validateObject,
 } from "./validate/validate-config.js";
