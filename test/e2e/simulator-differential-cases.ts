@@ -222,3 +222,71 @@ export function randomRequest(r: Random): GeneratedRequest {
   }
   return { method: r.pick(METHODS), authority: host, path, headers };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Filter chains: random filter_chain_match sets on one listener, and connections that probe them.
+
+/** A filter chain's match criteria, each list single-valued so two chains never share an expanded entry. */
+export interface ChainCriteria {
+  name: string;
+  /** One of the listener's two ports, or undefined. */
+  destinationPort?: "first" | "second";
+  serverName?: string;
+  transportProtocol?: "tls" | "raw_buffer";
+  applicationProtocol?: string;
+  sourcePrefix?: [string, number];
+  directSourcePrefix?: [string, number];
+  sourceType?: 1 | 2;
+}
+
+const SERVER_NAMES = ["a.example.com", "*.example.com", "b.test", "*.test"];
+const ALPNS = ["http/1.1", "h2"];
+const SOURCE_PREFIXES: Array<[string, number]> = [
+  ["127.0.0.2", 32],
+  ["127.0.0.0", 8],
+  ["127.0.0.0", 30],
+];
+
+/** 2–6 chains with distinct criteria; TLS chains are the ones that ask for transport "tls". */
+export function randomChains(r: Random): ChainCriteria[] {
+  const chains: ChainCriteria[] = [];
+  const seen = new Set<string>();
+  const count = 2 + r.int(5);
+  for (let attempt = 0; chains.length < count && attempt < 50; attempt++) {
+    const chain: ChainCriteria = { name: `chain-${chains.length}` };
+    if (r.chance(0.3)) chain.destinationPort = r.pick(["first", "second"] as const);
+    if (r.chance(0.35)) chain.serverName = r.pick(SERVER_NAMES);
+    // A chain that names a server is a TLS chain; others pick plain text, TLS or either.
+    if (chain.serverName !== undefined || r.chance(0.5))
+      chain.transportProtocol = chain.serverName !== undefined ? "tls" : r.pick(["tls", "raw_buffer"] as const);
+    if (r.chance(0.3)) chain.applicationProtocol = r.pick(ALPNS);
+    if (r.chance(0.3)) chain.sourcePrefix = r.pick(SOURCE_PREFIXES);
+    if (r.chance(0.15)) chain.directSourcePrefix = r.pick(SOURCE_PREFIXES);
+    if (r.chance(0.15)) chain.sourceType = r.pick([1, 2] as const);
+    const { name: _name, ...criteria } = chain;
+    const key = JSON.stringify(criteria, Object.keys(criteria).sort());
+    if (seen.has(key)) continue;
+    seen.add(key);
+    chains.push(chain);
+  }
+  return chains;
+}
+
+/** A connection to the chains listener. */
+export interface ChainProbe {
+  port: "first" | "second";
+  source: string;
+  tls?: { sni?: string; alpn: string[] };
+}
+
+export function randomProbe(r: Random): ChainProbe {
+  const probe: ChainProbe = {
+    port: r.pick(["first", "second"] as const),
+    source: r.pick(["127.0.0.1", "127.0.0.2", "127.0.0.5"]),
+  };
+  if (r.chance(0.55)) {
+    const sni = r.pick([undefined, "a.example.com", "x.example.com", "b.test", "deep.b.test", "other.org"]);
+    probe.tls = { ...(sni !== undefined ? { sni } : {}), alpn: r.pick([[], ["h2"], ["http/1.1"], ["h2", "http/1.1"]]) };
+  }
+  return probe;
+}

@@ -455,6 +455,26 @@ describe("listeners and filter chains", () => {
     expect(chainOf({ address: "10.1.2.3", source: { port: 999 } })).toBe("fallback");
   });
 
+  it("source_type: only 127.0.0.1, ::1 or the destination address itself count as local", () => {
+    const chain = (name: string, sourceType: number) => ({
+      ...httpListener(name, 0, "r").filterChains?.[0],
+      name,
+      filterChainMatch: { sourceType },
+    });
+    const listener: Listener = {
+      name: "l",
+      address: { socketAddress: { address: "0.0.0.0", portValue: 80 } },
+      filterChains: [chain("local", 1), chain("external", 2)],
+    };
+    const chainOf = (source: string, address = "127.0.0.1") =>
+      simulate({ listeners: [listener], routes: [route] }, { port: 80, address, source: { address: source } })
+        .filterChain?.name;
+    expect(chainOf("127.0.0.1")).toBe("local");
+    expect(chainOf("127.0.0.5")).toBe("external");
+    expect(chainOf("10.0.0.7", "10.0.0.7")).toBe("local");
+    expect(chainOf("::1", "::1")).toBe("local");
+  });
+
   it("the connection manager strips a matching port before routing when asked", () => {
     const config: RouteConfiguration = { name: "r", virtualHosts: [vhost("exact", ["a.com"]), vhost("all", ["*"])] };
     const plain = { listeners: [httpListener("l", 8080, "r")], routes: [config] };
