@@ -13,7 +13,7 @@ import {
   type RouteConfiguration,
   type Snapshot,
 } from "@xdskit/core";
-import { explain, type SimulationResult, simulate } from "@xdskit/translate";
+import { explain, resourcesFromConfigDump, type SimulationResult, simulate } from "@xdskit/translate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EnvoyHandle, startEnvoy } from "../harness/envoy.js";
 import { HCM_TYPE, routerFilter, socketAddress } from "../harness/envoy-config.js";
@@ -400,6 +400,28 @@ describe(`the route simulator agrees with Envoy (seed ${SEED})`, () => {
     expect(tlsReached, "TLS probes that reached a chain").toBeGreaterThanOrEqual(5);
     console.log(`filter chains: ${compared} probes, ${compared - closed} reached a chain (${tlsReached} over TLS)`);
   }, 120_000);
+
+  it("the resources read back from Envoy's /config_dump predict the same answers", async () => {
+    const dumped = resourcesFromConfigDump(await envoy.configDump());
+    expect(dumped.listeners?.map((l) => l.name).sort()).toEqual(expect.arrayContaining(["plain", "strip-port"]));
+    expect(dumped.routes?.map((r) => r.name)).toEqual([ROUTE]); // the chains' inline routes stay in their listener
+    expect(dumped.clusters?.map((c) => c.name)).toEqual(expect.arrayContaining([...CLUSTERS]));
+    const random = createRandom(SEED + 2);
+    const requests = Array.from({ length: 48 }, () => randomRequest(random));
+    for (const [i, request] of requests.entries()) {
+      const listener = i % 2 === 0 ? "plain" : "strip-port";
+      const asked = { listener, port: ports[listener], ...request };
+      const fromDump = simulate(dumped, asked);
+      expect(fromDump.action, JSON.stringify(asked)).toEqual(
+        simulate({ listeners, routes: [lastRoute] }, asked).action,
+      );
+      const actual = await send(ports[listener] ?? 0, request);
+      if (!equalObserved(predicted(fromDump), actual))
+        expect(actual, `seed ${SEED}, request ${JSON.stringify(asked)}\n${explain(fromDump)}`).toEqual(
+          predicted(fromDump),
+        );
+    }
+  });
 });
 
 function equalObserved(a: Observed, b: Observed): boolean {

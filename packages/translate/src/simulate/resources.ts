@@ -123,7 +123,7 @@ function decode<T>(
 
 /**
  * Resources from an Envoy admin `/config_dump` (parsed JSON; `?include_eds` adds endpoints): static and
- * dynamic listeners (active state), route configurations, active clusters and endpoint configs.
+ * dynamic listeners (active state), RDS route configurations, active clusters and endpoint configs.
  * Types the dump holds that core has no schema for fail with an error naming the resource.
  */
 export function resourcesFromConfigDump(dump: unknown): SimulationResources {
@@ -147,7 +147,8 @@ export function resourcesFromConfigDump(dump: unknown): SimulationResources {
           listeners.push(decode("Listener", asObject(active.listener), `configs[${i}].dynamic_listeners[${j}]`));
       }
     } else if (type.endsWith(".RoutesConfigDump")) {
-      for (const key of ["static_route_configs", "dynamic_route_configs", "staticRouteConfigs", "dynamicRouteConfigs"])
+      // Static route configurations in a dump are the inline ones, already inside their listeners.
+      for (const key of ["dynamic_route_configs", "dynamicRouteConfigs"])
         for (const [j, r] of asArray(config[key]).entries()) {
           const route = asObject(asObject(r).route_config ?? asObject(r).routeConfig);
           routes.push(decode("RouteConfiguration", route, `configs[${i}].${key}[${j}]`));
