@@ -4,6 +4,8 @@
 import type { RouteConfiguration } from "@xdskit/core";
 
 export const CLUSTERS = ["c0", "c1", "c2", "c3"] as const;
+/** Envoy takes a weighted split's random value from this header (WeightedCluster.header_name). */
+export const RANDOM_HEADER = "x-random-value";
 
 /** mulberry32: a small, fast, seedable PRNG (32-bit state). */
 export function createRandom(seed: number) {
@@ -112,6 +114,14 @@ function routeMatch(r: Random): RouteMatch {
   if (r.chance(0.2)) match.caseSensitive = false;
   if (r.chance(0.35)) match.headers = Array.from({ length: 1 + r.int(2) }, () => headerMatcher(r));
   if (r.chance(0.2)) match.queryParameters = [queryMatcher(r)];
+  // Runtime fractions Envoy decides without randomness: 0 % or all of the denominator.
+  if (r.chance(0.08)) {
+    const denominator = r.int(3);
+    match.runtimeFraction = {
+      defaultValue: { numerator: r.chance(0.5) ? 0 : [100, 10_000, 1_000_000][denominator], denominator },
+      runtimeKey: `sim.fraction.${r.int(1000)}`,
+    };
+  }
   return match;
 }
 
@@ -125,7 +135,21 @@ function route(r: Random, index: number): Route {
       action.prefixRewrite = r.pick(["/", "/rewritten", "/v2/"]);
     else if (r.chance(0.15)) action.regexRewrite = { pattern: { regex: "/([a-z]+)" }, substitution: "/x-\\1" };
     if (r.chance(0.15)) action.hostRewriteLiteral = "rewritten.internal";
+    if (r.chance(0.3))
+      action.timeout = r.pick([
+        { seconds: 2 },
+        { nanos: 500_000_000 },
+        { seconds: 0 },
+        { seconds: 61, nanos: 1_000_000 },
+      ]);
     return { name, match, route: action };
+  }
+  if (kind < 12 && r.chance(0.4)) {
+    // A real split, made deterministic by taking Envoy's random value from a request header.
+    const clusters = CLUSTERS.filter(() => r.chance(0.7)).map((n) => ({ name: n as string, weight: r.int(60) }));
+    if (clusters.length === 0 || clusters.every((c) => c.weight === 0))
+      clusters.push({ name: "c0", weight: 1 + r.int(50) });
+    return { name, match, route: { weightedClusters: { clusters, headerName: RANDOM_HEADER } } };
   }
   if (kind < 12) {
     const chosen = r.int(CLUSTERS.length);
@@ -220,6 +244,7 @@ export function randomRequest(r: Random): GeneratedRequest {
     if (!r.chance(0.45)) continue;
     headers[name] = r.chance(0.1) ? [r.pick(VALUES), r.pick(VALUES)] : r.pick(VALUES);
   }
+  headers[RANDOM_HEADER] = String(r.int(1000));
   return { method: r.pick(METHODS), authority: host, path, headers };
 }
 

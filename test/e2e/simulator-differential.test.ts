@@ -47,6 +47,7 @@ interface Observed {
   upstream?: string;
   path?: string;
   host?: string;
+  timeoutMs?: number;
   location?: string;
   body?: string;
 }
@@ -220,7 +221,14 @@ function send(port: number, request: GeneratedRequest): Promise<Observed> {
           const upstream = res.headers["x-upstream"];
           if (typeof upstream === "string") {
             const reply = JSON.parse(body) as HttpUpstreamReply;
-            resolve({ status: res.statusCode ?? 0, upstream, path: reply.path, host: String(reply.headers.host) });
+            const timeout = reply.headers["x-envoy-expected-rq-timeout-ms"];
+            resolve({
+              status: res.statusCode ?? 0,
+              upstream,
+              path: reply.path,
+              host: String(reply.headers.host),
+              ...(typeof timeout === "string" ? { timeoutMs: Number(timeout) } : {}),
+            });
           } else
             resolve({
               status: res.statusCode ?? 0,
@@ -242,7 +250,14 @@ function predicted(result: SimulationResult): Observed {
   const { action } = result;
   switch (action.kind) {
     case "cluster":
-      return { status: 200, upstream: `u/${action.cluster}`, path: action.path, host: action.host };
+      // Envoy tells the upstream the route's timeout in x-envoy-expected-rq-timeout-ms (absent when disabled).
+      return {
+        status: 200,
+        upstream: `u/${action.cluster}`,
+        path: action.path,
+        host: action.host,
+        ...(action.timeoutMs > 0 ? { timeoutMs: action.timeoutMs } : {}),
+      };
     case "redirect":
       return { status: action.status, location: action.location, body: "" };
     case "direct-response":
