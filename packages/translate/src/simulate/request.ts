@@ -1,7 +1,6 @@
 // The request a simulation routes, checked at the API's door and normalised into what Envoy sees once
 // the HTTP connection manager has read it: pseudo-headers, lower-case header names, scheme, authority.
 import { XdsKitError } from "@xdskit/core";
-import type { HeaderValues } from "./matchers.js";
 
 /** A request to simulate. Every field is optional; see each default. */
 export interface SimulationRequest {
@@ -151,9 +150,4 @@ export function normalizeRequest(request: SimulationRequest): NormalizedRequest 
     listener: optionalString(request.listener, "listener"),
     routeConfiguration: optionalString(request.routeConfiguration, "routeConfiguration"),
   };
-}
-
-/** The request's headers as matchers read them. */
-export function headerValuesOf(request: NormalizedRequest): HeaderValues {
-  return request.headers;
 }

@@ -7,6 +7,7 @@ import {
   messageNameOf,
   protoJsonFromBinary,
   type RouteConfiguration,
+  VirtualHost,
 } from "@xdskit/core";
 import {
   describeStringMatcher,
@@ -290,11 +291,19 @@ function anyToJson(any: Any): JsonValue {
   }
 }
 
-/** Message-to-JSON for fields the report carries as JSON (retry policy, CORS). */
-function toJson(value: unknown): JsonValue {
-  return JSON.parse(
-    JSON.stringify(value, (_key, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)),
-  ) as JsonValue;
+/**
+ * A retry policy or CORS policy as canonical proto3 JSON: carried inside a VirtualHost (whose codec core
+ * exports) through the schema registry, so durations read "1s" as in Envoy's own config dumps.
+ */
+function policiesToJson(policies: Pick<VirtualHostConfig, "retryPolicy" | "cors">): {
+  retryPolicy?: JsonValue;
+  cors?: JsonValue;
+} {
+  const json = protoJsonFromBinary(
+    "envoy.config.route.v3.VirtualHost",
+    VirtualHost.encode(VirtualHost.fromPartial(policies)).finish(),
+  ) as { retryPolicy?: JsonValue; cors?: JsonValue };
+  return json;
 }
 
 /** The most specific typed_per_filter_config for `filterName`: weighted cluster, route, vhost, route config. */
@@ -509,7 +518,7 @@ export function routeAction(ctx: ActionContext): SimulatedAction {
   const forward: ForwardAction = { kind: "cluster", cluster, path, host, timeoutMs };
   if (weighted) forward.weightedClusters = weighted;
   const retry = action.retryPolicy ?? vhost.retryPolicy;
-  if (retry) forward.retryPolicy = toJson(retry);
+  if (retry) forward.retryPolicy = policiesToJson({ retryPolicy: retry }).retryPolicy ?? {};
   const mirrors =
     (action.requestMirrorPolicies?.length ? action.requestMirrorPolicies : undefined) ??
     (vhost.requestMirrorPolicies?.length ? vhost.requestMirrorPolicies : undefined) ??
@@ -539,7 +548,7 @@ export function routeAction(ctx: ActionContext): SimulatedAction {
     config.typedPerFilterConfig,
   );
   const cors = action.cors ?? (corsAny ? undefined : vhost.cors);
-  if (cors) forward.cors = toJson(cors);
+  if (cors) forward.cors = policiesToJson({ cors }).cors ?? {};
   else if (corsAny) forward.cors = anyToJson(corsAny);
   const extras = [
     `timeout ${timeoutMs === 0 ? "disabled" : `${timeoutMs} ms`}`,

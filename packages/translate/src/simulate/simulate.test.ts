@@ -346,7 +346,7 @@ describe("actions", () => {
               {
                 name: "v",
                 domains: ["*"],
-                retryPolicy: { retryOn: "5xx", numRetries: 3 },
+                retryPolicy: { retryOn: "5xx", numRetries: 3, perTryTimeout: { seconds: 0, nanos: 500_000_000 } },
                 cors: { allowMethods: "GET" },
                 routes: [
                   {
@@ -364,7 +364,7 @@ describe("actions", () => {
     );
     expect(result.action).toMatchObject({
       kind: "cluster",
-      retryPolicy: { retryOn: "5xx", numRetries: 3 },
+      retryPolicy: { retryOn: "5xx", numRetries: 3, perTryTimeout: "0.500s" },
       mirrors: [{ cluster: "shadow" }],
       cors: { allowMethods: "GET" },
       fault: { abort: { httpStatus: 500, percentage: { numerator: 100 } } },
