@@ -138,7 +138,7 @@ function route(r: Random, index: number): Route {
     if (r.chance(0.3))
       action.timeout = r.pick([
         { seconds: 2 },
-        { nanos: 500_000_000 },
+        { seconds: 3, nanos: 500_000_000 },
         { seconds: 0 },
         { seconds: 61, nanos: 1_000_000 },
       ]);
