@@ -54,6 +54,8 @@ const PREFIXES = ["/", "/api", "/api/v1", "/shop", "/Shop", "/static/", "/items"
 const PATHS = ["/api", "/health", "/api/v1/items", "/shop/cart"];
 const SEPARATED = ["/api", "/shop", "/items"];
 const REGEXES = ["/api/v[0-9]+/.*", "/items/[0-9]+", "/(shop|store)/.*", "/[a-z]+", "/api/.+/items"];
+const URI_TEMPLATE = "envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig";
+const TEMPLATES = ["/api/{version}/items", "/items/*", "/shop/**", "/{first}/{rest=**}", "/api/*/{id}"];
 const HEADER_NAMES = ["x-a", "x-b", "end-user"];
 const VALUES = ["jason", "mary", "1", "15", "beta", "Beta", "v2-canary"];
 const VALUE_REGEXES = ["[a-z]+", "v[0-9]-.*", "1[0-9]", "(?i)beta"];
@@ -62,6 +64,12 @@ const QUERY_VALUES = ["1", "2", "on", "abc"];
 const SUFFIXES = ["", "/", "/1", "/42", "/items", "/v1/items", "x", "/a/b"];
 const QUERIES = ["", "", "?v=1", "?v=2", "?debug", "?debug=on&v=abc", "?v=2&v=1", "?v=%32", "?x=1&v=", "?v=1#frag"];
 const METHODS = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
+
+/** A message whose only field is string field 1 (UriTemplateMatchConfig.path_template), serialized. */
+function stringField1(text: string): Uint8Array {
+  const bytes = Buffer.from(text, "utf8");
+  return Uint8Array.from([0x0a, bytes.length, ...bytes]);
+}
 
 function headerMatcher(r: Random): HeaderMatcher {
   if (r.chance(0.1)) return { name: ":method", stringMatch: { exact: r.pick(["GET", "POST"]) } };
@@ -110,7 +118,12 @@ function routeMatch(r: Random): RouteMatch {
   if (kind < 5) match.prefix = r.pick(PREFIXES);
   else if (kind < 7) match.path = r.pick(PATHS);
   else if (kind < 9) match.safeRegex = { regex: r.pick(REGEXES) };
-  else match.pathSeparatedPrefix = r.pick(SEPARATED);
+  else if (r.chance(0.6)) match.pathSeparatedPrefix = r.pick(SEPARATED);
+  else
+    match.pathMatchPolicy = {
+      name: "envoy.path.match.uri_template.uri_template_matcher",
+      typedConfig: { typeUrl: `type.googleapis.com/${URI_TEMPLATE}`, value: stringField1(r.pick(TEMPLATES)) },
+    };
   if (r.chance(0.2)) match.caseSensitive = false;
   if (r.chance(0.35)) match.headers = Array.from({ length: 1 + r.int(2) }, () => headerMatcher(r));
   if (r.chance(0.2)) match.queryParameters = [queryMatcher(r)];
@@ -133,7 +146,8 @@ function route(r: Random, index: number): Route {
     const action: NonNullable<Route["route"]> = { cluster: r.pick(CLUSTERS) };
     if ((match.prefix !== undefined || match.path !== undefined) && r.chance(0.3))
       action.prefixRewrite = r.pick(["/", "/rewritten", "/v2/"]);
-    else if (r.chance(0.15)) action.regexRewrite = { pattern: { regex: "/([a-z]+)" }, substitution: "/x-\\1" };
+    else if (match.pathMatchPolicy === undefined && r.chance(0.15))
+      action.regexRewrite = { pattern: { regex: "/([a-z]+)" }, substitution: "/x-\\1" };
     if (r.chance(0.15)) action.hostRewriteLiteral = "rewritten.internal";
     if (r.chance(0.3))
       action.timeout = r.pick([

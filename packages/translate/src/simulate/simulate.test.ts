@@ -150,6 +150,23 @@ describe("route matching", () => {
     expect(clusterOf(routes, { path: "/Ci" })).toBe("ci");
   });
 
+  it("path_match_policy with the uri_template matcher", () => {
+    const template = (t: string) => ({
+      name: "envoy.path.match.uri_template.uri_template_matcher",
+      typedConfig: {
+        typeUrl: "type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig",
+        value: Uint8Array.from([0x0a, t.length, ...Buffer.from(t)]),
+      },
+    });
+    const routes: RouteConfig[] = [
+      { match: { pathMatchPolicy: template("/api/{version}/items") }, route: { cluster: "items" } },
+      { match: { pathMatchPolicy: template("/shop/**") }, route: { cluster: "shop" } },
+    ];
+    expect(clusterOf(routes, { path: "/api/v1/items?x=1" })).toBe("items");
+    expect(clusterOf(routes, { path: "/api/v1/v2/items" })).toBe("local-reply");
+    expect(clusterOf(routes, { path: "/shop/a/b" })).toBe("shop");
+  });
+
   it("case_sensitive applies to prefix and path, not to regex", () => {
     const routes: RouteConfig[] = [
       { match: { safeRegex: { regex: "/abc" }, caseSensitive: false }, route: { cluster: "regex" } },
