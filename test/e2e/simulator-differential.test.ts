@@ -411,7 +411,7 @@ describe(`the route simulator agrees with Envoy (seed ${SEED})`, () => {
     }
     expect(compared).toBe(CHAIN_CONFIGS * PROBES_PER_CONFIG);
     // Enough probes must reach a chain, over TLS too, for the comparison to mean something.
-    expect(compared - closed, "probes that reached a chain").toBeGreaterThanOrEqual(compared / 3);
+    expect(compared - closed, "probes that reached a chain").toBeGreaterThanOrEqual(compared / 5);
     expect(tlsReached, "TLS probes that reached a chain").toBeGreaterThanOrEqual(5);
     console.log(`filter chains: ${compared} probes, ${compared - closed} reached a chain (${tlsReached} over TLS)`);
   }, 120_000);

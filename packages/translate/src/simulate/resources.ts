@@ -12,6 +12,7 @@ import {
   type Snapshot,
   XdsKitError,
 } from "@xdskit/core";
+import { opaqueUnknownAnys } from "./opaque-any.js";
 
 /** Resources to simulate over, as core's generated message objects. */
 export interface SimulationResources {
@@ -115,7 +116,7 @@ function decode<T>(
 ) {
   const { "@type": _type, ...fields } = json;
   try {
-    return resourceFromJson(resourceTypes[kind] as ResourceType<unknown>, fields) as T;
+    return resourceFromJson(resourceTypes[kind] as ResourceType<unknown>, opaqueUnknownAnys(fields)) as T;
   } catch (cause) {
     throw new XdsKitError("INVALID_ARGUMENT", `config_dump ${at}: ${(cause as Error).message}`, { cause });
   }
@@ -124,7 +125,8 @@ function decode<T>(
 /**
  * Resources from an Envoy admin `/config_dump` (parsed JSON; `?include_eds` adds endpoints): static and
  * dynamic listeners (active state), RDS route configurations, active clusters and endpoint configs.
- * Types the dump holds that core has no schema for fail with an error naming the resource.
+ * Typed configs of types core has no schema for (Istio's own filters, say) are kept as opaque Structs,
+ * so the rest of the dump still simulates.
  */
 export function resourcesFromConfigDump(dump: unknown): SimulationResources {
   const root = asObject(dump as JsonValue);

@@ -20,6 +20,7 @@ import {
   type RouteMatchConfig,
   type VirtualHostConfig,
 } from "./matchers.js";
+import { ORIGINAL_TYPE_KEY, opaqueFields, typeUrlOf } from "./opaque-any.js";
 import { re2FullMatch, re2ReplaceAll } from "./re2.js";
 import type { NormalizedRequest } from "./request.js";
 import type { ForwardAction, SimulatedAction, TraceLine, WeightedClusterShare } from "./result.js";
@@ -192,7 +193,13 @@ function matchPath(match: RouteMatchConfig, request: NormalizedRequest, config: 
     return { matched: ok, reason: `method ${request.method} ${ok ? "is" : "is not"} CONNECT`, matchedLength: 0 };
   }
   if (match.pathMatchPolicy !== undefined) {
-    const template = stringField1(match.pathMatchPolicy.typedConfig?.value);
+    const typed = match.pathMatchPolicy.typedConfig;
+    const opaque = opaqueFields(typed)?.path_template ?? opaqueFields(typed)?.pathTemplate;
+    const template = typeUrlOf(typed).endsWith(".uri_template.v3.UriTemplateMatchConfig")
+      ? typeof opaque === "string"
+        ? opaque
+        : stringField1(typed?.value)
+      : undefined;
     if (template === undefined)
       return { matched: false, reason: "path_match_policy other than uri_template is not simulated", matchedLength: 0 };
     const ok = uriTemplateRegex(template).test(just);
@@ -284,6 +291,11 @@ function durationMs(d: { seconds?: number; nanos?: number } | undefined): number
 
 /** An Any as proto3 JSON when core knows its type, else just its type URL. */
 function anyToJson(any: Any): JsonValue {
+  const opaque = opaqueFields(any);
+  if (opaque) {
+    const { [ORIGINAL_TYPE_KEY]: type, ...fields } = opaque;
+    return { "@type": type ?? "", ...fields };
+  }
   try {
     return protoJsonFromBinary(messageNameOf(any.typeUrl ?? ""), any.value ?? new Uint8Array());
   } catch {
@@ -323,7 +335,7 @@ function perFilterConfig(
 function filterNamesOf(hcm: HttpConnectionManager | undefined, canonical: string, typeSuffix: string): string[] {
   const names = new Set<string>([canonical]);
   for (const filter of hcm?.httpFilters ?? [])
-    if (filter.name && (filter.typedConfig?.typeUrl ?? "").endsWith(typeSuffix)) names.add(filter.name);
+    if (filter.name && typeUrlOf(filter.typedConfig).endsWith(typeSuffix)) names.add(filter.name);
   return [...names];
 }
 

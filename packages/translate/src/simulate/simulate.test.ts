@@ -553,6 +553,54 @@ describe("inputs", () => {
     expect(() => resourcesFromConfigDump({})).toThrow(/configs array/);
   });
 
+  it("keeps typed configs of unknown types opaque, so a dump with foreign filters still simulates", () => {
+    const dump = {
+      configs: [
+        {
+          "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+          dynamic_route_configs: [
+            {
+              route_config: {
+                "@type": resourceTypes.RouteConfiguration.typeUrl,
+                name: "r",
+                virtual_hosts: [
+                  {
+                    name: "v",
+                    domains: ["*"],
+                    typed_per_filter_config: {
+                      "istio.stats": {
+                        "@type": "type.googleapis.com/stats.PluginConfig",
+                        disable_host_header_fallback: true,
+                      },
+                    },
+                    routes: [
+                      {
+                        match: {
+                          path_match_policy: {
+                            name: "envoy.path.match.uri_template.uri_template_matcher",
+                            typed_config: {
+                              "@type":
+                                "type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig",
+                              path_template: "/items/{id}",
+                            },
+                          },
+                        },
+                        route: { cluster: "items" },
+                      },
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    };
+    const resources = resourcesFromConfigDump(dump);
+    expect(simulate(resources, { path: "/items/7" }).action).toMatchObject({ kind: "cluster", cluster: "items" });
+    expect(simulate(resources, { path: "/items/7/x" }).action).toMatchObject({ kind: "local-reply", status: 404 });
+  });
+
   it("checks the request at the door", () => {
     expect(() => simulate({ routes: [config] }, { url: "not a url" })).toThrow(/request.url/);
     expect(() => simulate({ routes: [config] }, { port: 70000 })).toThrow(/request.port/);
