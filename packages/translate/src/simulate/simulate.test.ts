@@ -472,6 +472,28 @@ describe("listeners and filter chains", () => {
     expect(chainOf({ address: "10.1.2.3", source: { port: 999 } })).toBe("fallback");
   });
 
+  it("a listener named in the request lends its address and port to the connection", () => {
+    const listener: Listener = {
+      name: "l",
+      address: { socketAddress: { address: "10.0.0.1", portValue: 8080 } },
+      filterChains: [
+        {
+          ...httpListener("x", 0, "r").filterChains?.[0],
+          name: "port-8080",
+          filterChainMatch: { destinationPort: 8080 },
+        },
+        {
+          ...httpListener("x", 0, "r").filterChains?.[0],
+          name: "ip",
+          filterChainMatch: { prefixRanges: [{ addressPrefix: "10.0.0.1", prefixLen: 32 }] },
+        },
+      ],
+    };
+    const resources = { listeners: [listener], routes: [route] };
+    expect(simulate(resources, { listener: "l" }).filterChain?.name).toBe("port-8080");
+    expect(simulate(resources, { listener: "l", port: 9090 }).filterChain?.name).toBe("ip");
+  });
+
   it("source_type: only 127.0.0.1, ::1 or the destination address itself count as local", () => {
     const chain = (name: string, sourceType: number) => ({
       ...httpListener(name, 0, "r").filterChains?.[0],
