@@ -232,7 +232,9 @@ export function randomRouteConfiguration(r: Random, name: string): RouteConfigur
       star = true;
     }
     const routes = Array.from({ length: 1 + r.int(6) }, () => route(r, routeIndex++));
-    virtualHosts.push({ name: `vh${v}`, domains, routes });
+    // Now and then a virtual host that requires TLS (ALL or EXTERNAL_ONLY): plain-text requests get a 301.
+    const requireTls = r.chance(0.08) ? r.pick([1, 2]) : undefined;
+    virtualHosts.push({ name: `vh${v}`, domains, routes, ...(requireTls ? { requireTls } : {}) });
   }
   return { name, virtualHosts, ...(r.chance(0.3) ? { ignorePortInHostMatching: true } : {}) };
 }
