@@ -236,7 +236,12 @@ export function randomRouteConfiguration(r: Random, name: string): RouteConfigur
     const requireTls = r.chance(0.08) ? r.pick([1, 2]) : undefined;
     virtualHosts.push({ name: `vh${v}`, domains, routes, ...(requireTls ? { requireTls } : {}) });
   }
-  return { name, virtualHosts, ...(r.chance(0.3) ? { ignorePortInHostMatching: true } : {}) };
+  return {
+    name,
+    virtualHosts,
+    ...(r.chance(0.3) ? { ignorePortInHostMatching: true } : {}),
+    ...(r.chance(0.25) ? { ignorePathParametersInPathMatching: true } : {}),
+  };
 }
 
 /** A request built to hit (and miss) what the generator produces. */
@@ -254,7 +259,11 @@ export function randomRequest(r: Random): GeneratedRequest {
   const base = r.chance(0.8) ? r.pick([...PREFIXES, ...PATHS]) : r.pick(["/store/x", "/API/v1/items", "/itemsx"]);
   let path = (base.endsWith("/") && base.length > 1 ? base.slice(0, -1) : base) + r.pick(SUFFIXES);
   if (!path.startsWith("/")) path = `/${path}`;
-  path = path.replace(/\/\/+/g, "/") + r.pick(QUERIES);
+  path = path.replace(/\/\/+/g, "/");
+  // Path parameters (";p=1") and doubled slashes, for ignore_path_parameters_in_path_matching and merge_slashes.
+  if (r.chance(0.1)) path += ";p=1";
+  if (r.chance(0.1)) path = path.replace("/", "//");
+  path += r.pick(QUERIES);
   const headers: Record<string, string | string[]> = {};
   for (const name of HEADER_NAMES) {
     if (!r.chance(0.45)) continue;

@@ -198,6 +198,9 @@ function probeChain(port: number, probe: ChainProbe): Promise<string> {
   });
 }
 
+/** Requests take turns over the three HTTP listeners. */
+const listenerFor = (i: number) => ["plain", "strip-port", "merge-slashes"][i % 3] as string;
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
 function send(port: number, request: GeneratedRequest): Promise<Observed> {
@@ -275,7 +278,11 @@ describe(`the route simulator agrees with Envoy (seed ${SEED})`, () => {
   let envoy: EnvoyHandle;
   const ports: Record<string, number> = {};
   // Two listeners on the same routes: Envoy's defaults, and strip_any_host_port.
-  const listeners: Listener[] = [httpListener("plain", {}), httpListener("strip-port", { stripAnyHostPort: true })];
+  const listeners: Listener[] = [
+    httpListener("plain", {}),
+    httpListener("strip-port", { stripAnyHostPort: true }),
+    httpListener("merge-slashes", { mergeSlashes: true }),
+  ];
 
   let lastRoute: RouteConfiguration = { name: ROUTE, virtualHosts: [] };
   const resources = (route: RouteConfiguration, extra: Listener[] = []) => ({
@@ -320,11 +327,9 @@ describe(`the route simulator agrees with Envoy (seed ${SEED})`, () => {
         );
       }
       const requests = Array.from({ length: REQUESTS_PER_CONFIG }, () => randomRequest(random));
-      const observed = await Promise.all(
-        requests.map((request, i) => send(ports[i % 2 === 0 ? "plain" : "strip-port"] ?? 0, request)),
-      );
+      const observed = await Promise.all(requests.map((request, i) => send(ports[listenerFor(i)] ?? 0, request)));
       for (const [i, request] of requests.entries()) {
-        const listener = i % 2 === 0 ? "plain" : "strip-port";
+        const listener = listenerFor(i);
         const result = simulate(
           { listeners, routes: [route] },
           {
@@ -424,7 +429,7 @@ describe(`the route simulator agrees with Envoy (seed ${SEED})`, () => {
     const random = createRandom(SEED + 2);
     const requests = Array.from({ length: 48 }, () => randomRequest(random));
     for (const [i, request] of requests.entries()) {
-      const listener = i % 2 === 0 ? "plain" : "strip-port";
+      const listener = listenerFor(i);
       const asked = { listener, port: ports[listener], ...request };
       const fromDump = simulate(dumped, asked);
       expect(fromDump.action, JSON.stringify(asked)).toEqual(
