@@ -17,6 +17,7 @@ export {
   type SourcePosition,
   type SpecByKind,
 } from "./config/model.js";
+// The route simulator (simulate/): Envoy's listener, filter chain and route matching over any xDS resources.
 export {
   type ConfigChange,
   type ConfigChangeResult,
@@ -59,7 +60,6 @@ export {
   type RouteExpectation,
   RouteExpectationError,
 } from "./simulate/expect-route.js";
-// The route simulator: Envoy's listener, filter chain and route matching over any xDS resources.
 export { compileRe2, type Re2Pattern, re2FullMatch, re2ReplaceAll, translateRe2 } from "./simulate/re2.js";
 export type { SimulationRequest } from "./simulate/request.js";
 export {
