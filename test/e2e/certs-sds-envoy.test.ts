@@ -43,6 +43,7 @@ let ca: CertificateAuthority;
 let server: XdsServer;
 let envoy: EnvoyHandle;
 let client: IssuedCertificate;
+const events: string[] = [];
 const cache = createSnapshotCache({ nodeHash: (node) => identityOfNode(node, "cluster.local") ?? "" });
 
 /** A TLS listener (client certificates required) whose certificate and trust come over SDS; answers 200. */
@@ -105,6 +106,7 @@ function publish(certificate: IssuedCertificate): void {
 function call(
   port: number,
   identity: IssuedCertificate | undefined,
+  roots = ca.trustBundle,
 ): Promise<{ status: number; serial: string; san: string }> {
   return new Promise((resolve, reject) => {
     const request = https.request(
@@ -112,7 +114,7 @@ function call(
         host: "127.0.0.1",
         port,
         path: "/",
-        ca: ca.trustBundle.join(""),
+        ca: roots.join(""),
         ...(identity ? { cert: identity.certChain.join(""), key: identity.privateKey } : {}),
         checkServerIdentity: () => undefined,
         agent: false,
@@ -143,6 +145,14 @@ beforeAll(async () => {
     credentials: serverCredentials(serving, ca.trustBundle.join("")),
     authenticate: createWorkloadAuthenticator(ca),
     authorize: createSecretAuthorizer(),
+    callbacks: {
+      onResponse: (info) =>
+        void events.push(`response ${info.typeUrl.split(".").pop()} ${info.version} [${info.resourceNames.join(",")}]`),
+      onNack: (info) => void events.push(`NACK ${info.typeUrl.split(".").pop()} ${info.errorMessage}`),
+      onStreamClose: (info) => void events.push(`close ${info.error?.message ?? ""}`),
+      onStreamOpen: () => void events.push("open"),
+      onAck: (info) => void events.push(`ack ${info.typeUrl.split(".").pop()} ${info.version}`),
+    },
   });
   const xdsPort = await server.listen("127.0.0.1:0");
 
@@ -216,4 +226,102 @@ describe("Envoy with its certificate from xdskit over SDS", () => {
     );
     expect((await call(port, client)).serial).toBe(nextSerial);
   });
+});
+
+describe("root rotation under traffic", () => {
+  it("stage → activate → retire with new connections flowing and no request failing", async () => {
+    const { X509Certificate } = await import("node:crypto");
+    // Envoy's /certs writes serials in lowercase hex.
+    const serialOf = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase();
+    const envoyHas = async (pem: string) => {
+      const serial = serialOf(pem);
+      try {
+        await envoy.waitFor(async () => JSON.stringify(await envoy.certs()).includes(`"${serial}"`), 10_000);
+      } catch (error) {
+        throw new Error(`Envoy's /certs never showed serial ${serial}: ${JSON.stringify(await envoy.certs())}`, {
+          cause: error,
+        });
+      }
+    };
+    const port = await envoy.listenerPort(LISTENER);
+    let caller = client;
+    let stopped = false;
+    let ok = 0;
+    const failures: string[] = [];
+    // A new TLS connection per request, each trusting the CA's bundle of that moment.
+    const traffic = (async () => {
+      while (!stopped) {
+        try {
+          const reply = await call(port, caller);
+          if (reply.status === 200) ok++;
+          else failures.push(`status ${reply.status}`);
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+    })();
+    const okBefore = async (count: number, step: string) => {
+      const target = ok + count;
+      await envoy
+        .waitFor(() => ok >= target || failures.length > 0, 10_000)
+        .catch((error: unknown) => {
+          throw new Error(
+            `${step}: ${ok} requests succeeded, waiting for ${target}; failures ${failures.slice(0, 3).join("; ")}`,
+            { cause: error },
+          );
+        });
+    };
+
+    await okBefore(20, "before");
+    events.push("stage");
+    await ca.stageRoot();
+    const [, stagedRoot] = ca.trustBundle as [string, string];
+    publish(await ca.issue({ namespace: "shop", serviceAccount: "cart" })); // still the old root's
+    await envoyHas(stagedRoot);
+    await okBefore(20, "staged");
+
+    events.push("activate");
+    await ca.activateStagedRoot();
+    const fromNewRoot = await ca.issue({ namespace: "shop", serviceAccount: "cart" });
+    expect(fromNewRoot.certChain[1]).toBe(stagedRoot);
+    publish(fromNewRoot);
+    await envoyHas(fromNewRoot.certChain[0] as string);
+    caller = await ca.issue({ namespace: "shop", serviceAccount: "web" });
+    await okBefore(20, "activated");
+
+    events.push("retire");
+    await ca.retirePreviousRoots();
+    expect(ca.trustBundle).toEqual([stagedRoot]);
+    // A fresh certificate with the retired bundle. (Publishing the same certificate with only ROOTCA changed
+    // got no push from the server in this setup; see the report of this change.)
+    publish(await ca.issue({ namespace: "shop", serviceAccount: "cart" }));
+    await okBefore(40, "retired");
+    stopped = true;
+    await traffic;
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThanOrEqual(100);
+    // After the rotation Envoy's SDS trust (the inline CA certificates; its xDS connection's own file stays)
+    // holds the new root alone, and the old root's client certificate is refused.
+    const oldRootSerial = serialOf(client.certChain[1] as string);
+    const inlineRoots = async () => {
+      const dump = (await envoy.certs()) as {
+        certificates: Array<{ ca_cert?: Array<{ path: string; serial_number: string }> }>;
+      };
+      return dump.certificates
+        .flatMap((c) => c.ca_cert ?? [])
+        .filter((c) => c.path === "<inline>")
+        .map((c) => c.serial_number);
+    };
+    await envoy
+      .waitFor(async () => {
+        const roots = await inlineRoots();
+        return roots.length > 0 && !roots.includes(oldRootSerial);
+      }, 10_000)
+      .catch(async (error: unknown) => {
+        throw new Error(`Envoy still trusts the old root: ${(await inlineRoots()).join(", ")}; ${events.join("; ")}`, {
+          cause: error,
+        });
+      });
+    await expect(call(port, client)).rejects.toThrow();
+  }, 60_000);
 });
