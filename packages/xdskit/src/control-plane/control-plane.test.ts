@@ -175,7 +175,7 @@ describe("createControlPlane", () => {
 
   it("rejects bad options at the door and fails fast on a missing config path", async () => {
     const { translator } = serviceEntryClusters();
-    await expect(createControlPlane({} as never)).rejects.toThrow(
+    await expect(createControlPlane({ translator: {} as never })).rejects.toThrow(
       "options.translator must have update() and resourcesFor()",
     );
     await expect(createControlPlane({ translator, xds: { port: -1 } })).rejects.toThrow("xds.port must be 0..65535");

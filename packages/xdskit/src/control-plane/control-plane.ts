@@ -3,7 +3,7 @@
 // Every part can be replaced through the options.
 import { createSnapshot, createSnapshotCache, type Node, type SnapshotCache, XdsKitError } from "@xdskit/core";
 import { createXdsServer, type XdsServer, type XdsServerOptions } from "@xdskit/server";
-import type { ConfigDiagnostic } from "@xdskit/translate";
+import { type ConfigDiagnostic, validateConfig } from "@xdskit/translate";
 import type { Subscription } from "rxjs";
 import { createLogger, type Logger, type LoggerSetup } from "../monitoring/logger.js";
 import { type MonitoringServer, startMonitoringServer } from "../monitoring/monitoring-server.js";
@@ -13,6 +13,7 @@ import type { ConfigSource } from "../sources/config-source.js";
 import { createFileSource } from "../sources/file-source.js";
 import { createMemorySource, type ObjectRef } from "../sources/memory-source.js";
 import { type ConfigValidator, createConfigIntake } from "./config-intake.js";
+import { createIstioTranslator } from "./istio-translator.js";
 import type { MeshTranslator } from "./mesh-translator.js";
 
 export interface ControlPlaneOptions {
@@ -29,10 +30,13 @@ export interface ControlPlaneOptions {
     /** Longest a change waits while more keep coming. Default: 10000 ms (istiod's PILOT_DEBOUNCE_MAX). */
     readonly maxDebounceMs?: number;
   };
-  /** Config → xDS per proxy. Required. */
-  readonly translator: MeshTranslator;
-  /** Checks objects before they are served; objects with errors are rejected. Default: none beyond loading. */
-  readonly validate?: ConfigValidator;
+  /** Config → xDS per proxy. Default: Istio's translation (`createIstioTranslator()`). */
+  readonly translator?: MeshTranslator;
+  /**
+   * Checks objects before they are served; objects with errors are rejected. Default: Istio's validation
+   * (`validateConfig`: schema, CEL rules and the webhook's semantic checks); false: loading only.
+   */
+  readonly validate?: ConfigValidator | false;
   /** Default: a new snapshot cache keyed by node id. */
   readonly cache?: SnapshotCache;
   /** Plaintext xDS (istiod's 15010). */
@@ -90,11 +94,16 @@ function portOption(where: string, value: number | undefined, fallback: number):
 const isLogger = (value: unknown): value is Logger =>
   typeof value === "object" && value !== null && typeof (value as Logger).info === "function";
 
-export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+export async function createControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   if (options === null || typeof options !== "object")
     throw new XdsKitError("INVALID_ARGUMENT", "createControlPlane: options must be an object");
-  const translator = options.translator;
-  if (!translator || typeof translator.update !== "function" || typeof translator.resourcesFor !== "function")
+  const logger = isLogger(options.logger) ? options.logger : createLogger(options.logger ?? {});
+  const translator =
+    options.translator ??
+    createIstioTranslator({
+      onUnknownProxy: (node, error) => logger.warn({ proxy: node.id, error: error.message }, "proxy not in the mesh"),
+    });
+  if (typeof translator.update !== "function" || typeof translator.resourcesFor !== "function")
     throw new XdsKitError(
       "INVALID_ARGUMENT",
       "createControlPlane: options.translator must have update() and resourcesFor()",
@@ -111,10 +120,9 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const monitoringOption = options.monitoring === false ? undefined : (options.monitoring ?? {});
   const monitoringPort = monitoringOption ? portOption("monitoring.port", monitoringOption.port, 15014) : undefined;
 
-  const logger = isLogger(options.logger) ? options.logger : createLogger(options.logger ?? {});
   const metrics = options.metrics ?? createXdsMetrics();
   const cache = options.cache ?? createSnapshotCache();
-  const intake = createConfigIntake(options.validate);
+  const intake = createConfigIntake(options.validate === false ? undefined : (options.validate ?? validateConfig));
   const memory = createMemorySource(options.config?.objects ?? []);
   const sources: ConfigSource[] = [
     ...(options.config?.path ? [createFileSource({ path: options.config.path, debounceMs })] : []),
