@@ -13,7 +13,7 @@ let demo: BookinfoDemo;
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-bookinfo-"));
 
 beforeAll(async () => {
-  demo = await startBookinfoDemo({ workDir, xdsPort: 0, monitoringPort: 0 });
+  demo = await startBookinfoDemo({ workDir, xdsPort: 0, xdsTlsPort: 0, monitoringPort: 0 });
 }, 120_000);
 afterAll(async () => {
   await demo?.stop();

@@ -27,6 +27,7 @@ export interface BookinfoDemoOptions {
   /** The gateway's port (Bookinfo's Gateway says 8080). */
   readonly gatewayPort?: number;
   readonly xdsPort?: number;
+  readonly xdsTlsPort?: number;
   readonly monitoringPort?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
@@ -63,6 +64,7 @@ export async function startBookinfoDemo(options: BookinfoDemoOptions): Promise<B
       ...(options.translator ? { translator: options.translator } : {}),
       config: { path: meshDir },
       xds: { port: options.xdsPort ?? 15010 },
+      xdsTls: { port: options.xdsTlsPort ?? 15012 },
       monitoring: { port: options.monitoringPort ?? 15014 },
       logger: { level: "warn", destination: process.stderr },
     });

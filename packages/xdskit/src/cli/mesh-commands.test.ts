@@ -88,14 +88,17 @@ describe("xdskit serve", () => {
   it("serves a config directory until interrupted, with its monitoring port", async () => {
     const controller = new AbortController();
     const c = capture(controller.signal);
-    const exit = runCli(["serve", mesh, "--xds-port", "0", "--monitoring-port", "0", "--log-level", "silent"], c.io);
+    const exit = runCli(
+      ["serve", mesh, "--xds-port", "0", "--xds-tls-port", "0", "--monitoring-port", "0", "--log-level", "silent"],
+      c.io,
+    );
     let line = "";
     for (let i = 0; i < 200 && !line; i++) {
       line = /monitoring (http:\/\/\S+)/.exec(c.err())?.[1] ?? "";
       if (!line) await new Promise((r) => setTimeout(r, 25));
     }
     expect(c.err()).toMatch(
-      /^xdskit: serving .*mesh \(22 objects, \d+ diagnostics\): xDS 127\.0\.0\.1:\d+, monitoring http:/,
+      /^xdskit: serving .*mesh \(22 objects, \d+ diagnostics\): xDS 127\.0\.0\.1:\d+, xDS over TLS \+ CA :\d+, monitoring http:/,
     );
     expect((await fetch(`${line}/ready`)).status).toBe(200);
     const diagnostics = JSON.parse(await (await fetch(`${line}/debug/diagnostics`)).text());
@@ -109,7 +112,18 @@ describe("xdskit serve", () => {
     const c = capture();
     expect(
       await runCli(
-        ["serve", "/no/such/mesh", "--xds-port", "0", "--monitoring-port", "0", "--log-level", "silent"],
+        [
+          "serve",
+          "/no/such/mesh",
+          "--xds-port",
+          "0",
+          "--xds-tls-port",
+          "0",
+          "--monitoring-port",
+          "0",
+          "--log-level",
+          "silent",
+        ],
         c.io,
       ),
     ).toBe(1);

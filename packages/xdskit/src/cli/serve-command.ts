@@ -12,6 +12,8 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
     .argument("<path>", "a YAML file or a directory (watched for changes)")
     .option("--host <address>", "address to listen on (0.0.0.0 for other machines)", "127.0.0.1")
     .option("--xds-port <port>", "plaintext xDS port (0 = pick one)", "15010")
+    .option("--xds-tls-port <port>", "xDS over TLS + Istio's CreateCertificate (0 = pick one)", "15012")
+    .option("--ca-dir <dir>", "keep the CA's root here (created when empty); default: a new root in memory")
     .option("--monitoring-port <port>", "HTTP monitoring port: /metrics, /ready, /debug/* (0 = pick one)", "15014")
     .option("--debounce-ms <ms>", "quiet time after a change before pushing", "100")
     .option("--log-level <level>", `${LEVELS.join(", ")}`, "info")
@@ -26,7 +28,15 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
     .action(
       async (
         path: string,
-        flags: { host: string; xdsPort: string; monitoringPort: string; debounceMs: string; logLevel: string },
+        flags: {
+          host: string;
+          xdsPort: string;
+          xdsTlsPort: string;
+          caDir?: string;
+          monitoringPort: string;
+          debounceMs: string;
+          logLevel: string;
+        },
       ) => {
         const number = (flag: string, value: string) => {
           const n = Number(value);
@@ -38,12 +48,14 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
         const cp = await createControlPlane({
           config: { path, debounceMs: number("debounce-ms", flags.debounceMs) },
           xds: { host: flags.host, port: number("xds-port", flags.xdsPort) },
+          xdsTls: { port: number("xds-tls-port", flags.xdsTlsPort) },
+          ca: flags.caDir ? { dir: flags.caDir } : {},
           monitoring: { host: flags.host, port: number("monitoring-port", flags.monitoringPort) },
           logger: { level: flags.logLevel },
         });
         const status = cp.status();
         io.stderr(
-          `xdskit: serving ${path} (${status.objects} objects, ${status.diagnostics.length} diagnostics): xDS ${cp.xdsAddress}, monitoring ${cp.monitoring?.url}\n`,
+          `xdskit: serving ${path} (${status.objects} objects, ${status.diagnostics.length} diagnostics): xDS ${cp.xdsAddress}, xDS over TLS + CA :${cp.ports.xdsTls}, monitoring ${cp.monitoring?.url}\n`,
         );
         await new Promise<void>((resolve) => {
           if (io.signal?.aborted) resolve();
