@@ -1,5 +1,5 @@
 // The smallest real xdskit setup: serve a snapshot file over ADS to a real Envoy, then send a request
-// through that Envoy to a Node upstream.  Run: npm run demo
+// through that Envoy to a Node upstream.  Run: npm run demo:hello-envoy
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";

@@ -35,6 +35,11 @@ export {
   type ControlPlaneStatus,
   createControlPlane,
 } from "./control-plane/control-plane.js";
+export {
+  createIstioTranslator,
+  type IstioTranslator,
+  type IstioTranslatorOptions,
+} from "./control-plane/istio-translator.js";
 export type { MeshTranslator } from "./control-plane/mesh-translator.js";
 export { createLogger, type Logger, type LoggerSetup } from "./monitoring/logger.js";
 export {

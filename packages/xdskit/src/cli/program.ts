@@ -5,7 +5,10 @@ import { Command, CommanderError } from "commander";
 import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
 import { describeExit, startSidecarAgent } from "../agent/sidecar-agent.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
+import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
+import { addMeshCommands } from "./mesh-commands.js";
+import { addServeCommand } from "./serve-command.js";
 import { addValidateCommands } from "./validate-command.js";
 import { addWorkloadOptions, workloadOf } from "./workload-options.js";
 
@@ -128,7 +131,10 @@ export function createProgram(io: CliIo): Command {
       io.stdout(flags.output === "json" ? `${JSON.stringify(statuses, null, 2)}\n` : formatSyncTable(statuses));
     });
 
+  addServeCommand(program, io, examples);
   addValidateCommands(program, io, examples);
+  addMeshCommands(program, io, examples);
+  addCaCommands(program, io, examples);
 
   for (const command of program.commands) {
     command.exitOverride();

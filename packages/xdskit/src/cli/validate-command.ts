@@ -1,14 +1,27 @@
 // `xdskit validate` / `xdskit analyze`: load config files and report every problem at its file:line.
-import { type ConfigDiagnostic, formatConfigDiagnostic, loadConfig } from "@xdskit/translate";
+import {
+  analyzeConfig,
+  type ConfigDiagnostic,
+  formatConfigDiagnostic,
+  loadConfig,
+  validateConfig,
+} from "@xdskit/translate";
 import type { Command } from "commander";
 import { readConfigFiles } from "../sources/file-source.js";
 import { CliError, type CliIo } from "./cli-io.js";
 
-/** Loads and checks the files under `paths`: every diagnostic, sorted by file and line. */
-export async function checkConfigFiles(paths: readonly string[]) {
+/**
+ * Loads and checks the files under `paths` (schema and Istio's validation; with `analyze`, Istio's cross-object
+ * analysis too): every diagnostic, sorted by file and line.
+ */
+export async function checkConfigFiles(paths: readonly string[], analyze = false) {
   const files = await readConfigFiles(paths);
   const { objects, diagnostics } = loadConfig(files);
-  const all: ConfigDiagnostic[] = [...diagnostics];
+  const all: ConfigDiagnostic[] = [
+    ...diagnostics,
+    ...validateConfig(objects),
+    ...(analyze ? analyzeConfig(objects) : []),
+  ];
   const sorted = all.sort(
     (a, b) =>
       (a.file ?? "").localeCompare(b.file ?? "") || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0),
@@ -38,7 +51,7 @@ export function addValidateCommands(program: Command, io: CliIo, examples: (...l
       .action(async (paths: string[], flags: { output: string }) => {
         if (flags.output !== "text" && flags.output !== "json")
           throw new CliError(`--output ${flags.output}: expected text or json`);
-        const result = await checkConfigFiles(paths);
+        const result = await checkConfigFiles(paths, name === "analyze");
         const errors = result.diagnostics.filter((d) => d.severity === "error").length;
         const warnings = result.diagnostics.length - errors;
         if (flags.output === "json") io.stdout(`${JSON.stringify(result, null, 2)}\n`);

@@ -86,3 +86,30 @@ describe("createConfigIntake", () => {
     expect(keys(intake)).toEqual(["VirtualService/default/a"]);
   });
 });
+
+describe("createConfigIntake: one object in several documents", () => {
+  it("serves the version from the document changed last, with a warning, like kubectl apply", () => {
+    const intake = createConfigIntake();
+    intake.take("files", { full: true, removed: [], upserted: [{ id: "all-v1.yaml", text: vs("reviews", ["v1"]) }] });
+    intake.take("files", { full: false, removed: [], upserted: [{ id: "test-v2.yaml", text: vs("reviews", ["v2"]) }] });
+    const hosts = () => intake.objects().map((o) => (o.spec as { hosts: string[] }).hosts[0]);
+    expect(hosts()).toEqual(["v2"]);
+    expect(intake.diagnostics()).toMatchObject([
+      {
+        severity: "warning",
+        code: "XDS_DUPLICATE_OBJECT",
+        file: "all-v1.yaml",
+        message: "also defined in test-v2.yaml, which changed later and is served instead",
+      },
+    ]);
+    intake.take("files", {
+      full: false,
+      removed: [],
+      upserted: [{ id: "all-v1.yaml", text: vs("reviews", ["v1-again"]) }],
+    });
+    expect(hosts()).toEqual(["v1-again"]);
+    intake.take("files", { full: false, removed: ["all-v1.yaml"], upserted: [] });
+    expect(hosts()).toEqual(["v2"]);
+    expect(intake.diagnostics()).toEqual([]);
+  });
+});

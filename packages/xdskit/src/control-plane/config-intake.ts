@@ -28,6 +28,8 @@ export interface ConfigIntake {
 interface HeldDocument {
   readonly objects: readonly AnyConfigObject[];
   readonly diagnostics: readonly ConfigDiagnostic[];
+  /** When it last changed (a counter): of two documents defining one object, the newer wins. */
+  readonly sequence: number;
 }
 
 const keyOfDiagnostic = (d: ConfigDiagnostic) =>
@@ -43,6 +45,25 @@ function loadDocument(document: ConfigDocument) {
 
 export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
   const documents = new Map<string, HeldDocument>();
+  let sequence = 0;
+
+  /** Every object once: where several documents define it, the one changed last wins (like `kubectl apply`). */
+  const served = () => {
+    const winners = new Map<string, { object: AnyConfigObject; sequence: number; document: string }>();
+    const duplicates: ConfigDiagnostic[] = [];
+    for (const [id, document] of documents)
+      for (const object of document.objects) {
+        const key = configKey(object);
+        const current = winners.get(key);
+        if (current && current.sequence > document.sequence) {
+          duplicates.push(duplicateWarning(object, current.document));
+          continue;
+        }
+        if (current) duplicates.push(duplicateWarning(current.object, id));
+        winners.set(key, { object, sequence: document.sequence, document: id });
+      }
+    return { objects: [...winners.values()].map((w) => w.object), duplicates };
+  };
 
   return {
     take(sourceName, change) {
@@ -67,7 +88,11 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
         if (unreadable) {
           // The document as a whole is broken (e.g. half-written YAML): keep serving what it held before.
           rejected.push({ key: document.id, diagnostics: found.filter((d) => d.severity === "error") });
-          documents.set(id, { objects: previous?.objects ?? [], diagnostics: found });
+          documents.set(id, {
+            objects: previous?.objects ?? [],
+            diagnostics: found,
+            sequence: previous?.sequence ?? ++sequence,
+          });
           continue;
         }
         const errorsByKey = new Map<string, ConfigDiagnostic[]>();
@@ -95,12 +120,28 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
             const good = previousByKey.get(key);
             if (good) objects.push(good);
           }
-        documents.set(id, { objects, diagnostics: found });
+        documents.set(id, { objects, diagnostics: found, sequence: ++sequence });
         changed = true;
       }
       return { changed, rejected, diagnostics };
     },
-    objects: () => [...documents.values()].flatMap((d) => d.objects),
-    diagnostics: () => [...documents.values()].flatMap((d) => d.diagnostics),
+    objects: () => served().objects,
+    diagnostics: () => [...[...documents.values()].flatMap((d) => d.diagnostics), ...served().duplicates],
+  };
+}
+
+const documentName = (id: string) => id.slice(id.indexOf("\u0000") + 1);
+
+function duplicateWarning(object: AnyConfigObject, winner: string): ConfigDiagnostic {
+  const position = object.source?.position;
+  return {
+    severity: "warning",
+    code: "XDS_DUPLICATE_OBJECT",
+    kind: object.kind,
+    name: object.metadata.name,
+    namespace: object.metadata.namespace,
+    path: "metadata.name",
+    message: `also defined in ${documentName(winner)}, which changed later and is served instead`,
+    ...(position ? { file: position.file, line: position.line, column: position.column } : {}),
   };
 }

@@ -1,8 +1,12 @@
+import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import * as grpc from "@grpc/grpc-js";
+import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair } from "@xdskit/certs";
 import { Cluster_DiscoveryType, type Node } from "@xdskit/core";
+import { IstioCertificateRequest, IstioCertificateResponse } from "@xdskit/core/services";
 import type { AnyConfigObject } from "@xdskit/translate";
 import { afterEach, describe, expect, it } from "vitest";
 import { type SidecarAgent, startSidecarAgent } from "../agent/sidecar-agent.js";
@@ -73,6 +77,7 @@ describe("createControlPlane", () => {
       translator,
       config: { objects: [serviceEntry("reviews")], debounceMs: 10 },
       xds: { port: 0 },
+      xdsTls: { port: 0 },
       monitoring: { port: 0 },
       logger: log.logger,
     });
@@ -149,6 +154,7 @@ describe("createControlPlane", () => {
         translator,
         config: { path: dir, debounceMs: 20 },
         xds: { port: 0 },
+        xdsTls: { port: 0 },
         monitoring: { port: 0 },
         logger: { level: "silent" },
       });
@@ -163,6 +169,7 @@ describe("createControlPlane", () => {
       const again = await createControlPlane({
         translator,
         xds: { port: ports.xds },
+        xdsTls: { port: ports.xdsTls },
         monitoring: { port: ports.monitoring },
         logger: { level: "silent" },
       });
@@ -175,18 +182,69 @@ describe("createControlPlane", () => {
 
   it("rejects bad options at the door and fails fast on a missing config path", async () => {
     const { translator } = serviceEntryClusters();
-    await expect(createControlPlane({} as never)).rejects.toThrow(
+    await expect(createControlPlane({ translator: {} as never })).rejects.toThrow(
       "options.translator must have update() and resourcesFor()",
     );
-    await expect(createControlPlane({ translator, xds: { port: -1 } })).rejects.toThrow("xds.port must be 0..65535");
+    await expect(createControlPlane({ translator, ca: false, xds: { port: -1 } })).rejects.toThrow(
+      "xds.port must be 0..65535",
+    );
     await expect(
       createControlPlane({
         translator,
         config: { path: "/no/such/dir" },
         xds: { port: 0 },
+        xdsTls: false,
         monitoring: false,
         logger: { level: "silent" },
       }),
     ).rejects.toThrow("config path /no/such/dir does not exist");
+  });
+});
+
+describe("createControlPlane: the CA on istiod's port 15012", () => {
+  it("signs a workload's CSR over TLS for the identity its token proves, and counts it", async () => {
+    const cp = await createControlPlane({
+      translator: serviceEntryClusters().translator,
+      xds: { port: 0 },
+      xdsTls: {
+        port: 0,
+        verifyToken: ({ token }) =>
+          token === "reviews-token" ? "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" : undefined,
+      },
+      monitoring: { port: 0 },
+      logger: { level: "silent" },
+    });
+    planes.push(cp);
+    const roots = cp.ca?.trustBundle.join("") ?? "";
+    const client = new grpc.Client(
+      `127.0.0.1:${cp.ports.xdsTls}`,
+      grpc.credentials.createSsl(Buffer.from(roots), null, null, { checkServerIdentity: () => undefined }),
+    );
+    const pair = await generateKeyPair("ECDSA_P256");
+    const csr = createCsr("spiffe://cluster.local/ns/default/sa/bookinfo-reviews", pair.privateKey, pair.publicKey);
+    const call = (token: string) =>
+      new Promise<IstioCertificateResponse>((resolve, reject) => {
+        const metadata = new grpc.Metadata();
+        metadata.add("authorization", `Bearer ${token}`);
+        client.makeUnaryRequest(
+          CREATE_CERTIFICATE_PATH,
+          (value: IstioCertificateRequest) => Buffer.from(IstioCertificateRequest.encode(value).finish()),
+          (bytes: Buffer) => IstioCertificateResponse.decode(bytes),
+          { csr, validityDuration: 3600 } as IstioCertificateRequest,
+          metadata,
+          (error, response) => (error ? reject(error) : resolve(response as IstioCertificateResponse)),
+        );
+      });
+    try {
+      const response = await call("reviews-token");
+      const leaf = new X509Certificate(response.certChain?.[0] ?? "");
+      expect(leaf.subjectAltName).toBe("URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews");
+      expect(leaf.verify(new X509Certificate(roots).publicKey)).toBe(true); // issued by the control plane's root
+      await expect(call("stolen-token")).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      const metrics = await (await fetch(`${cp.monitoring?.url}/metrics`)).text();
+      expect(metrics).toMatch(/^citadel_server_success_cert_issuance_count 1$/m);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -1,9 +1,16 @@
 // createControlPlane: the composition root. Config sources → intake (load, validate, keep the last good object)
 // → debounce → translator → snapshot cache → ADS server, with metrics, logs and the monitoring port around it.
 // Every part can be replaced through the options.
+
+import {
+  type CertificateAuthority,
+  type CertificateAuthorityOptions,
+  type CertificateServiceOptions,
+  createCertificateAuthority,
+} from "@xdskit/certs";
 import { createSnapshot, createSnapshotCache, type Node, type SnapshotCache, XdsKitError } from "@xdskit/core";
 import { createXdsServer, type XdsServer, type XdsServerOptions } from "@xdskit/server";
-import type { ConfigDiagnostic } from "@xdskit/translate";
+import { type ConfigDiagnostic, validateConfig } from "@xdskit/translate";
 import type { Subscription } from "rxjs";
 import { createLogger, type Logger, type LoggerSetup } from "../monitoring/logger.js";
 import { type MonitoringServer, startMonitoringServer } from "../monitoring/monitoring-server.js";
@@ -13,7 +20,9 @@ import type { ConfigSource } from "../sources/config-source.js";
 import { createFileSource } from "../sources/file-source.js";
 import { createMemorySource, type ObjectRef } from "../sources/memory-source.js";
 import { type ConfigValidator, createConfigIntake } from "./config-intake.js";
+import { createIstioTranslator } from "./istio-translator.js";
 import type { MeshTranslator } from "./mesh-translator.js";
+import { startSecureXds } from "./secure-xds.js";
 
 export interface ControlPlaneOptions {
   /** Where config comes from. Default: nothing but what `apply()` adds. */
@@ -29,10 +38,13 @@ export interface ControlPlaneOptions {
     /** Longest a change waits while more keep coming. Default: 10000 ms (istiod's PILOT_DEBOUNCE_MAX). */
     readonly maxDebounceMs?: number;
   };
-  /** Config → xDS per proxy. Required. */
-  readonly translator: MeshTranslator;
-  /** Checks objects before they are served; objects with errors are rejected. Default: none beyond loading. */
-  readonly validate?: ConfigValidator;
+  /** Config → xDS per proxy. Default: Istio's translation (`createIstioTranslator()`). */
+  readonly translator?: MeshTranslator;
+  /**
+   * Checks objects before they are served; objects with errors are rejected. Default: Istio's validation
+   * (`validateConfig`: schema, CEL rules and the webhook's semantic checks); false: loading only.
+   */
+  readonly validate?: ConfigValidator | false;
   /** Default: a new snapshot cache keyed by node id. */
   readonly cache?: SnapshotCache;
   /** Plaintext xDS (istiod's 15010). */
@@ -44,6 +56,25 @@ export interface ControlPlaneOptions {
     /** More server options (callbacks are combined with the control plane's own). */
     readonly server?: Omit<XdsServerOptions, "cache">;
   };
+  /**
+   * The certificate authority (Istio's Citadel): one you made, options for a new one (`{ dir }` keeps its root on
+   * disk), or false for none. Default: a new self-signed root in memory, trust domain cluster.local.
+   */
+  readonly ca?: CertificateAuthority | CertificateAuthorityOptions | false;
+  /**
+   * xDS over TLS plus Istio's CreateCertificate (istiod's 15012), served with a certificate of the CA for
+   * spiffe://<trust domain>/ns/istio-system/sa/istiod; false for none. Needs the CA.
+   */
+  readonly xdsTls?:
+    | {
+        /** Default: the xds host. */
+        readonly host?: string;
+        /** Default: 15012; 0 = pick one. */
+        readonly port?: number;
+        /** Who a bearer token proves to be (CreateCertificate); default: tokens refused, only renewals over mTLS. */
+        readonly verifyToken?: CertificateServiceOptions["verifyToken"];
+      }
+    | false;
   /** The HTTP monitoring port (istiod's 15014), or false for none. Default: 127.0.0.1:15014. */
   readonly monitoring?: { readonly host?: string; readonly port?: number } | false;
   /** A pino logger, or how to make one. Default: info level to stdout. */
@@ -63,12 +94,14 @@ export interface ControlPlaneStatus {
 export interface ControlPlane {
   /** "127.0.0.1:15010": what proxies' bootstraps point at. */
   readonly xdsAddress: string;
-  readonly ports: { readonly xds: number; readonly monitoring?: number };
+  readonly ports: { readonly xds: number; readonly xdsTls?: number; readonly monitoring?: number };
   readonly cache: SnapshotCache;
   readonly server: XdsServer;
   readonly metrics: XdsMetrics;
   readonly logger: Logger;
   readonly monitoring?: MonitoringServer;
+  /** The CA, unless `ca: false`. */
+  readonly ca?: CertificateAuthority;
   /** Adds or replaces objects (by kind, namespace, name); pushed after the debounce. Returns their ids. */
   apply(objects: readonly unknown[] | unknown): string[];
   /** Removes objects applied with `apply` (by object, { kind, namespace, name } or id). */
@@ -90,11 +123,16 @@ function portOption(where: string, value: number | undefined, fallback: number):
 const isLogger = (value: unknown): value is Logger =>
   typeof value === "object" && value !== null && typeof (value as Logger).info === "function";
 
-export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+export async function createControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   if (options === null || typeof options !== "object")
     throw new XdsKitError("INVALID_ARGUMENT", "createControlPlane: options must be an object");
-  const translator = options.translator;
-  if (!translator || typeof translator.update !== "function" || typeof translator.resourcesFor !== "function")
+  const logger = isLogger(options.logger) ? options.logger : createLogger(options.logger ?? {});
+  const translator =
+    options.translator ??
+    createIstioTranslator({
+      onUnknownProxy: (node, error) => logger.warn({ proxy: node.id, error: error.message }, "proxy not in the mesh"),
+    });
+  if (typeof translator.update !== "function" || typeof translator.resourcesFor !== "function")
     throw new XdsKitError(
       "INVALID_ARGUMENT",
       "createControlPlane: options.translator must have update() and resourcesFor()",
@@ -110,11 +148,18 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const xdsPort = portOption("xds.port", options.xds?.port, 15010);
   const monitoringOption = options.monitoring === false ? undefined : (options.monitoring ?? {});
   const monitoringPort = monitoringOption ? portOption("monitoring.port", monitoringOption.port, 15014) : undefined;
+  const tlsOption = options.ca === false || options.xdsTls === false ? undefined : (options.xdsTls ?? {});
+  const tlsPort = tlsOption ? portOption("xdsTls.port", tlsOption.port, 15012) : undefined;
+  const ca =
+    options.ca === false
+      ? undefined
+      : typeof (options.ca as CertificateAuthority | undefined)?.issue === "function"
+        ? (options.ca as CertificateAuthority)
+        : await createCertificateAuthority((options.ca as CertificateAuthorityOptions | undefined) ?? {});
 
-  const logger = isLogger(options.logger) ? options.logger : createLogger(options.logger ?? {});
   const metrics = options.metrics ?? createXdsMetrics();
   const cache = options.cache ?? createSnapshotCache();
-  const intake = createConfigIntake(options.validate);
+  const intake = createConfigIntake(options.validate === false ? undefined : (options.validate ?? validateConfig));
   const memory = createMemorySource(options.config?.objects ?? []);
   const sources: ConfigSource[] = [
     ...(options.config?.path ? [createFileSource({ path: options.config.path, debounceMs })] : []),
@@ -204,11 +249,9 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       );
     },
   };
-  const server = createXdsServer({
-    ...options.xds?.server,
-    cache,
-    callbacks: combineCallbacks(metrics.callbacks, ownCallbacks, options.xds?.server?.callbacks),
-  });
+  const callbacks = combineCallbacks(metrics.callbacks, ownCallbacks, options.xds?.server?.callbacks);
+  const server = createXdsServer({ ...options.xds?.server, cache, callbacks });
+  let tlsServer: XdsServer | undefined;
 
   // Sources: the first change of each is its full state; the control plane is ready once all have given it.
   const subscriptions: Subscription[] = [];
@@ -253,10 +296,30 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
 
   let monitoring: MonitoringServer | undefined;
   let boundXds: number;
+  let boundTls: number | undefined;
   try {
     await initial;
     push(); // the first translation happens at once
-    boundXds = await server.listen(`${xdsHost.includes(":") ? `[${xdsHost}]` : xdsHost}:${xdsPort}`);
+    const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    boundXds = await server.listen(hostPort(xdsHost, xdsPort));
+    if (ca && tlsOption) {
+      const { credentials: _ignored, ...serverOptions } = options.xds?.server ?? {};
+      const secure = await startSecureXds({
+        ca,
+        cache,
+        callbacks,
+        address: hostPort(tlsOption.host ?? xdsHost, tlsPort as number),
+        ...(tlsOption.verifyToken ? { verifyToken: tlsOption.verifyToken } : {}),
+        serverOptions,
+        onSigned: (spiffeId, peer) => {
+          metrics.csrSigned();
+          logger.info({ identity: spiffeId, peer }, "certificate signed");
+        },
+        onRefused: (message, peer) => logger.warn({ peer, error: message }, "certificate refused"),
+      });
+      tlsServer = secure.server;
+      boundTls = secure.port;
+    }
     if (monitoringOption)
       monitoring = await startMonitoringServer({
         ...(monitoringOption.host ? { host: monitoringOption.host } : {}),
@@ -270,14 +333,20 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   } catch (error) {
     for (const s of subscriptions) s.unsubscribe();
     await server.close({ graceMs: 0 }).catch(() => {});
+    await tlsServer?.close({ graceMs: 0 }).catch(() => {});
     throw error;
   }
   const xdsAddress = `${xdsHost}:${boundXds}`;
-  logger.info({ xds: xdsAddress, monitoring: monitoring?.url }, "control plane serving");
+  logger.info({ xds: xdsAddress, xdsTls: boundTls, monitoring: monitoring?.url }, "control plane serving");
 
   return {
     xdsAddress,
-    ports: { xds: boundXds, ...(monitoring ? { monitoring: monitoring.port } : {}) },
+    ports: {
+      xds: boundXds,
+      ...(boundTls !== undefined ? { xdsTls: boundTls } : {}),
+      ...(monitoring ? { monitoring: monitoring.port } : {}),
+    },
+    ...(ca ? { ca } : {}),
     cache,
     server,
     metrics,
@@ -298,7 +367,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       if (timer) clearTimeout(timer);
       for (const resolve of waiters.splice(0)) resolve();
       for (const s of subscriptions) s.unsubscribe();
-      await server.close({ graceMs: 2000 });
+      await Promise.all([server.close({ graceMs: 2000 }), tlsServer?.close({ graceMs: 2000 })]);
       await monitoring?.close();
       logger.info("control plane closed");
     },
