@@ -40,3 +40,13 @@ export type {
   ServicePort,
   Workload,
 } from "./registry/model.js";
+export {
+  type ConfigChange,
+  createTranslator,
+  type ProxyResourceKind,
+  type ProxyUpdate,
+  type ResourceChanges,
+  type TranslationUpdate,
+  type Translator,
+  type TranslatorOptions,
+} from "./translator.js";

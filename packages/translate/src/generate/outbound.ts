@@ -30,6 +30,21 @@ export function memoOf(mesh: Mesh): Memo {
   return memo;
 }
 
+/**
+ * Carries the clusters and endpoints built for `from` over to `to` (a newer version of the same mesh),
+ * except those of `staleHosts`: what a change did not touch is not built again.
+ */
+export function inheritClusters(to: Mesh, from: Mesh, staleHosts: ReadonlySet<string> | "all"): void {
+  if (staleHosts === "all") return;
+  const source = memos.get(from);
+  if (!source) return;
+  const target = memoOf(to).clusters;
+  for (const [key, entry] of source.clusters) {
+    const hostname = key.split("|")[1] ?? "";
+    if (!staleHosts.has(hostname) && !target.has(key)) target.set(key, entry);
+  }
+}
+
 /** Memoizes `build()` under `key` on the mesh: the same view gets the same object. */
 export function memoized<T>(mesh: Mesh, key: string, build: () => T): T {
   const views = memoOf(mesh).views;
