@@ -294,8 +294,24 @@ function versionOf(kind: ResourceKind, resource: object): string {
   return version;
 }
 
-/** Names added or modified, and removed, per kind; identical objects are skipped without encoding. */
+// Proxies that share a view share its before/after objects: their difference is computed once.
+const diffs = new WeakMap<ProxyResources, WeakMap<ProxyResources, ResourceChanges>>();
 function diffResources(before: ProxyResources, after: ProxyResources): ResourceChanges {
+  let byAfter = diffs.get(before);
+  if (!byAfter) {
+    byAfter = new WeakMap();
+    diffs.set(before, byAfter);
+  }
+  let diff = byAfter.get(after);
+  if (!diff) {
+    diff = computeDiff(before, after);
+    byAfter.set(after, diff);
+  }
+  return diff;
+}
+
+/** Names added or modified, and removed, per kind; identical objects are skipped without encoding. */
+function computeDiff(before: ProxyResources, after: ProxyResources): ResourceChanges {
   const out: Record<string, { updated: string[]; removed: string[] }> = {};
   if (before === after) return out;
   for (const kind of PROXY_RESOURCE_KINDS) {

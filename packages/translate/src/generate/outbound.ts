@@ -201,8 +201,12 @@ export function sidecarVirtualHosts(
     for (const d of fresh) usedDomains.add(d);
     if (fresh.length > 0) hosts.push({ name, domains: fresh, routes: routes ?? [] });
   };
+  const byHostname = new Map(services.map((s) => [s.hostname, s]));
   for (const vs of virtualServices) {
-    const matched = services.filter((s) => !claimed.has(s) && vs.hosts.some((h) => hostMatches(h, s.hostname)));
+    // Exact hosts are looked up; only wildcard hosts scan the services.
+    const matched = vs.hosts.some((h) => h.includes("*"))
+      ? services.filter((s) => !claimed.has(s) && vs.hosts.some((h) => hostMatches(h, s.hostname)))
+      : vs.hosts.map((h) => byHostname.get(h)).filter((s): s is MeshService => s !== undefined && !claimed.has(s));
     const extraHosts = vs.hosts.filter((h) => !serviceHosts.has(h));
     // Off port 80, only VirtualServices that match a service on the port contribute (istiod does the same).
     if (matched.length === 0 && (port !== 80 || extraHosts.length === 0)) continue;

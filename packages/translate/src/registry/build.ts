@@ -81,6 +81,18 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
   ];
 
   const built: Built[] = [];
+  // Selectors only pick workloads of their own namespace: index them by namespace once.
+  const byNamespace = <T extends { metadata: { namespace: string } }>(list: readonly T[]) => {
+    const map = new Map<string, T[]>();
+    for (const item of list) {
+      const group = map.get(item.metadata.namespace);
+      if (group) group.push(item);
+      else map.set(item.metadata.namespace, [item]);
+    }
+    return map;
+  };
+  const podsIn = byNamespace(pods);
+  const entriesIn = byNamespace(workloadEntries);
 
   // WorkloadEntries (and Pods) a selector picks in a namespace, as endpoints of one service port.
   const selectedEndpoints = (
@@ -92,9 +104,8 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
   ): ServiceEndpoint[] => {
     const out: ServiceEndpoint[] = [];
     if (includePods)
-      for (const pod of pods) {
-        if (pod.metadata.namespace !== namespace || !pod.spec.podIP || !selects(selector, pod.metadata.labels))
-          continue;
+      for (const pod of podsIn.get(namespace) ?? []) {
+        if (!pod.spec.podIP || !selects(selector, pod.metadata.labels)) continue;
         const target = resolveTargetPort(port, containerPorts(pod.spec.containers));
         if (target === undefined) continue;
         inputs.push(configKey(pod));
@@ -109,9 +120,9 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
           workload: configKey(pod),
         });
       }
-    for (const entry of workloadEntries) {
+    for (const entry of entriesIn.get(namespace) ?? []) {
       const labels = { ...entry.metadata.labels, ...(entry.spec.labels ?? {}) };
-      if (entry.metadata.namespace !== namespace || !entry.spec.address || !selects(selector, labels)) continue;
+      if (!entry.spec.address || !selects(selector, labels)) continue;
       inputs.push(configKey(entry));
       out.push({
         address: entry.spec.address,
@@ -272,6 +283,12 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
     if (!workloadIndex.has(key)) workloadIndex.set(key, w);
   }
   const servicesOfCache = new Map<Workload, MeshService[]>();
+  const servicesIn = new Map<string, MeshService[]>();
+  for (const service of services) {
+    const group = servicesIn.get(service.namespace);
+    if (group) group.push(service);
+    else servicesIn.set(service.namespace, [service]);
+  }
   const sourceObjects = new Map<ConfigKey, AnyConfigObject>(
     objects.filter((o) => o.kind === "Service" || o.kind === "ServiceEntry").map((o) => [configKey(o), o]),
   );
@@ -285,8 +302,8 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
     servicesOf(workload) {
       let found = servicesOfCache.get(workload);
       if (!found) {
-        found = services.filter((service) => {
-          if (service.namespace !== workload.namespace && service.registry === "Kubernetes") return false;
+        // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector).
+        found = (servicesIn.get(workload.namespace) ?? []).filter((service) => {
           const svcObject = sourceObjects.get(service.source);
           if (svcObject?.kind === "Service") {
             const selector = svcObject.spec.selector;
