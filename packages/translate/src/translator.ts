@@ -63,10 +63,34 @@ interface Connected {
   who: string | Node;
   proxy: MeshProxy;
   resources: ProxyResources;
-  tokens: readonly string[];
+  tokens: Tokens;
+}
+
+/** What a proxy's view depends on: tokens shared by its view, and its own workload. */
+interface Tokens {
+  readonly shared: readonly string[];
+  readonly workload?: string;
 }
 
 const ALL = "all";
+/** Kinds that only feed endpoints (and workload identity), never services or routes. */
+const ENDPOINT_KINDS = new Set(["Pod", "Endpoints", "EndpointSlice", "WorkloadEntry", "Deployment"]);
+
+/** Same services (hosts, ports, VIPs) in both versions: routes built for one hold for the other. */
+function sameServices(before: Mesh, after: Mesh): boolean {
+  const a = before.registry.services;
+  const b = after.registry.services;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (!x || !y || x.hostname !== y.hostname || x.namespace !== y.namespace) return false;
+    if (x.addresses.join() !== y.addresses.join()) return false;
+    if (x.ports.map((p) => `${p.port}/${p.protocol}`).join() !== y.ports.map((p) => `${p.port}/${p.protocol}`).join())
+      return false;
+  }
+  return true;
+}
 
 export function createTranslator(options: TranslatorOptions = {}): Translator {
   if (options === null || typeof options !== "object")
@@ -76,21 +100,48 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   let mesh = buildMesh([...objects.values()], options.mesh ?? {});
   const connected = new Map<string, Connected>();
   const proxies = new Map<string, MeshProxy>();
-  /** dependency token → ids of proxies whose view depends on it */
-  const dependents = new Map<string, Set<string>>();
+  // Dependencies are indexed per view, not per proxy: the proxies of one view share one token list (an
+  // array per view and mesh version), so connecting or re-indexing a proxy costs O(1), not O(tokens).
+  const members = new Map<readonly string[], Set<string>>(); // token list → proxy ids
+  const byToken = new Map<string, Set<readonly string[]>>(); // token → token lists holding it
+  const byWorkload = new Map<string, Set<string>>(); // workload token → proxy ids
 
-  const index = (id: string, tokens: readonly string[]) => {
-    for (const token of tokens) {
-      let set = dependents.get(token);
+  const index = (id: string, tokens: Tokens) => {
+    let ids = members.get(tokens.shared);
+    if (!ids) {
+      ids = new Set();
+      members.set(tokens.shared, ids);
+      for (const token of tokens.shared) {
+        let lists = byToken.get(token);
+        if (!lists) {
+          lists = new Set();
+          byToken.set(token, lists);
+        }
+        lists.add(tokens.shared);
+      }
+    }
+    ids.add(id);
+    if (tokens.workload) {
+      let set = byWorkload.get(tokens.workload);
       if (!set) {
         set = new Set();
-        dependents.set(token, set);
+        byWorkload.set(tokens.workload, set);
       }
       set.add(id);
     }
   };
-  const unindex = (id: string, tokens: readonly string[]) => {
-    for (const token of tokens) dependents.get(token)?.delete(id);
+  const unindex = (id: string, tokens: Tokens) => {
+    const ids = members.get(tokens.shared);
+    ids?.delete(id);
+    if (ids && ids.size === 0) {
+      members.delete(tokens.shared);
+      for (const token of tokens.shared) byToken.get(token)?.delete(tokens.shared);
+    }
+    if (tokens.workload) byWorkload.get(tokens.workload)?.delete(id);
+  };
+  const dependentsOf = (token: string, into: Set<string>) => {
+    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) into.add(id);
+    for (const id of byWorkload.get(token) ?? []) into.add(id);
   };
 
   const identify = (who: string | Node, previous?: MeshProxy): MeshProxy => {
@@ -103,7 +154,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   };
 
   const tokensCache = new WeakMap<Mesh, Map<string, string[]>>();
-  const tokensOf = (proxy: MeshProxy): string[] => {
+  const tokensOf = (proxy: MeshProxy): Tokens => {
     const scope = mesh.sidecarScope(proxy.namespace, proxy.labels);
     let perMesh = tokensCache.get(mesh);
     if (!perMesh) {
@@ -126,7 +177,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       if (proxy.type === "router") shared.push("gateways", "ns-services:*");
       perMesh.set(key, shared);
     }
-    return proxy.workload ? [...shared, `workload:${proxy.workload.key}`] : shared;
+    return { shared, ...(proxy.workload ? { workload: `workload:${proxy.workload.key}` } : {}) };
   };
 
   return {
@@ -176,10 +227,13 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       const staleHosts = tokens.has(ALL)
         ? "all"
         : new Set([...tokens].filter((t) => t.startsWith("host:")).map((t) => t.slice(5)));
-      inheritClusters(mesh, before, staleHosts);
+      const endpointsOnly =
+        touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
+        sameServices(before, mesh);
+      inheritClusters(mesh, before, staleHosts, { endpointsOnly });
 
       const affected = new Set<string>();
-      for (const token of tokens) for (const id of dependents.get(token) ?? []) affected.add(id);
+      for (const token of tokens) dependentsOf(token, affected);
       const updates = new Map<string, ProxyUpdate>();
       const views = new Set<ProxyResources>();
       for (const id of affected) {
@@ -208,11 +262,7 @@ function affectedTokens(
   touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
 ): Set<string> {
   const tokens = new Set<string>();
-  const hostsOfInput = (mesh: Mesh, key: ConfigKey) => {
-    const out: string[] = [];
-    for (const [service, inputs] of mesh.registry.inputsOf) if (inputs.includes(key)) out.push(service.hostname);
-    return out;
-  };
+  const hostsOfInput = (mesh: Mesh, key: ConfigKey) => hostsByInput(mesh).get(key) ?? [];
   const matchingHosts = (mesh: Mesh, pattern: string) =>
     pattern.includes("*")
       ? mesh.registry.services.filter((s) => hostMatches(pattern, s.hostname)).map((s) => s.hostname)
@@ -273,6 +323,23 @@ function affectedTokens(
     }
   }
   return tokens;
+}
+
+const inputIndexes = new WeakMap<Mesh, Map<ConfigKey, string[]>>();
+/** Config key → hosts of the services computed from it (built once per mesh version). */
+function hostsByInput(mesh: Mesh): Map<ConfigKey, string[]> {
+  let index = inputIndexes.get(mesh);
+  if (!index) {
+    index = new Map();
+    for (const [service, inputs] of mesh.registry.inputsOf)
+      for (const key of inputs) {
+        const hosts = index.get(key);
+        if (hosts) hosts.push(service.hostname);
+        else index.set(key, [service.hostname]);
+      }
+    inputIndexes.set(mesh, index);
+  }
+  return index;
 }
 
 function hostsChanged(before: Mesh, after: Mesh, key: ConfigKey): boolean {

@@ -34,15 +34,24 @@ export function memoOf(mesh: Mesh): Memo {
  * Carries the clusters and endpoints built for `from` over to `to` (a newer version of the same mesh),
  * except those of `staleHosts`: what a change did not touch is not built again.
  */
-export function inheritClusters(to: Mesh, from: Mesh, staleHosts: ReadonlySet<string> | "all"): void {
+export function inheritClusters(
+  to: Mesh,
+  from: Mesh,
+  staleHosts: ReadonlySet<string> | "all",
+  options: { endpointsOnly?: boolean } = {},
+): void {
   if (staleHosts === "all") return;
   const source = memos.get(from);
   if (!source) return;
-  const target = memoOf(to).clusters;
+  const target = memoOf(to);
   for (const [key, entry] of source.clusters) {
     const hostname = key.split("|")[1] ?? "";
-    if (!staleHosts.has(hostname) && !target.has(key)) target.set(key, entry);
+    if (!staleHosts.has(hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
   }
+  // Route configurations read services, VirtualServices and DestinationRules, never endpoints: a change of
+  // endpoints alone keeps every one of them.
+  if (options.endpointsOnly)
+    for (const [key, config] of source.routes) if (!target.routes.has(key)) target.routes.set(key, config);
 }
 
 /** Memoizes `build()` under `key` on the mesh: the same view gets the same object. */
