@@ -6,6 +6,11 @@ import { type AnyConfigObject, type ConfigKey, type ConfigObject, configKey } fr
 import type { MeshService, Registry, Resolution, ServiceEndpoint, ServicePort, Workload } from "./model.js";
 import { parseProtocol, protocolOfKubernetesPort } from "./protocol.js";
 
+/** Code-unit order: deterministic and much cheaper than localeCompare. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface RegistryOptions {
   /** The cluster's DNS suffix; default `cluster.local`. */
   readonly domainSuffix?: string;
@@ -22,7 +27,7 @@ export function selects(
 }
 
 const byName = <T extends { metadata: { namespace: string; name: string } }>(a: T, b: T) =>
-  a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name);
+  compareStrings(a.metadata.namespace, b.metadata.namespace) || compareStrings(a.metadata.name, b.metadata.name);
 
 interface Built {
   service: MeshService;
@@ -264,9 +269,9 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
 
   built.sort(
     (a, b) =>
-      a.service.hostname.localeCompare(b.service.hostname) ||
-      a.service.namespace.localeCompare(b.service.namespace) ||
-      a.service.source.localeCompare(b.service.source),
+      compareStrings(a.service.hostname, b.service.hostname) ||
+      compareStrings(a.service.namespace, b.service.namespace) ||
+      compareStrings(a.service.source, b.service.source),
   );
   const services = built.map((b) => b.service);
   const byHostname = new Map<string, MeshService[]>();
@@ -410,5 +415,5 @@ function sortEndpoints(list: ServiceEndpoint[]): ServiceEndpoint[] {
       seen.add(key);
       return true;
     })
-    .sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
+    .sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
 }
