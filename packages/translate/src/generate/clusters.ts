@@ -297,7 +297,8 @@ export function localityGroups(endpoints: readonly ServiceEndpoint[]): NonNullab
     const list = groups.get(locality) ?? [];
     const [region = "", zone = "", subZone = ""] = locality.split("/");
     return {
-      ...(locality ? { locality: { region, zone, subZone } } : {}),
+      // Always present, even empty, as istiod writes it (gRPC clients reject endpoints without a locality).
+      locality: { region, zone, subZone },
       lbEndpoints: list.map((e) => ({
         endpoint: { address: socketAddress(e.address, e.port) },
         loadBalancingWeight: e.weight,
