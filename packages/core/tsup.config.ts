@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/services.ts", "src/istio.ts", "src/extensions.ts"],
+  entry: ["src/index.ts", "src/services.ts", "src/istio.ts", "src/watcher.ts", "src/extensions.ts"],
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

@@ -140,7 +140,7 @@ describe("unary Fetch* over gRPC (R32 semantics)", () => {
     );
     expect(fetchable.map((t) => t.service).sort()).toEqual(["CDS", "ECDS", "EDS", "LDS", "RDS", "RTDS", "SDS", "SRDS"]);
     for (const type of fetchable) {
-      const response = await client.call(fetchPath(type.kind), { node: testNode("f1") });
+      const response = await client.call(fetchPath(type.kind as ResourceKind), { node: testNode("f1") });
       expect(response.typeUrl, type.kind).toBe(type.typeUrl);
       expect(response.versionInfo, type.kind).toBe(h.cache.getSnapshot("f1")?.versionOf(type.typeUrl));
       expect(response.resources, type.kind).toHaveLength(1);

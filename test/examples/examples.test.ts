@@ -1,5 +1,7 @@
 // Every example runs in CI, so docs that point at them cannot drift.
 import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
@@ -13,7 +15,33 @@ async function runExample(path: string): Promise<string> {
   return stdout;
 }
 
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** Every module specifier imported by the .ts files under examples/: [file, specifier]. */
+function exampleImports(): [string, string][] {
+  const found: [string, string][] = [];
+  const dir = path.join(ROOT, "examples");
+  for (const file of fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"))) {
+    const text = fs.readFileSync(path.join(dir, file), "utf8");
+    for (const match of text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm))
+      if (match[1]) found.push([`examples/${file}`, match[1]]);
+  }
+  return found;
+}
+
 describe("examples", () => {
+  it("import only published packages (and files of the examples themselves), so they can be copied out", () => {
+    const imports = exampleImports();
+    expect(imports.length).toBeGreaterThan(10);
+    const outside = imports.filter(([file, specifier]) => {
+      if (specifier.startsWith("node:") || /^(@xdskit\/[\w-]+|xdskit)(\/|$)/.test(specifier)) return false;
+      if (!specifier.startsWith(".")) return true;
+      const target = path.resolve(path.dirname(path.join(ROOT, file)), specifier);
+      return !target.startsWith(path.join(ROOT, "examples") + path.sep);
+    });
+    expect(outside).toEqual([]);
+  });
+
   it("hello-envoy: Envoy gets the snapshot over ADS, ACKs every type, and proxies a request", async () => {
     const out = await runExample("examples/hello-envoy/main.ts");
     for (const type of ["Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration"])
@@ -25,5 +53,14 @@ describe("examples", () => {
     const out = await runExample("examples/live-endpoints/main.ts");
     expect(out).toMatch(/before: .* -> reviews v1/);
     expect(out).toMatch(/after one LinearCache update: -> reviews v2 \(1 xDS response sent\)/);
+  }, 90_000);
+
+  it("unit-testing-routes: the example's vitest suite passes with the route simulator", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ["node_modules/vitest/vitest.mjs", "run", "--config", "examples/unit-testing-routes/vitest.config.ts"],
+      { cwd: new URL("../..", import.meta.url).pathname, timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } },
+    );
+    expect(stdout).toMatch(/Tests\s+4 passed \(4\)/);
   }, 90_000);
 });

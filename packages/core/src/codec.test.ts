@@ -1,8 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { edsCluster, endpoints, genericSecret, httpListener, routeTo } from "../../../test/fixtures/resources.js";
-import { packResource, unpackResource } from "./any.js";
-import { DiscoveryResponse, HttpConnectionManager } from "./messages.js";
-import { binaryFromProtoJson, protoJsonFromBinary, resourceFromJson, resourceToJson } from "./proto-json.js";
+import { packAny, packResource, unpackAny, unpackResource } from "./any.js";
+import { snapshotFromJson } from "./cache/snapshot-json.js";
+import { XdsKitError } from "./errors.js";
+import { Bootstrap, Cluster, DiscoveryResponse, HttpConnectionManager, Router } from "./messages.js";
+import {
+  binaryFromProtoJson,
+  messageFromJson,
+  messageToJson,
+  protoJsonFromBinary,
+  resourceFromJson,
+  resourceToJson,
+} from "./proto-json.js";
 import { resourceTypes } from "./resource-types.js";
 
 describe("generated codecs", () => {
@@ -84,8 +93,110 @@ describe("generated codecs", () => {
 
   it("names the message and the problem when JSON does not fit the schema", () => {
     expect(() => resourceFromJson(resourceTypes.Cluster, { name: "x", connect_timeout: "soon" })).toThrow(
-      /envoy.config.cluster.v3.Cluster from JSON/,
+      'envoy.config.cluster.v3.Cluster from JSON: connect_timeout: "soon" is not a Duration (e.g. "1.5s")',
     );
     expect(() => binaryFromProtoJson("envoy.nope.Nope", {})).toThrow(/unknown message type "envoy.nope.Nope"/);
+  });
+});
+
+/** The XdsKitError `fn` throws (failing the test when it throws none or another error). */
+function refusal(fn: () => unknown): XdsKitError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(XdsKitError);
+    return error as XdsKitError;
+  }
+  throw new Error("expected a refusal, got none");
+}
+
+const ROUTER = "envoy.extensions.filters.http.router.v3.Router";
+
+describe("a message name given with a codec", () => {
+  it("packAny refuses a codec of another message, a misspelt name and a field of the wrong kind", () => {
+    const hcm = refusal(() => packAny(ROUTER, HttpConnectionManager, { statPrefix: "x" }));
+    expect(hcm.code).toBe("INVALID_ARGUMENT");
+    expect(hcm.message).toBe(
+      "packAny: the codec given is not the codec of envoy.extensions.filters.http.router.v3.Router " +
+        "(it encodes a message with the fields codecType, statPrefix, rds, routeConfig, …)",
+    );
+    const typo = refusal(() => packAny("envoy.extensions.filters.http.router.v3.Routr", Router, {}));
+    expect(typo.code).toBe("UNKNOWN_MESSAGE_TYPE");
+    expect(typo.message).toBe('packAny: unknown message type "envoy.extensions.filters.http.router.v3.Routr"');
+    const field = refusal(() => packAny(ROUTER, Router, { dynamicStats: "yes" as never }));
+    expect(field.message).toBe(
+      'packAny(envoy.extensions.filters.http.router.v3.Router): dynamicStats: expected a boolean, got "yes"',
+    );
+    expect(
+      unpackAny(packAny(ROUTER, Router, { suppressEnvoyHeaders: true }), ROUTER, Router).suppressEnvoyHeaders,
+    ).toBe(true);
+  });
+
+  it("messageToJson, messageFromJson and unpackAny refuse a codec of another message", () => {
+    expect(refusal(() => messageToJson("envoy.config.cluster.v3.Cluster", Bootstrap, {})).message).toMatch(
+      /^messageToJson: the codec given is not the codec of envoy\.config\.cluster\.v3\.Cluster \(it encodes a message with the fields node, /,
+    );
+    expect(refusal(() => messageFromJson("envoy.config.bootstrap.v3.Bootstrap", Cluster, {})).message).toMatch(
+      /^messageFromJson: the codec given is not the codec of envoy\.config\.bootstrap\.v3\.Bootstrap/,
+    );
+    expect(refusal(() => unpackAny(packAny(ROUTER, Router, {}), ROUTER, HttpConnectionManager)).message).toMatch(
+      /^unpackAny: the codec given is not the codec of envoy\.extensions\.filters\.http\.router\.v3\.Router/,
+    );
+    expect(messageToJson("envoy.config.cluster.v3.Cluster", Cluster, { name: "a" })).toEqual({ name: "a" });
+  });
+});
+
+describe("JSON decode errors name the field path", () => {
+  it("names a nested list element and the expected well-known type", () => {
+    const json = {
+      static_resources: {
+        clusters: [
+          { name: "a", connect_timeout: "1s" },
+          { name: "b", connect_timeout: "banana" },
+        ],
+      },
+    };
+    const error = refusal(() => binaryFromProtoJson("envoy.config.bootstrap.v3.Bootstrap", json));
+    expect(error.code).toBe("JSON_CONVERSION_FAILED");
+    expect(error.message).toBe(
+      'envoy.config.bootstrap.v3.Bootstrap from JSON: static_resources.clusters[1].connect_timeout: "banana" is not a Duration (e.g. "1.5s")',
+    );
+  });
+
+  it("names an enum, a scalar, an unknown field, and fields inside an Any", () => {
+    expect(refusal(() => resourceFromJson(resourceTypes.Cluster, { name: "a", type: "EDSS" })).message).toBe(
+      'envoy.config.cluster.v3.Cluster from JSON: type: "EDSS" is not a value of enum envoy.config.cluster.v3.Cluster.DiscoveryType',
+    );
+    expect(
+      refusal(() => resourceFromJson(resourceTypes.Cluster, { name: "a", per_connection_buffer_limit_bytes: -3 }))
+        .message,
+    ).toBe(
+      "envoy.config.cluster.v3.Cluster from JSON: per_connection_buffer_limit_bytes: -3 is not a google.protobuf.UInt32Value",
+    );
+    expect(refusal(() => resourceFromJson(resourceTypes.Cluster, { nmae: "a" })).message).toBe(
+      "envoy.config.cluster.v3.Cluster from JSON: nmae: not a field of envoy.config.cluster.v3.Cluster",
+    );
+    const listener = {
+      name: "l",
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: "hcm",
+              typed_config: {
+                "@type":
+                  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                stat_prefix: "in",
+                codec_type: "HTTP9",
+              },
+            },
+          ],
+        },
+      ],
+    };
+    expect(refusal(() => snapshotFromJson({ resources: { Listener: [listener] } })).message).toBe(
+      "snapshotFromJson: resources.Listener[0]: envoy.config.listener.v3.Listener from JSON: filter_chains[0].filters[0].typed_config.codec_type: " +
+        '"HTTP9" is not a value of enum envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.CodecType',
+    );
   });
 });

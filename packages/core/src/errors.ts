@@ -1,5 +1,9 @@
 /** Machine-readable codes of {@link XdsKitError}. */
 export type XdsKitErrorCode =
+  /** A server's `listen`: another process holds the port. */
+  | "ADDRESS_IN_USE"
+  /** A server's `listen` called while it is listening (or binding) already. */
+  | "ALREADY_LISTENING"
   | "UNKNOWN_TYPE_URL"
   | "UNKNOWN_MESSAGE_TYPE"
   | "DECODE_FAILED"
@@ -8,6 +12,10 @@ export type XdsKitErrorCode =
   | "NACKED"
   | "TIMEOUT"
   | "CLOSED"
+  /** The caller is known but asks for something it may not have (e.g. a certificate for another identity). */
+  | "PERMISSION_DENIED"
+  /** The caller could not be identified. */
+  | "UNAUTHENTICATED"
   /** A fault of xdskit itself or of a dependency it relies on. */
   | "INTERNAL";
 

@@ -1,45 +1,26 @@
 // @xdskit/core: typed Envoy resources, the resource-type table and proto3 JSON.
 
 export { packAny, packResource, unpackAny, unpackResource } from "./any.js";
-export {
-  type AckTracker,
-  createAckTracker,
-  type NodeStatus,
-  type ResourceStatus,
-  type SyncState,
-  type TypeStatus,
+export type {
+  AckTracker,
+  NodeStatus,
+  ResourceStatus,
+  SyncState,
+  TypeStatus,
 } from "./cache/ack-tracker.js";
-export {
-  ABSENT,
-  type AckEvent,
-  type CancelWatch,
-  type ConfigWatcher,
-  type DeltaResponse,
-  type HeldView,
-  isHeldVersion,
-  type NackEvent,
-  type SentEvent,
-  type SotwResponse,
-  type StreamFeedback,
-  type WatchRequest,
-} from "./cache/config-watcher.js";
-export { checkSnapshotConsistency } from "./cache/consistency.js";
+// What caches and the server share (WatchRequest, responses, views) is in the "@xdskit/core/watcher" subpath.
+export type { AckEvent, ConfigWatcher, NackEvent } from "./cache/config-watcher.js";
+export { type ConsistencyOptions, checkSnapshotConsistency } from "./cache/consistency.js";
 export { createLinearCache, type LinearCache, type LinearCacheOptions } from "./cache/linear-cache.js";
 export { createMuxCache, type MuxCacheOptions } from "./cache/mux-cache.js";
-export { contentHash, type PreparedResource, type PrepareOptions, prepareResource } from "./cache/prepared-resource.js";
-export { clusterNamesOf, edsNameOf, rdsNamesOf } from "./cache/references.js";
 export {
-  changedBetween,
-  changedNames,
-  deltaResponse,
-  deltaResponseFrom,
-  isImmutableView,
-  markImmutable,
-  type ResourceView,
-  sotwResponse,
-  sotwResponseFrom,
-  viewOf,
-} from "./cache/responses.js";
+  contentHash,
+  isPreparedResource,
+  type PreparedResource,
+  type PrepareOptions,
+  prepareResource,
+  rawResource,
+} from "./cache/prepared-resource.js";
 export {
   createSnapshot,
   type Snapshot,
@@ -89,13 +70,17 @@ export {
   schemaRegistry,
 } from "./proto-json.js";
 export {
+  type CustomResourceTypeOptions,
   type MessageCodec,
   messageNameOf,
   type ResourceKind,
   type ResourceOf,
   type ResourceType,
+  registerResourceType,
+  resourceKinds,
   resourceTypeList,
   resourceTypeOf,
+  resourceTypeOfKind,
   resourceTypes,
   typeUrlOf,
 } from "./resource-types.js";

@@ -1,16 +1,8 @@
 // The incremental (delta) stream state machine (XDS-RULES R20-R30).
 
 import { status } from "@grpc/grpc-js";
-import {
-  ABSENT,
-  type CancelWatch,
-  type DeltaDiscoveryRequest,
-  type DeltaResponse,
-  type Node,
-  type ResourceType,
-  resourceTypes,
-  type WatchRequest,
-} from "@xdskit/core";
+import { type DeltaDiscoveryRequest, type Node, type ResourceType, resourceTypes } from "@xdskit/core";
+import { ABSENT, type CancelWatch, type DeltaResponse, type WatchRequest } from "@xdskit/core/watcher";
 import { HeldVersions } from "./held-versions.js";
 import { globsOf } from "./names.js";
 import { FEATURE_RESOURCE_TTL, StreamBase, StreamError, type TypeStateBase } from "./stream-base.js";

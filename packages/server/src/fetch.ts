@@ -2,7 +2,8 @@
 // "up to date" when the client's version_info is current. No stream, no nonce, no ADS. Serves both REST-JSON
 // discovery (rest.ts) and the unary Fetch<Plural> methods of the per-type gRPC services (xds-server.ts).
 import { status } from "@grpc/grpc-js";
-import type { ConfigWatcher, DiscoveryRequest, Node, ResourceType, SotwResponse, WatchRequest } from "@xdskit/core";
+import type { ConfigWatcher, DiscoveryRequest, Node, ResourceType } from "@xdskit/core";
+import type { SotwResponse, WatchRequest } from "@xdskit/core/watcher";
 import { sotwRefusal } from "./delta-only.js";
 import { canonicalNames } from "./names.js";
 

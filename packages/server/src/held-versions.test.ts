@@ -1,4 +1,5 @@
-import { markImmutable, type PreparedResource, type ResourceView } from "@xdskit/core";
+import type { PreparedResource } from "@xdskit/core";
+import { markImmutable, type ResourceView } from "@xdskit/core/watcher";
 import { describe, expect, it } from "vitest";
 import { HeldVersions } from "./held-versions.js";
 

@@ -2,7 +2,8 @@
 // A client in sync with the current resources then costs nothing per resource: thousands of idle
 // sidecars holding the same clusters and endpoints share the cache's views instead of each keeping a
 // map of every name. Reads behave exactly like a Map; only the representation differs.
-import { changedBetween, type HeldView, isImmutableView, type PreparedResource, type ResourceView } from "@xdskit/core";
+import type { PreparedResource } from "@xdskit/core";
+import { changedBetween, type HeldView, isImmutableView, type ResourceView } from "@xdskit/core/watcher";
 
 /** Names of a resource list, computed once per list (shared responses share their list). */
 const namesOfList = new WeakMap<readonly PreparedResource[], ReadonlySet<string>>();

@@ -11,8 +11,8 @@ import {
   protoJsonFromBinary,
   type ResourceType,
   resourceTypeList,
-  type SotwResponse,
 } from "@xdskit/core";
+import type { SotwResponse } from "@xdskit/core/watcher";
 import { FetchRefused, fetchDiscovery } from "./fetch.js";
 import { encodeSotwResponse } from "./wire.js";
 

@@ -1,18 +1,14 @@
 // The state-of-the-world stream state machine (XDS-RULES R1-R19, R29-R31).
 import {
-  type CancelWatch,
   type Cluster,
   type DiscoveryRequest,
-  edsNameOf,
   type Listener,
   type Node,
   type PreparedResource,
   type ResourceType,
-  rdsNamesOf,
   resourceTypes,
-  type SotwResponse,
-  type WatchRequest,
 } from "@xdskit/core";
+import { type CancelWatch, edsNameOf, rdsNamesOf, type SotwResponse, type WatchRequest } from "@xdskit/core/watcher";
 import { assertSotwType } from "./delta-only.js";
 import { HeldVersions, namesOf } from "./held-versions.js";
 import { digestOfRun, resourceNamesRun } from "./request-decoder.js";

@@ -3,16 +3,14 @@
 import { status } from "@grpc/grpc-js";
 import {
   type AckEvent,
-  type CancelWatch,
   type Node,
   type PreparedResource,
   type ResourceType,
-  type ResourceView,
   resourceTypeOf,
   resourceTypes,
-  type WatchRequest,
   type XdstpName,
 } from "@xdskit/core";
+import type { CancelWatch, ResourceView, WatchRequest } from "@xdskit/core/watcher";
 import type { StreamInfo } from "./callbacks.js";
 import type { HeldVersions } from "./held-versions.js";
 import { canonicalNames } from "./names.js";

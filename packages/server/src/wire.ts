@@ -2,7 +2,8 @@
 // from @xdskit/core's PreparedResource (encoded once); a response body is encoded once and shared by
 // every stream that gets it; only the nonce is appended per stream.
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { type DeltaResponse, type PreparedResource, type SotwResponse, typeUrlOf } from "@xdskit/core";
+import { type PreparedResource, typeUrlOf } from "@xdskit/core";
+import type { DeltaResponse, SotwResponse } from "@xdskit/core/watcher";
 
 /** Type URL of envoy.service.discovery.v3.Resource, the wrapper SotW uses to carry a TTL (XDS-RULES R31). */
 export const RESOURCE_WRAPPER_TYPE_URL = typeUrlOf("envoy.service.discovery.v3.Resource");

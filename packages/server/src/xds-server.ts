@@ -19,6 +19,7 @@ import { addClientStatusService } from "./csds.js";
 import { DeltaStream } from "./delta-stream.js";
 import { FETCH_UP_TO_DATE, FetchRefused, fetchDiscovery, listed } from "./fetch.js";
 import { directWriter, releaseDecodedMessages, widenReceiveWindows } from "./grpc-internals.js";
+import { bindServer, parseListenAddress } from "./listen.js";
 import {
   type Identity,
   type PeerInfo,
@@ -33,7 +34,12 @@ import { encodeSotwResponse, GRPC_PREFIX } from "./wire.js";
 
 /** A running (or ready to run) xDS management server. */
 export interface XdsServer {
-  /** Binds and starts serving; returns the bound port (useful with port 0). Address: "127.0.0.1:15010". */
+  /**
+   * Binds and starts serving; returns the bound port (useful with port 0). Address: "127.0.0.1:15010",
+   * "[::1]:15010" or "unix:/path". Rejects with XdsKitError: INVALID_ARGUMENT (no port, not host:port, a bind
+   * failure), ADDRESS_IN_USE (another process holds the port), ALREADY_LISTENING (a second call), CLOSED
+   * (after `close`).
+   */
   listen(address: string): Promise<number>;
   /**
    * Graceful shutdown: health turns NOT_SERVING, pending responses are flushed, then open streams end with
@@ -70,6 +76,9 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const streams = new Set<{ stream: StreamBase<never, never>; end(code: grpc.status, message: string): void }>();
   let nextStreamId = 0;
   let serving = true;
+  /** Where the server listens ("127.0.0.1:15010"), while binding or bound; listen refuses a second address. */
+  let listening: string | undefined;
+  let closing = false;
   const healthWatchers = new Set<grpc.ServerWritableStream<HealthCheckRequest, Uint8Array>>();
 
   const handler =
@@ -284,18 +293,36 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     get streamCount() {
       return streams.size;
     },
-    listen(address) {
-      return new Promise<number>((resolve, reject) => {
-        server.bindAsync(address, resolved.credentials ?? grpc.ServerCredentials.createInsecure(), (error, port) => {
-          if (error)
-            reject(
-              new XdsKitError("INVALID_ARGUMENT", `cannot listen on ${address}: ${error.message}`, { cause: error }),
-            );
-          else resolve(port);
-        });
-      });
+    async listen(address) {
+      const parsed = parseListenAddress(address);
+      if (closing)
+        throw new XdsKitError(
+          "CLOSED",
+          `listen("${address}"): the server was closed; create a new XdsServer to listen again`,
+        );
+      if (listening)
+        throw new XdsKitError(
+          "ALREADY_LISTENING",
+          `listen("${address}"): the server already listens on ${listening}; one XdsServer listens on one address`,
+        );
+      listening = `${address} (binding)`;
+      try {
+        const port = await bindServer(
+          server,
+          address,
+          parsed,
+          resolved.credentials ?? grpc.ServerCredentials.createInsecure(),
+        );
+        listening =
+          "host" in parsed ? `${parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host}:${port}` : address;
+        return port;
+      } catch (error) {
+        listening = undefined;
+        throw error;
+      }
     },
     async close(closeOptions = {}) {
+      closing = true;
       serving = false;
       for (const watcher of healthWatchers) watcher.write(encodeHealth(HealthCheckResponse_ServingStatus.NOT_SERVING));
       for (const { end } of [...streams]) end(grpc.status.UNAVAILABLE, "server is shutting down");

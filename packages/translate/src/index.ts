@@ -1,5 +1,6 @@
 // @xdskit/translate: Istio networking config (and Kubernetes services) to Envoy xDS, validation, simulation.
 
+export { parseGoDuration } from "./config/decode.js";
 export { type ConfigDiagnostic, formatConfigDiagnostic } from "./config/diagnostics.js";
 export { type KindInfo, kindInfoOf, kindInfos, parseApiVersion } from "./config/kinds.js";
 export type * from "./config/kubernetes.js";
@@ -16,6 +17,18 @@ export {
   type SourcePosition,
   type SpecByKind,
 } from "./config/model.js";
+export {
+  type ConfigChange,
+  type ConfigChangeResult,
+  type ConfigChangeStatus,
+  type ConfigEvent,
+  type ConfigObjectStatus,
+  type ConfigSnapshotView,
+  type ConfigStore,
+  type ConfigStoreOptions,
+  type ConfigUpdateResult,
+  createConfigStore,
+} from "./config/store.js";
 export { generate } from "./generate/generate.js";
 export { type MeshProxy, type ProxyOfOptions, type ProxyType, proxyOf } from "./generate/proxy.js";
 export { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
@@ -41,12 +54,52 @@ export type {
   Workload,
 } from "./registry/model.js";
 export {
-  type ConfigChange,
+  expectRoute,
+  type RouteAssertion,
+  type RouteExpectation,
+  RouteExpectationError,
+} from "./simulate/expect-route.js";
+// The route simulator: Envoy's listener, filter chain and route matching over any xDS resources.
+export { compileRe2, type Re2Pattern, re2FullMatch, re2ReplaceAll, translateRe2 } from "./simulate/re2.js";
+export type { SimulationRequest } from "./simulate/request.js";
+export {
+  resourcesFromConfigDump,
+  type SimulationInput,
+  type SimulationResources,
+  simulationResourcesOf,
+} from "./simulate/resources.js";
+export type {
+  ForwardAction,
+  SimulatedAction,
+  SimulationResult,
+  TraceLine,
+  WeightedClusterShare,
+} from "./simulate/result.js";
+export { describeAction, explain, simulate } from "./simulate/simulate.js";
+export {
   createTranslator,
   type ProxyResourceKind,
   type ProxyUpdate,
   type ResourceChanges,
   type TranslationUpdate,
   type Translator,
+  type TranslatorChange,
   type TranslatorOptions,
 } from "./translator.js";
+export {
+  analyzeConfig,
+  CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
+  DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
+  EXTERNAL_NAME_SERVICE_TYPE_INVALID_PORT_NAME,
+  PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION,
+  REFERENCED_RESOURCE_NOT_FOUND,
+  UNKNOWN_DESTINATION_RULE_HOST,
+  VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED,
+  VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
+} from "./validate/analyze.js";
+export {
+  CRD_SCHEMA_ERROR,
+  SCHEMA_VALIDATION_ERROR,
+  SCHEMA_WARNING,
+  validateConfig,
+} from "./validate/validate-config.js";

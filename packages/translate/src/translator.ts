@@ -13,7 +13,7 @@ import { hostMatches, resolveHost } from "./index/hosts.js";
 import { buildMesh, type Mesh, type MeshOptions } from "./index/mesh.js";
 
 /** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
-export type ConfigChange =
+export type TranslatorChange =
   | { readonly op: "add" | "update"; readonly object: AnyConfigObject }
   | { readonly op: "delete"; readonly object?: AnyConfigObject; readonly key?: ConfigKey };
 
@@ -56,7 +56,7 @@ export interface Translator {
   disconnect(id: string): void;
   resourcesOf(id: string): ProxyResources | undefined;
   /** Applies changes; answers which proxies' resources changed and how. */
-  apply(changes: readonly ConfigChange[]): TranslationUpdate;
+  apply(changes: readonly TranslatorChange[]): TranslationUpdate;
 }
 
 interface Connected {

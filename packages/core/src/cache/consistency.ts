@@ -5,6 +5,7 @@ import type { Cluster } from "../gen/envoy/config/cluster/v3/cluster.js";
 import { Cluster_DiscoveryType } from "../gen/envoy/config/cluster/v3/cluster.js";
 import type { TransportSocket } from "../gen/envoy/config/core/v3/base.js";
 import type { ConfigSource } from "../gen/envoy/config/core/v3/config_source.js";
+import type { ClusterLoadAssignment } from "../gen/envoy/config/endpoint/v3/endpoint.js";
 import type { Listener } from "../gen/envoy/config/listener/v3/listener.js";
 import type { FilterChain } from "../gen/envoy/config/listener/v3/listener_components.js";
 import type { RouteConfiguration } from "../gen/envoy/config/route/v3/route.js";
@@ -28,12 +29,22 @@ interface Reference {
   readonly name: string;
 }
 
+/** What `checkSnapshotConsistency` also checks. */
+export interface ConsistencyOptions {
+  /**
+   * The snapshot is (also) served to proxyless gRPC clients (`@grpc/grpc-js-xds`, grpc-go, grpc-java): warn
+   * about endpoints gRPC rejects or ignores where Envoy does not. Default false.
+   */
+  readonly grpcClients?: boolean;
+}
+
 /**
  * Checks that every name a resource references is in the snapshot: RDS names of listeners, EDS names of
  * clusters, clusters of routes, SDS secrets of listeners and clusters (those fetched from this control plane:
  * ADS or no config source). Types the snapshot does not hold are not checked (they may come from elsewhere).
+ * With `grpcClients`, also warns about ClusterLoadAssignment localities gRPC clients cannot use.
  */
-export function checkSnapshotConsistency(snapshot: Snapshot): Diagnostic[] {
+export function checkSnapshotConsistency(snapshot: Snapshot, options: ConsistencyOptions = {}): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const routeRefs: Reference[] = [];
   const edsRefs: Reference[] = [];
@@ -41,13 +52,13 @@ export function checkSnapshotConsistency(snapshot: Snapshot): Diagnostic[] {
   const secretRefs: Reference[] = [];
 
   for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.Listener.typeUrl)) {
-    collectListenerRefs(name, prepared.resource as Listener, routeRefs, clusterRefs, secretRefs);
+    collectListenerRefs(name, (prepared.resource ?? {}) as Listener, routeRefs, clusterRefs, secretRefs);
   }
   for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.Cluster.typeUrl)) {
-    collectClusterRefs(name, prepared.resource as Cluster, edsRefs, secretRefs);
+    collectClusterRefs(name, (prepared.resource ?? {}) as Cluster, edsRefs, secretRefs);
   }
   for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.RouteConfiguration.typeUrl)) {
-    const route = prepared.resource as RouteConfiguration;
+    const route = (prepared.resource ?? {}) as RouteConfiguration;
     collectVirtualHostRefs("RouteConfiguration", name, "virtualHosts", route.virtualHosts ?? [], clusterRefs);
   }
 
@@ -69,7 +80,34 @@ export function checkSnapshotConsistency(snapshot: Snapshot): Diagnostic[] {
   check(edsRefs, resourceTypes.ClusterLoadAssignment.typeUrl, "ClusterLoadAssignment");
   check(clusterRefs, resourceTypes.Cluster.typeUrl, "Cluster");
   check(secretRefs, resourceTypes.Secret.typeUrl, "Secret");
+  if (options.grpcClients === true) {
+    for (const [name, prepared] of snapshot.resourcesOf(resourceTypes.ClusterLoadAssignment.typeUrl))
+      diagnostics.push(...grpcLocalityWarnings(name, prepared.resource as ClusterLoadAssignment));
+  }
   return diagnostics;
+}
+
+/**
+ * gRPC clients NACK a ClusterLoadAssignment with a locality-less entry in `endpoints` (grpc-js-xds:
+ * "endpoints[0].locality unset") and skip a locality without `load_balancing_weight`; Envoy accepts both.
+ */
+function grpcLocalityWarnings(name: string, assignment: ClusterLoadAssignment): Diagnostic[] {
+  const warnings: Diagnostic[] = [];
+  const warn = (path: string, message: string) =>
+    warnings.push({ severity: "warning", kind: "ClusterLoadAssignment", name, path, message });
+  (assignment.endpoints ?? []).forEach((endpoints, i) => {
+    if (!endpoints.locality)
+      warn(
+        `endpoints[${i}].locality`,
+        'has no locality: gRPC clients reject the whole ClusterLoadAssignment (Envoy accepts it); set one, e.g. { region: "default" }',
+      );
+    else if (endpoints.loadBalancingWeight === undefined)
+      warn(
+        `endpoints[${i}].loadBalancingWeight`,
+        "has no load balancing weight: gRPC clients ignore this locality's endpoints (Envoy uses them); set one, e.g. 1",
+      );
+  });
+  return warnings;
 }
 
 function collectListenerRefs(

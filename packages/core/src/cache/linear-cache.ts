@@ -9,7 +9,7 @@ import type {
   StreamFeedback,
   WatchRequest,
 } from "./config-watcher.js";
-import { type PreparedResource, prepareResource } from "./prepared-resource.js";
+import { isPreparedResource, type PreparedResource, prepareAt } from "./prepared-resource.js";
 import { deltaResponseFrom, type ResourceView, sotwResponseFrom } from "./responses.js";
 
 /** Options of {@link createLinearCache}. */
@@ -57,10 +57,6 @@ function contribution(name: string, version: string): bigint {
 /** How many updates back a stream may be and still be compared only on what changed since. */
 const CHANGE_LOG_SIZE = 256;
 
-function isPrepared<T>(value: T | PreparedResource<T>): value is PreparedResource<T> {
-  return typeof value === "object" && value !== null && "bytes" in value && "any" in value && "type" in value;
-}
-
 export function createLinearCache<T>(type: ResourceType<T>, options: LinearCacheOptions<T> = {}): LinearCache<T> {
   const resources = new Map<string, PreparedResource<T>>();
   let digest = 0n;
@@ -75,8 +71,10 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
   let generation = 0;
   generations.set(view, generation);
 
-  const prepare = (item: T | PreparedResource<T>): PreparedResource<T> => {
-    const prepared = isPrepared(item) ? item : prepareResource(type, item);
+  const prepare = (item: T | PreparedResource<T>, where: string): PreparedResource<T> => {
+    const prepared = isPreparedResource(item)
+      ? (item as PreparedResource<T>)
+      : prepareAt(type, item as T, {}, `LinearCache of ${type.kind}: ${where}`);
     if (prepared.type !== type)
       throw new XdsKitError(
         "INVALID_ARGUMENT",
@@ -157,11 +155,15 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     ...(options.feedback ? { feedback: options.feedback } : {}),
     watchSotw: (request, respond) => open(request, respond as (r: never) => void, false),
     watchDelta: (request, respond) => open(request, respond as (r: never) => void, true),
-    setResource: (resource) => apply([prepare(resource)], []),
+    setResource: (resource) => apply([prepare(resource, "setResource")], []),
     deleteResource: (name) => apply([], [name]),
-    updateResources: (upserts, deletions = []) => apply(upserts.map(prepare), deletions),
+    updateResources: (upserts, deletions = []) =>
+      apply(
+        upserts.map((r, i) => prepare(r, `updateResources[${i}]`)),
+        deletions,
+      ),
     setResources(list) {
-      const next = list.map(prepare);
+      const next = list.map((r, i) => prepare(r, `setResources[${i}]`));
       const keep = new Set(next.map((r) => r.name));
       apply(
         next,
@@ -171,6 +173,10 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     getResources: () => resources,
     watchCount: () => open_.size,
   };
-  if (options.resources) apply(options.resources.map(prepare), []);
+  if (options.resources)
+    apply(
+      options.resources.map((r, i) => prepare(r, `resources[${i}]`)),
+      [],
+    );
   return cache;
 }

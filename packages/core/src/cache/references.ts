@@ -7,15 +7,18 @@ import { typeUrlOf } from "../resource-types.js";
 
 const HCM_TYPE_URL = typeUrlOf("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
 
+// A raw resource this build cannot decode reads as undefined (PreparedResource.resource): it refers to nothing.
+
 /** The ClusterLoadAssignment name an EDS cluster asks for, or undefined for other cluster types. */
-export function edsNameOf(cluster: Cluster): string | undefined {
-  if (cluster.type !== Cluster_DiscoveryType.EDS) return undefined;
+export function edsNameOf(cluster: Cluster | undefined): string | undefined {
+  if (!cluster || cluster.type !== Cluster_DiscoveryType.EDS) return undefined;
   return cluster.edsClusterConfig?.serviceName || cluster.name;
 }
 
 /** The RouteConfiguration names a listener's HTTP connection managers ask for over RDS. */
-export function rdsNamesOf(listener: Listener): string[] {
+export function rdsNamesOf(listener: Listener | undefined): string[] {
   const names = new Set<string>();
+  if (!listener) return [];
   const add = (value: Uint8Array | undefined, typeUrl: string | undefined) => {
     if (typeUrl !== HCM_TYPE_URL || !value) return;
     const name = HttpConnectionManager.decode(value).rds?.routeConfigName;
@@ -32,9 +35,9 @@ export function rdsNamesOf(listener: Listener): string[] {
 }
 
 /** The clusters a route configuration sends traffic to (single and weighted cluster actions). */
-export function clusterNamesOf(route: RouteConfiguration): string[] {
+export function clusterNamesOf(route: RouteConfiguration | undefined): string[] {
   const names = new Set<string>();
-  for (const vh of route.virtualHosts ?? [])
+  for (const vh of route?.virtualHosts ?? [])
     for (const r of vh.routes ?? []) {
       if (r.route?.cluster) names.add(r.route.cluster);
       for (const wc of r.route?.weightedClusters?.clusters ?? []) if (wc.name) names.add(wc.name);

@@ -28,6 +28,16 @@ describe("createSnapshot", () => {
     expect(s.versionOf(resourceTypes.Cluster.typeUrl)).toBe("42");
     expect(s.versionOf(resourceTypes.Listener.typeUrl)).toBe("42");
     expect(s.versionOf(resourceTypes.Secret.typeUrl)).toBe("");
+    // ... but not for its resources, whose versions stay content hashes (a delta client gets only what changed).
+    const next = createSnapshot({ version: "43", resources: { Cluster: [edsCluster("a")], Listener: [] } });
+    expect(next.resourcesOf(resourceTypes.Cluster.typeUrl).get("a")).toBe(
+      s.resourcesOf(resourceTypes.Cluster.typeUrl).get("a"),
+    );
+    expect(next.resourcesOf(resourceTypes.Cluster.typeUrl).get("a")?.version).toBe(
+      createSnapshot({ resources: { Cluster: [edsCluster("a")] } })
+        .resourcesOf(resourceTypes.Cluster.typeUrl)
+        .get("a")?.version,
+    );
   });
 
   it("shares one encoding between snapshots holding equal content", () => {
@@ -113,7 +123,9 @@ describe("updateSnapshot", () => {
     expect(u.version).toBe("2");
     expect(u.versionOf(CDS)).toBe("2");
     expect(u.versionOf(resourceTypes.Listener.typeUrl)).toBe("1");
-    expect(u.resourcesOf(CDS).get("b")?.version).toBe("2");
+    // A resource's own version stays its content hash: the explicit version is the types' and the snapshot's.
+    expect(u.resourcesOf(CDS).get("b")?.version).toBe(prepareResource(resourceTypes.Cluster, edsCluster("b")).version);
+    expect(u.resourcesOf(CDS).get("a")).toBe(s.resourcesOf(CDS).get("a"));
   });
 
   it("names the kind and the name of what it refuses", () => {

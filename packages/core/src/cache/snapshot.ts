@@ -1,13 +1,23 @@
 import { createHash } from "node:crypto";
 import { XdsKitError } from "../errors.js";
-import { type ResourceKind, type ResourceOf, type ResourceType, resourceTypes } from "../resource-types.js";
-import { contentHash, type PreparedResource, prepareResource } from "./prepared-resource.js";
+import {
+  type ResourceKind,
+  type ResourceOf,
+  type ResourceType,
+  resourceKinds,
+  resourceTypeOfKind,
+} from "../resource-types.js";
+import { contentHash, isPreparedResource, type PreparedResource, prepareAt } from "./prepared-resource.js";
 import { markImmutable, recordChanges } from "./responses.js";
 
-/** Resources of a snapshot by kind: plain generated messages, or already {@link PreparedResource}s. */
+/**
+ * Resources of a snapshot by kind: plain generated messages, or already {@link PreparedResource}s (raw ones from
+ * {@link rawResource} included). A type the application registered ({@link registerResourceType}) goes under its
+ * own kind.
+ */
 export type SnapshotResources = {
   [K in ResourceKind]?: ReadonlyArray<ResourceOf<K> | PreparedResource<ResourceOf<K>>>;
-};
+} & { readonly [registeredKind: string]: ReadonlyArray<unknown> | undefined };
 
 /** Options of {@link createSnapshot}. */
 export interface SnapshotOptions {
@@ -44,10 +54,6 @@ export interface Snapshot {
 
 const EMPTY: ReadonlyMap<string, PreparedResource> = new Map();
 
-function isPrepared(value: unknown): value is PreparedResource {
-  return typeof value === "object" && value !== null && "bytes" in value && "any" in value && "type" in value;
-}
-
 /**
  * A type's content digest: the XOR of a 64-bit hash of every (name, version) it holds. XOR makes it
  * independent of order and lets an update change it without visiting the resources it does not touch.
@@ -82,17 +88,25 @@ function typeVersion(type: ResourceType, digest: Digest): string {
   return hex((digest.hi ^ salt.hi) >>> 0) + hex((digest.lo ^ salt.lo) >>> 0);
 }
 
-/** Prepares one item of a resource list, checking it belongs to the type and has a name. */
-function prepareItem(type: ResourceType, item: unknown, where: string, version: string | undefined): PreparedResource {
-  const prepared = isPrepared(item) ? item : prepareResource(type, item, version !== undefined ? { version } : {});
+/**
+ * Prepares one item of a resource list, checking it fits the type's schema, belongs to the type and has a name.
+ * A resource's own version stays content-derived whatever the snapshot's version: a delta client is then sent
+ * only the resources whose content changed.
+ */
+function prepareItem(type: ResourceType, item: unknown, where: string): PreparedResource {
+  const prepared = isPreparedResource(item) ? item : prepareAt(type, item, {}, where);
   if (prepared.type !== type) throw new XdsKitError("INVALID_ARGUMENT", `${where} is a prepared ${prepared.type.kind}`);
   if (!prepared.name) throw new XdsKitError("INVALID_ARGUMENT", `${where} has no name`);
   return prepared;
 }
 
 function typeOfKind(kind: string, where: string): ResourceType {
-  const type = resourceTypes[kind as ResourceKind] as ResourceType | undefined;
-  if (!type) throw new XdsKitError("INVALID_ARGUMENT", `${where}: unknown resource kind "${kind}"`);
+  const type = resourceTypeOfKind(kind);
+  if (!type)
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `${where}: unknown resource kind "${kind}" (expected one of ${resourceKinds().join(", ")})`,
+    );
   return type;
 }
 
@@ -136,7 +150,7 @@ export function createSnapshot(options: SnapshotOptions): Snapshot {
     const byName = new Map<string, PreparedResource>();
     const digest = { hi: 0, lo: 0 };
     list.forEach((item, index) => {
-      const prepared = prepareItem(type, item, `createSnapshot: ${kind}[${index}]`, options.version);
+      const prepared = prepareItem(type, item, `createSnapshot: ${kind}[${index}]`);
       if (byName.has(prepared.name))
         throw new XdsKitError("INVALID_ARGUMENT", `createSnapshot: duplicate ${kind} name "${prepared.name}"`);
       byName.set(prepared.name, prepared);
@@ -151,7 +165,9 @@ export function createSnapshot(options: SnapshotOptions): Snapshot {
 export interface SnapshotChanges {
   readonly set?: SnapshotResources;
   /** Names to remove, by kind; a name the snapshot does not hold is ignored. */
-  readonly remove?: { readonly [K in ResourceKind]?: readonly string[] };
+  readonly remove?: { readonly [K in ResourceKind]?: readonly string[] } & {
+    readonly [registeredKind: string]: readonly string[] | undefined;
+  };
 }
 
 /** Options of {@link updateSnapshot}. */
@@ -190,7 +206,7 @@ export function updateSnapshot(
     const setNames = new Set<string>();
     const list = (changes.set as Record<string, readonly unknown[] | undefined> | undefined)?.[kind] ?? [];
     list.forEach((item, index) => {
-      const prepared = prepareItem(type, item, `updateSnapshot: set.${kind}[${index}]`, options.version);
+      const prepared = prepareItem(type, item, `updateSnapshot: set.${kind}[${index}]`);
       if (setNames.has(prepared.name))
         throw new XdsKitError("INVALID_ARGUMENT", `updateSnapshot: set.${kind} names "${prepared.name}" twice`);
       setNames.add(prepared.name);

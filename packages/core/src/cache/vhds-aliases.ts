@@ -33,7 +33,7 @@ function indexOf(resources: ReadonlyMap<string, PreparedResource>): Map<string, 
       entry = { exact: new Map(), suffix: [], prefix: [] };
       index.set(routeConfig, entry);
     }
-    for (const raw of (resource.resource as VirtualHost).domains ?? []) {
+    for (const raw of (resource.resource as VirtualHost | undefined)?.domains ?? []) {
       const domain = raw.toLowerCase();
       if (domain === "*") entry.any ??= resource;
       else if (domain.startsWith("*")) entry.suffix.push([domain.slice(1), resource]);

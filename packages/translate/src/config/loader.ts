@@ -2,6 +2,7 @@
 // Problems become diagnostics; a bad document never stops the others from loading.
 import { messageFromJson, XdsKitError } from "@xdskit/core";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import { checkMessageJson } from "./decode.js";
 import type { ConfigDiagnostic } from "./diagnostics.js";
 import { kindInfoOf, parseApiVersion } from "./kinds.js";
 import type { AnyConfigObject, ObjectMeta, ObjectSource, SourcePosition } from "./model.js";
@@ -57,17 +58,22 @@ function loadText(input: ConfigInput, objects: AnyConfigObject[], diagnostics: C
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue; // an empty document ("---" at the end)
     const positions = positionIndex(doc.contents as Node | null, at);
-    const source = (prefix: string): ObjectSource => ({
+    const source = (prefix: string, json: unknown): ObjectSource => ({
       file: input.file,
       document: documentIndex,
+      json,
       position: positions.get(prefix) ?? docPosition,
       positionOf: (path) => lookup(positions, prefix ? (path ? `${prefix}.${path}` : prefix) : path, docPosition),
     });
     const record = value as { kind?: unknown; items?: unknown };
-    if (record && typeof record === "object" && record.kind === "List" && Array.isArray(record.items)) {
-      for (const [i, item] of record.items.entries()) readObject(item, source(`items[${i}]`), objects, diagnostics);
+    if (Array.isArray(value)) {
+      // A JSON (or YAML) array of objects, as `kubectl get -o json` pipelines produce.
+      for (const [i, item] of value.entries()) readObject(item, source(`[${i}]`, item), objects, diagnostics);
+    } else if (record && typeof record === "object" && record.kind === "List" && Array.isArray(record.items)) {
+      for (const [i, item] of record.items.entries())
+        readObject(item, source(`items[${i}]`, item), objects, diagnostics);
     } else {
-      readObject(value, source(""), objects, diagnostics);
+      readObject(value, source("", value), objects, diagnostics);
     }
   }
 }
@@ -151,8 +157,21 @@ function readObject(
     const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = body;
     spec = rest;
   } else if (info.spec) {
+    const checked = checkMessageJson(info.spec.messageName, body.spec ?? {});
+    for (const p of checked.problems) {
+      const path = p.path ? `spec.${p.path}` : "spec";
+      diagnostics.push({
+        severity: p.severity,
+        code: p.severity === "error" ? "XDS_SPEC_DECODE" : "XDS_UNKNOWN_FIELD",
+        ...ids,
+        path,
+        message: p.message,
+        ...where(path),
+      });
+    }
+    if (checked.problems.some((p) => p.severity === "error")) return;
     try {
-      spec = messageFromJson(info.spec.messageName, info.spec.codec, (body.spec ?? {}) as never);
+      spec = messageFromJson(info.spec.messageName, info.spec.codec, checked.json);
     } catch (cause) {
       problem("spec", (cause as Error).message.replace(/^[\w.]+ from JSON: /, ""), "XDS_SPEC_DECODE", ids);
       return;

@@ -63,6 +63,8 @@ export interface ObjectSource {
   readonly document: number;
   /** The position of the document itself. */
   readonly position: SourcePosition;
+  /** The object as written (YAML or JSON, as plain JSON values): what structural validation checks. */
+  readonly json?: unknown;
   /**
    * The position of a field, by a path relative to the object root such as `spec.http[0].route[1].weight`.
    * Falls back to the nearest written ancestor, so every path gets an answer.

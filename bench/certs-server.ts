@@ -1,0 +1,41 @@
+// The CA under test for bench/certs.ts: an xDS server (TLS) with IstioCertificateService registered, run as
+// its own process. Prints "READY <port>" and the root PEM's path; exits when its stdin closes (the runner went away).
+// Flags: --root-key=ECDSA_P256|RSA_2048|RSA_4096  --dir=<temp dir for the root PEM>
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { createCertificateAuthority, createCertificateService, type KeyAlgorithm } from "@xdskit/certs";
+import { createSnapshotCache } from "@xdskit/core";
+import { createXdsServer } from "@xdskit/server";
+import { LOOPBACK, parseFlags } from "./lib/proc.js";
+
+const flags = parseFlags(process.argv.slice(2));
+const rootKeyAlgorithm = (flags.get("root-key") ?? "ECDSA_P256") as KeyAlgorithm;
+const dir = flags.get("dir") ?? ".";
+
+const ca = await createCertificateAuthority({ rootKeyAlgorithm });
+// Tokens are "<namespace>/<service-account>": the bench measures signing, not token checks.
+const service = createCertificateService({
+  ca,
+  verifyToken: ({ token }) => {
+    const [namespace, serviceAccount] = token.split("/");
+    return namespace && serviceAccount ? { trustDomain: ca.trustDomain, namespace, serviceAccount } : undefined;
+  },
+});
+const serving = await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
+const server = createXdsServer({
+  cache: createSnapshotCache(),
+  credentials: grpc.ServerCredentials.createSsl(
+    null,
+    [{ cert_chain: Buffer.from(serving.certChain.join("")), private_key: Buffer.from(serving.privateKey) }],
+    false,
+  ),
+});
+server.grpcServer.addService(service.definition, service.implementation);
+const port = await server.listen(`${LOOPBACK}:0`);
+const rootPath = join(dir, `root-${rootKeyAlgorithm}.pem`);
+writeFileSync(rootPath, ca.trustBundle.join(""));
+process.stdout.write(`READY ${port} ${rootPath}\n`);
+process.stdin.resume();
+process.stdin.on("end", () => process.exit(0));
+process.stdin.on("close", () => process.exit(0));

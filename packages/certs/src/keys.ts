@@ -1,0 +1,96 @@
+// Key pairs the CA makes and the key types it accepts from workloads.
+
+import { generateKeyPair as generateKeyPairCallback, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
+import { XdsKitError } from "@xdskit/core";
+
+const generateKeyPairAsync = promisify(generateKeyPairCallback);
+
+/** Key types the CA generates: for its root and for `issue()`. */
+export type KeyAlgorithm = "ECDSA_P256" | "RSA_2048" | "RSA_4096";
+
+export const keyAlgorithms: readonly KeyAlgorithm[] = ["ECDSA_P256", "RSA_2048", "RSA_4096"];
+
+/** A new key pair of the given type (node:crypto, in its thread pool). */
+export async function generateKeyPair(
+  algorithm: KeyAlgorithm,
+): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  switch (algorithm) {
+    case "ECDSA_P256":
+      return generateKeyPairAsync("ec", { namedCurve: "prime256v1" });
+    case "RSA_2048":
+      return generateKeyPairAsync("rsa", { modulusLength: 2048 });
+    case "RSA_4096":
+      return generateKeyPairAsync("rsa", { modulusLength: 4096 });
+    default:
+      throw new XdsKitError(
+        "INVALID_ARGUMENT",
+        `unknown key algorithm "${String(algorithm)}": use one of ${keyAlgorithms.join(", ")}`,
+      );
+  }
+}
+
+const NULL_PARAMETERS = new Uint8Array([0x05, 0x00]).buffer;
+
+/** How a key signs certificates: the digest for node:crypto and the AlgorithmIdentifier written in them. */
+export interface SignatureAlgorithm {
+  readonly hash: "sha256" | "sha384";
+  readonly identifier: AlgorithmIdentifier;
+}
+
+/** The signature algorithm a CA key signs with: ECDSA P-256 → ecdsa-with-SHA256, P-384 → SHA384, RSA → SHA256. */
+export function signatureAlgorithmOf(key: KeyObject): SignatureAlgorithm {
+  if (key.asymmetricKeyType === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === "prime256v1")
+      return { hash: "sha256", identifier: new AlgorithmIdentifier({ algorithm: "1.2.840.10045.4.3.2" }) };
+    if (curve === "secp384r1")
+      return { hash: "sha384", identifier: new AlgorithmIdentifier({ algorithm: "1.2.840.10045.4.3.3" }) };
+  }
+  if (key.asymmetricKeyType === "rsa")
+    return {
+      hash: "sha256",
+      identifier: new AlgorithmIdentifier({ algorithm: "1.2.840.113549.1.1.11", parameters: NULL_PARAMETERS }),
+    };
+  throw new XdsKitError("INVALID_ARGUMENT", `a CA key must be ECDSA P-256, P-384 or RSA, not ${describeKey(key)}`);
+}
+
+/** Digests of the signature algorithms accepted on a CSR, by OID. */
+export const csrSignatureHashes: ReadonlyMap<string, string> = new Map([
+  ["1.2.840.10045.4.3.2", "sha256"],
+  ["1.2.840.10045.4.3.3", "sha384"],
+  ["1.2.840.113549.1.1.11", "sha256"],
+  ["1.2.840.113549.1.1.12", "sha384"],
+  ["1.2.840.113549.1.1.13", "sha512"],
+]);
+
+/** "ECDSA P-256", "RSA 2048", "ed25519"... for messages. */
+export function describeKey(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === "ec") return `ECDSA ${curveName(details?.namedCurve)}`;
+  if (key.asymmetricKeyType === "rsa") return `RSA ${details?.modulusLength ?? "?"}`;
+  return String(key.asymmetricKeyType);
+}
+
+function curveName(curve: string | undefined): string {
+  if (curve === "prime256v1") return "P-256";
+  if (curve === "secp384r1") return "P-384";
+  if (curve === "secp521r1") return "P-521";
+  return curve ?? "unknown curve";
+}
+
+/**
+ * Why a workload key is refused, or undefined when it is accepted: ECDSA P-256 or P-384, RSA of 2048, 3072
+ * or 4096 bits (the key types istio-agent makes, and no weaker).
+ */
+export function workloadKeyProblem(key: KeyObject): string | undefined {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === "ec") {
+    if (details?.namedCurve === "prime256v1" || details?.namedCurve === "secp384r1") return undefined;
+  } else if (key.asymmetricKeyType === "rsa") {
+    const bits = details?.modulusLength ?? 0;
+    if (bits === 2048 || bits === 3072 || bits === 4096) return undefined;
+  }
+  return `key type ${describeKey(key)} is not accepted: use ECDSA P-256, ECDSA P-384 or RSA 2048/3072/4096`;
+}

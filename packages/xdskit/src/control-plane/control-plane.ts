@@ -1,0 +1,306 @@
+// createControlPlane: the composition root. Config sources → intake (load, validate, keep the last good object)
+// → debounce → translator → snapshot cache → ADS server, with metrics, logs and the monitoring port around it.
+// Every part can be replaced through the options.
+import { createSnapshot, createSnapshotCache, type Node, type SnapshotCache, XdsKitError } from "@xdskit/core";
+import { createXdsServer, type XdsServer, type XdsServerOptions } from "@xdskit/server";
+import type { ConfigDiagnostic } from "@xdskit/translate";
+import type { Subscription } from "rxjs";
+import { createLogger, type Logger, type LoggerSetup } from "../monitoring/logger.js";
+import { type MonitoringServer, startMonitoringServer } from "../monitoring/monitoring-server.js";
+import { cacheConfigDump, type ProxySyncStatus, syncStatusOf } from "../monitoring/sync-status.js";
+import { combineCallbacks, createXdsMetrics, type XdsMetrics } from "../monitoring/xds-metrics.js";
+import type { ConfigSource } from "../sources/config-source.js";
+import { createFileSource } from "../sources/file-source.js";
+import { createMemorySource, type ObjectRef } from "../sources/memory-source.js";
+import { type ConfigValidator, createConfigIntake } from "./config-intake.js";
+import type { MeshTranslator } from "./mesh-translator.js";
+
+export interface ControlPlaneOptions {
+  /** Where config comes from. Default: nothing but what `apply()` adds. */
+  readonly config?: {
+    /** A YAML/JSON file or a directory, watched for changes. */
+    readonly path?: string;
+    /** Objects to start with (as `apply()` would add them). */
+    readonly objects?: readonly unknown[];
+    /** More sources (your own: Kubernetes, etcd...). */
+    readonly sources?: readonly ConfigSource[];
+    /** Quiet time after a change before translating. Default: 100 ms (istiod's PILOT_DEBOUNCE_AFTER). */
+    readonly debounceMs?: number;
+    /** Longest a change waits while more keep coming. Default: 10000 ms (istiod's PILOT_DEBOUNCE_MAX). */
+    readonly maxDebounceMs?: number;
+  };
+  /** Config → xDS per proxy. Required. */
+  readonly translator: MeshTranslator;
+  /** Checks objects before they are served; objects with errors are rejected. Default: none beyond loading. */
+  readonly validate?: ConfigValidator;
+  /** Default: a new snapshot cache keyed by node id. */
+  readonly cache?: SnapshotCache;
+  /** Plaintext xDS (istiod's 15010). */
+  readonly xds?: {
+    /** Default: "127.0.0.1"; "0.0.0.0" to serve other machines. */
+    readonly host?: string;
+    /** Default: 15010; 0 = pick one. */
+    readonly port?: number;
+    /** More server options (callbacks are combined with the control plane's own). */
+    readonly server?: Omit<XdsServerOptions, "cache">;
+  };
+  /** The HTTP monitoring port (istiod's 15014), or false for none. Default: 127.0.0.1:15014. */
+  readonly monitoring?: { readonly host?: string; readonly port?: number } | false;
+  /** A pino logger, or how to make one. Default: info level to stdout. */
+  readonly logger?: Logger | LoggerSetup;
+  /** Default: createXdsMetrics(). */
+  readonly metrics?: XdsMetrics;
+}
+
+export interface ControlPlaneStatus {
+  /** Increases with every translation pushed. */
+  readonly pushes: number;
+  readonly objects: number;
+  readonly diagnostics: readonly ConfigDiagnostic[];
+  readonly proxies: readonly ProxySyncStatus[];
+}
+
+export interface ControlPlane {
+  /** "127.0.0.1:15010": what proxies' bootstraps point at. */
+  readonly xdsAddress: string;
+  readonly ports: { readonly xds: number; readonly monitoring?: number };
+  readonly cache: SnapshotCache;
+  readonly server: XdsServer;
+  readonly metrics: XdsMetrics;
+  readonly logger: Logger;
+  readonly monitoring?: MonitoringServer;
+  /** Adds or replaces objects (by kind, namespace, name); pushed after the debounce. Returns their ids. */
+  apply(objects: readonly unknown[] | unknown): string[];
+  /** Removes objects applied with `apply` (by object, { kind, namespace, name } or id). */
+  delete(refs: readonly (ObjectRef | string)[] | ObjectRef | string): string[];
+  status(): ControlPlaneStatus;
+  /** Resolves once every change taken so far is translated and in the cache. */
+  settled(): Promise<void>;
+  /** Stops watching, drains the xDS streams and closes every port it opened. */
+  close(): Promise<void>;
+}
+
+function portOption(where: string, value: number | undefined, fallback: number): number {
+  const port = value ?? fallback;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new XdsKitError("INVALID_ARGUMENT", `createControlPlane: ${where} must be 0..65535, got ${value}`);
+  return port;
+}
+
+const isLogger = (value: unknown): value is Logger =>
+  typeof value === "object" && value !== null && typeof (value as Logger).info === "function";
+
+export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  if (options === null || typeof options !== "object")
+    throw new XdsKitError("INVALID_ARGUMENT", "createControlPlane: options must be an object");
+  const translator = options.translator;
+  if (!translator || typeof translator.update !== "function" || typeof translator.resourcesFor !== "function")
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      "createControlPlane: options.translator must have update() and resourcesFor()",
+    );
+  const debounceMs = options.config?.debounceMs ?? 100;
+  const maxDebounceMs = options.config?.maxDebounceMs ?? 10_000;
+  if (!(debounceMs >= 0) || !(maxDebounceMs >= debounceMs))
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      "createControlPlane: config.debounceMs must be >= 0 and <= maxDebounceMs",
+    );
+  const xdsHost = options.xds?.host ?? "127.0.0.1";
+  const xdsPort = portOption("xds.port", options.xds?.port, 15010);
+  const monitoringOption = options.monitoring === false ? undefined : (options.monitoring ?? {});
+  const monitoringPort = monitoringOption ? portOption("monitoring.port", monitoringOption.port, 15014) : undefined;
+
+  const logger = isLogger(options.logger) ? options.logger : createLogger(options.logger ?? {});
+  const metrics = options.metrics ?? createXdsMetrics();
+  const cache = options.cache ?? createSnapshotCache();
+  const intake = createConfigIntake(options.validate);
+  const memory = createMemorySource(options.config?.objects ?? []);
+  const sources: ConfigSource[] = [
+    ...(options.config?.path ? [createFileSource({ path: options.config.path, debounceMs })] : []),
+    memory,
+    ...(options.config?.sources ?? []),
+  ];
+
+  // Proxies by cache key: the node to translate for, and how many streams it has open.
+  const proxies = new Map<string, { node: Node; streams: Set<number> }>();
+  let translatorDiagnostics: readonly ConfigDiagnostic[] = [];
+  let pushes = 0;
+  let closed = false;
+
+  const snapshotFor = (key: string, node: Node): boolean => {
+    const resources = translator.resourcesFor(node);
+    if (!resources) return false;
+    const previous = cache.getSnapshot(key);
+    const snapshot = createSnapshot({ resources });
+    if (previous?.version === snapshot.version) return false;
+    cache.setSnapshot(key, snapshot);
+    return true;
+  };
+
+  // Debounce: translate once the config has been quiet for debounceMs, or maxDebounceMs after the first change.
+  let timer: NodeJS.Timeout | undefined;
+  let firstPendingAt: number | undefined;
+  let waiters: (() => void)[] = [];
+  const push = () => {
+    timer = undefined;
+    firstPendingAt = undefined;
+    const done = waiters;
+    waiters = [];
+    try {
+      translatorDiagnostics = translator.update(intake.objects()) ?? [];
+      metrics.pushStarted();
+      const changed: string[] = [];
+      for (const [key, proxy] of proxies) if (snapshotFor(key, proxy.node)) changed.push(key);
+      pushes++;
+      logger.info(
+        { push: pushes, objects: intake.objects().length, proxies: changed },
+        `pushed to ${changed.length} proxies`,
+      );
+    } catch (error) {
+      logger.error({ err: error }, "translation failed; proxies keep their config");
+    }
+    for (const resolve of done) resolve();
+  };
+  const schedule = () => {
+    if (closed) return;
+    const now = Date.now();
+    firstPendingAt ??= now;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(push, Math.max(0, Math.min(debounceMs, firstPendingAt + maxDebounceMs - now)));
+  };
+
+  const ownCallbacks = {
+    onRequest(info: { streamId: number; request: { node?: Node } }) {
+      const node = info.request.node;
+      if (!node?.id) return;
+      const key = cache.keyOf(node);
+      let proxy = proxies.get(key);
+      if (!proxy) {
+        proxy = { node, streams: new Set() };
+        proxies.set(key, proxy);
+        if (!cache.getSnapshot(key) && !snapshotFor(key, node))
+          logger.warn({ proxy: node.id }, "proxy connected but the mesh has no config for it (no matching workload?)");
+        logger.info({ proxy: node.id }, "proxy connected");
+      }
+      proxy.streams.add(info.streamId);
+    },
+    onStreamClose(info: { streamId: number; node?: Node }) {
+      if (!info.node?.id) return;
+      const key = cache.keyOf(info.node);
+      const proxy = proxies.get(key);
+      if (!proxy?.streams.delete(info.streamId) || proxy.streams.size > 0) return;
+      proxies.delete(key);
+      cache.clearSnapshot(key);
+      logger.info({ proxy: info.node.id }, "proxy disconnected");
+    },
+    onAck(info: { node: Node; typeUrl: string; version: string }) {
+      logger.debug({ proxy: info.node.id, typeUrl: info.typeUrl, version: info.version }, "ACK");
+    },
+    onNack(info: { node: Node; typeUrl: string; version: string; errorMessage: string }) {
+      logger.warn(
+        { proxy: info.node.id, typeUrl: info.typeUrl, version: info.version, error: info.errorMessage },
+        "NACK",
+      );
+    },
+  };
+  const server = createXdsServer({
+    ...options.xds?.server,
+    cache,
+    callbacks: combineCallbacks(metrics.callbacks, ownCallbacks, options.xds?.server?.callbacks),
+  });
+
+  // Sources: the first change of each is its full state; the control plane is ready once all have given it.
+  const subscriptions: Subscription[] = [];
+  let initialPending = sources.length;
+  let readyResolve!: () => void;
+  let readyReject!: (error: Error) => void;
+  const initial = new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  });
+  for (const source of sources) {
+    let first = true;
+    subscriptions.push(
+      source.changes.subscribe({
+        next(change) {
+          const result = intake.take(source.name, change);
+          for (const r of result.rejected) {
+            metrics.configRejected();
+            logger.warn(
+              { source: source.name, object: r.key, diagnostics: r.diagnostics.map((d) => d.message) },
+              "config rejected; the last good version keeps being served",
+            );
+          }
+          if (result.changed)
+            logger.info(
+              { source: source.name, upserted: change.upserted.map((d) => d.id), removed: change.removed },
+              "config changed",
+            );
+          if (first) {
+            first = false;
+            if (--initialPending === 0) readyResolve();
+          }
+          if (result.changed) schedule();
+        },
+        error(error: Error) {
+          logger.error({ source: source.name, err: error }, "config source failed");
+          if (first) readyReject(error);
+        },
+      }),
+    );
+  }
+
+  let monitoring: MonitoringServer | undefined;
+  let boundXds: number;
+  try {
+    await initial;
+    push(); // the first translation happens at once
+    boundXds = await server.listen(`${xdsHost.includes(":") ? `[${xdsHost}]` : xdsHost}:${xdsPort}`);
+    if (monitoringOption)
+      monitoring = await startMonitoringServer({
+        ...(monitoringOption.host ? { host: monitoringOption.host } : {}),
+        port: monitoringPort as number,
+        registry: metrics.registry,
+        tracker: cache.tracker,
+        configDump: (proxy) => cacheConfigDump(cache, proxy),
+        diagnostics: () => [...intake.diagnostics(), ...translatorDiagnostics],
+        ready: () => (closed ? { ready: false, reason: "shutting down" } : { ready: true }),
+      });
+  } catch (error) {
+    for (const s of subscriptions) s.unsubscribe();
+    await server.close({ graceMs: 0 }).catch(() => {});
+    throw error;
+  }
+  const xdsAddress = `${xdsHost}:${boundXds}`;
+  logger.info({ xds: xdsAddress, monitoring: monitoring?.url }, "control plane serving");
+
+  return {
+    xdsAddress,
+    ports: { xds: boundXds, ...(monitoring ? { monitoring: monitoring.port } : {}) },
+    cache,
+    server,
+    metrics,
+    logger,
+    ...(monitoring ? { monitoring } : {}),
+    apply: (objects) => memory.apply(objects),
+    delete: (refs) => memory.delete(refs),
+    status: () => ({
+      pushes,
+      objects: intake.objects().length,
+      diagnostics: [...intake.diagnostics(), ...translatorDiagnostics],
+      proxies: syncStatusOf(cache.tracker),
+    }),
+    settled: () => (timer === undefined ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      for (const resolve of waiters.splice(0)) resolve();
+      for (const s of subscriptions) s.unsubscribe();
+      await server.close({ graceMs: 2000 });
+      await monitoring?.close();
+      logger.info("control plane closed");
+    },
+  };
+}

@@ -1,0 +1,17 @@
+module xdskit.test/certsclient
+
+go 1.26.0
+
+require (
+	google.golang.org/grpc v1.84.0
+	istio.io/api v1.32.0
+)
+
+require (
+	github.com/golang/protobuf v1.5.4 // indirect
+	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.40.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260706201446-f0a921348800 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
+)
