@@ -202,10 +202,11 @@ function matchPath(match: RouteMatchConfig, request: NormalizedRequest, config: 
       : undefined;
     if (template === undefined)
       return { matched: false, reason: "path_match_policy other than uri_template is not simulated", matchedLength: 0 };
-    const ok = uriTemplateRegex(template).test(just);
+    // Envoy gives the template matcher the path as received: ignore_path_parameters does not apply here.
+    const ok = uriTemplateRegex(template).test(pathOnly(request.path));
     return {
       matched: ok,
-      reason: `path ${quote(just)} ${ok ? "matches" : "does not match"} template ${quote(template)}`,
+      reason: `path ${quote(pathOnly(request.path))} ${ok ? "matches" : "does not match"} template ${quote(template)}`,
       matchedLength: just.length,
     };
   }
@@ -590,6 +591,7 @@ export function describeMatch(match: RouteMatchConfig | undefined): string {
   if (match.path !== undefined) parts.push(`path ${quote(match.path)}`);
   if (match.safeRegex !== undefined) parts.push(`regex ${quote(match.safeRegex.regex ?? "")}`);
   if (match.pathSeparatedPrefix !== undefined) parts.push(`path-separated prefix ${quote(match.pathSeparatedPrefix)}`);
+  if (match.pathMatchPolicy !== undefined) parts.push(`path_match_policy ${match.pathMatchPolicy.name ?? ""}`);
   for (const h of match.headers ?? []) parts.push(`header ${h.name}`);
   for (const q of match.queryParameters ?? [])
     parts.push(`query ${q.name}${q.stringMatch ? ` ${describeStringMatcher(q.stringMatch)}` : ""}`);

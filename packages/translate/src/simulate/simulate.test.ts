@@ -514,6 +514,21 @@ describe("listeners and filter chains", () => {
     expect(chainOf("::1", "::1")).toBe("local");
   });
 
+  it("merge_slashes rebuilds the path from its segments as Envoy does (a path of slashes stays //)", () => {
+    const config: RouteConfiguration = {
+      name: "r",
+      virtualHosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "c" } }] }],
+    };
+    const resources = { listeners: [httpListener("l", 80, "r", { mergeSlashes: true })], routes: [config] };
+    const pathOf = (path: string) => {
+      const action = simulate(resources, { port: 80, path }).action;
+      return action.kind === "cluster" ? action.path : action.kind;
+    };
+    expect(pathOf("//a///b/?x=//y")).toBe("/a/b/?x=//y");
+    expect(pathOf("//")).toBe("//");
+    expect(pathOf("/a")).toBe("/a");
+  });
+
   it("the connection manager strips a matching port before routing when asked", () => {
     const config: RouteConfiguration = { name: "r", virtualHosts: [vhost("exact", ["a.com"]), vhost("all", ["*"])] };
     const plain = { listeners: [httpListener("l", 8080, "r")], routes: [config] };

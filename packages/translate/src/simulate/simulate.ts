@@ -44,9 +44,14 @@ function applyConnectionManager(request: NormalizedRequest, hcm: HttpConnectionM
   }
   let path = request.path;
   if (hcm.mergeSlashes) {
-    const q = path.search(/[?#]/);
+    // Envoy rebuilds the path from its non-empty segments, keeping a leading and a trailing slash: so a
+    // path of slashes only ("//") stays "//".
+    const q = path.indexOf("?");
     const head = q < 0 ? path : path.slice(0, q);
-    path = head.replace(/\/{2,}/g, "/") + (q < 0 ? "" : path.slice(q));
+    if (head.includes("//")) {
+      const segments = head.split("/").filter((segment) => segment !== "");
+      path = `${head.startsWith("/") ? "/" : ""}${segments.join("/")}${head.endsWith("/") ? "/" : ""}${q < 0 ? "" : path.slice(q)}`;
+    }
   }
   if (authority === request.authority && path === request.path) return request;
   trace.push({
