@@ -9,15 +9,20 @@
 //    (test/e2e/certs-istio-client, built into .cache/ on first use).
 // Flags: --root-keys=ECDSA_P256,RSA_2048  --n=10000  --client=node|go
 import { spawn, spawnSync } from "node:child_process";
-import { generateKeyPairSync, sign } from "node:crypto";
+import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
+import { Name } from "@peculiar/asn1-x509";
 import { CREATE_CERTIFICATE_PATH, createCertificateAuthority, createCsr, type KeyAlgorithm } from "@xdskit/certs";
 import { IstioCertificateRequest, IstioCertificateResponse } from "@xdskit/core/services";
+// Internals, for the breakdown of one signing.
+import { createLeafTemplate } from "../packages/certs/src/certificate.js";
+import { parseCsr } from "../packages/certs/src/csr.js";
+import { signatureAlgorithmOf } from "../packages/certs/src/keys.js";
 import { NODE_TS_ARGS, parseFlags } from "./lib/proc.js";
 
 const flags = parseFlags(process.argv.slice(2));
@@ -75,7 +80,14 @@ function workloadCsrs(count: number): Array<{ token: string; csr: string }> {
 }
 
 console.log("# xdskit certs bench");
-console.log(`node ${process.version}, ${(await import("node:os")).cpus().length} CPUs\n`);
+const os = await import("node:os");
+// Figures are only comparable on a quiet machine: the load average says how quiet this one was.
+console.log(
+  `node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}\n`,
+);
 
 // ---- 1. floors
 const tbs = Buffer.alloc(420, 7); // about the size of a workload certificate's TBS
@@ -90,6 +102,39 @@ console.log("## Raw signature floor (node:crypto, one core, synchronous)");
 console.log(`ECDSA P-256 sign: ${fmt(rawSign.ECDSA_P256)}/s   RSA-2048 sign: ${fmt(rawSign.RSA_2048)}/s\n`);
 
 const csrs = workloadCsrs(2000);
+
+// Where one signing's time goes, one operation at a time on this thread (µs per operation).
+{
+  const ca = await createCertificateAuthority();
+  const sample = csrs[0] as { token: string; csr: string };
+  const identity = `spiffe://cluster.local/ns/${sample.token.replace("/", "/sa/")}`;
+  const parsed = await parseCsr(sample.csr);
+  const signature = sign("sha256", tbs, p256.privateKey);
+  const template = createLeafTemplate(p256.privateKey, signatureAlgorithmOf(p256.privateKey), new Name(), undefined);
+  const microseconds = async (run: () => unknown, count = 2000) => {
+    for (let i = 0; i < 100; i++) await run();
+    const start = performance.now();
+    for (let i = 0; i < count; i++) await run();
+    return ((performance.now() - start) * 1000) / count;
+  };
+  const rows: Array<[string, number]> = [
+    ["raw ECDSA P-256 sign (sync)", await microseconds(() => sign("sha256", tbs, p256.privateKey))],
+    ["raw ECDSA P-256 verify (sync)", await microseconds(() => verify("sha256", tbs, p256.publicKey, signature))],
+    ["parse CSR + import key + verify its signature", await microseconds(() => parseCsr(sample.csr))],
+    [
+      "build + sign the certificate (leaf template)",
+      await microseconds(() =>
+        template.sign(identity, parsed.subjectPublicKeyInfoDer, new Date(), new Date(Date.now() + 3_600_000)),
+      ),
+    ],
+    ["ca.sign() whole (checks, parse, build, sign, PEM)", await microseconds(() => ca.sign(sample.csr, identity))],
+  ];
+  console.log("## Where the time goes (one at a time, µs per operation)");
+  console.log("| step | µs |");
+  console.log("|---|---:|");
+  for (const [step, us] of rows) console.log(`| ${step} | ${fmt(us)} |`);
+  console.log("");
+}
 console.log("## ca.sign() in process (no gRPC), 64 in flight");
 console.log("| root key | signings/s | ÷ raw sign floor |");
 console.log("|---|---:|---:|");

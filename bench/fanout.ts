@@ -37,6 +37,7 @@ interface Options {
   warmup: number;
   clients: number;
   perChannel: number;
+  /** GOMAXPROCS of the go-control-plane peer; 0 = Go's default (every core). */
   gomaxprocs: number;
   idleNs: number[];
   idleR: number;
@@ -610,7 +611,7 @@ export async function parseOptions(argv: readonly string[]): Promise<Options> {
     warmup: Number(f.get("warmup") ?? 1),
     clients: Number(f.get("clients") ?? 2),
     perChannel: Number(f.get("per-channel") ?? 100),
-    gomaxprocs: Number(f.get("gomaxprocs") ?? 1),
+    gomaxprocs: Number(f.get("gomaxprocs") ?? 0),
     idleNs: idle === "none" ? [] : list(idle, "").map(Number),
     idleR: Number(f.get("idle-r") ?? 100),
     idleMode: (f.get("idle-mode") ?? "sotw") as XdsMode,
@@ -737,7 +738,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.error(
     `servers: ${opts.servers.join(", ")}; modes ${opts.modes.join(",")}; N ${opts.ns.join(",")}; R ${opts.rs.join(",")}; ` +
       `${opts.warmup} warm-up + ${opts.trials} trials per update kind; ${opts.clients} client processes, ` +
-      `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs}; ` +
+      `${opts.perChannel} streams per HTTP/2 connection; go GOMAXPROCS=${opts.gomaxprocs || `default (${os.cpus().length})`}; ` +
       `node ${opts.node} (${opts.source ? "TypeScript sources" : "built packages"}); ` +
       `load clients: ${describeClients(opts)}; ${os.cpus().length} CPUs`,
   );

@@ -257,7 +257,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func main() {
 	controlPort := flag.Int("control-port", 0, "loopback port of the HTTP control endpoint")
 	adsPort := flag.Int("ads-port", 0, "loopback port of the ADS gRPC server")
-	gomaxprocs := flag.Int("gomaxprocs", 1, "GOMAXPROCS (the Node servers run their JS on one thread)")
+	gomaxprocs := flag.Int("gomaxprocs", 0, "GOMAXPROCS; 0 = Go's default (every core), as a Go user runs it")
 	ads := flag.Bool("ads", true, "go-control-plane SnapshotCache ADS mode (ordered responses, names must cover the snapshot)")
 	countBytes := flag.Bool("count-bytes", true, "count payload bytes sent with a grpc stats handler")
 	parentPid := flag.Int("parent-pid", 0, "exit once this process (the runner) is gone")
@@ -265,7 +265,9 @@ func main() {
 	if *controlPort == 0 || *adsPort == 0 {
 		log.Fatal("--control-port and --ads-port are required")
 	}
-	runtime.GOMAXPROCS(*gomaxprocs)
+	if *gomaxprocs > 0 {
+		runtime.GOMAXPROCS(*gomaxprocs)
+	}
 	if *parentPid > 0 {
 		go exitWithParent(*parentPid)
 	}

@@ -2,7 +2,14 @@
 // records the NACK with Envoy's error_detail, never resends the rejected version, Envoy keeps serving the
 // last good config, and a later good snapshot is applied. With nackPolicy "rollback" the cache goes back to
 // the last snapshot the node accepted.
-import { Cluster_LbPolicy, resourceTypes, type Snapshot, type SnapshotResources, XdsKitError } from "@xdskit/core";
+import {
+  Cluster_LbPolicy,
+  NackError,
+  resourceTypes,
+  type Snapshot,
+  type SnapshotResources,
+  XdsKitError,
+} from "@xdskit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EnvoyHandle, startEnvoy } from "../harness/envoy.js";
 import { type HttpUpstream, startHttpUpstream } from "../harness/upstreams.js";
@@ -111,6 +118,11 @@ describe("NACKs from Envoy", () => {
       expect(rejected).toBeInstanceOf(XdsKitError);
       expect((rejected as XdsKitError).code).toBe("NACKED");
       expect((rejected as XdsKitError).message).toContain(BAD_REGEX);
+      // The NACK's facts as fields: what was rejected, at which version, and Envoy's error_detail.
+      expect(rejected).toBeInstanceOf(NackError);
+      const nack = rejected as NackError;
+      expect(nack).toMatchObject({ nodeId, typeUrl: RDS, version: bad.versionOf(RDS), resourceNames: [ROUTE] });
+      expect(nack.errorDetail.message).toContain(`missing ): ${BAD_REGEX}`);
     });
 
     it("the tracker reports RDS NACKED with Envoy's error_detail, and the last accepted version", () => {

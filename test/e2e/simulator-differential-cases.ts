@@ -4,6 +4,8 @@
 import type { RouteConfiguration } from "@xdskit/core";
 
 export const CLUSTERS = ["c0", "c1", "c2", "c3"] as const;
+/** Envoy takes a weighted split's random value from this header (WeightedCluster.header_name). */
+export const RANDOM_HEADER = "x-random-value";
 
 /** mulberry32: a small, fast, seedable PRNG (32-bit state). */
 export function createRandom(seed: number) {
@@ -52,6 +54,8 @@ const PREFIXES = ["/", "/api", "/api/v1", "/shop", "/Shop", "/static/", "/items"
 const PATHS = ["/api", "/health", "/api/v1/items", "/shop/cart"];
 const SEPARATED = ["/api", "/shop", "/items"];
 const REGEXES = ["/api/v[0-9]+/.*", "/items/[0-9]+", "/(shop|store)/.*", "/[a-z]+", "/api/.+/items"];
+const URI_TEMPLATE = "envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig";
+const TEMPLATES = ["/api/{version}/items", "/items/*", "/shop/**", "/{first}/{rest=**}", "/api/*/{id}"];
 const HEADER_NAMES = ["x-a", "x-b", "end-user"];
 const VALUES = ["jason", "mary", "1", "15", "beta", "Beta", "v2-canary"];
 const VALUE_REGEXES = ["[a-z]+", "v[0-9]-.*", "1[0-9]", "(?i)beta"];
@@ -60,6 +64,12 @@ const QUERY_VALUES = ["1", "2", "on", "abc"];
 const SUFFIXES = ["", "/", "/1", "/42", "/items", "/v1/items", "x", "/a/b"];
 const QUERIES = ["", "", "?v=1", "?v=2", "?debug", "?debug=on&v=abc", "?v=2&v=1", "?v=%32", "?x=1&v=", "?v=1#frag"];
 const METHODS = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
+
+/** A message whose only field is string field 1 (UriTemplateMatchConfig.path_template), serialized. */
+function stringField1(text: string): Uint8Array {
+  const bytes = Buffer.from(text, "utf8");
+  return Uint8Array.from([0x0a, bytes.length, ...bytes]);
+}
 
 function headerMatcher(r: Random): HeaderMatcher {
   if (r.chance(0.1)) return { name: ":method", stringMatch: { exact: r.pick(["GET", "POST"]) } };
@@ -108,10 +118,23 @@ function routeMatch(r: Random): RouteMatch {
   if (kind < 5) match.prefix = r.pick(PREFIXES);
   else if (kind < 7) match.path = r.pick(PATHS);
   else if (kind < 9) match.safeRegex = { regex: r.pick(REGEXES) };
-  else match.pathSeparatedPrefix = r.pick(SEPARATED);
+  else if (r.chance(0.6)) match.pathSeparatedPrefix = r.pick(SEPARATED);
+  else
+    match.pathMatchPolicy = {
+      name: "envoy.path.match.uri_template.uri_template_matcher",
+      typedConfig: { typeUrl: `type.googleapis.com/${URI_TEMPLATE}`, value: stringField1(r.pick(TEMPLATES)) },
+    };
   if (r.chance(0.2)) match.caseSensitive = false;
   if (r.chance(0.35)) match.headers = Array.from({ length: 1 + r.int(2) }, () => headerMatcher(r));
   if (r.chance(0.2)) match.queryParameters = [queryMatcher(r)];
+  // Runtime fractions Envoy decides without randomness: 0 % or all of the denominator.
+  if (r.chance(0.08)) {
+    const denominator = r.int(3);
+    match.runtimeFraction = {
+      defaultValue: { numerator: r.chance(0.5) ? 0 : [100, 10_000, 1_000_000][denominator], denominator },
+      runtimeKey: `sim.fraction.${r.int(1000)}`,
+    };
+  }
   return match;
 }
 
@@ -123,9 +146,24 @@ function route(r: Random, index: number): Route {
     const action: NonNullable<Route["route"]> = { cluster: r.pick(CLUSTERS) };
     if ((match.prefix !== undefined || match.path !== undefined) && r.chance(0.3))
       action.prefixRewrite = r.pick(["/", "/rewritten", "/v2/"]);
-    else if (r.chance(0.15)) action.regexRewrite = { pattern: { regex: "/([a-z]+)" }, substitution: "/x-\\1" };
+    else if (match.pathMatchPolicy === undefined && r.chance(0.15))
+      action.regexRewrite = { pattern: { regex: "/([a-z]+)" }, substitution: "/x-\\1" };
     if (r.chance(0.15)) action.hostRewriteLiteral = "rewritten.internal";
+    if (r.chance(0.3))
+      action.timeout = r.pick([
+        { seconds: 2 },
+        { seconds: 3, nanos: 500_000_000 },
+        { seconds: 0 },
+        { seconds: 61, nanos: 1_000_000 },
+      ]);
     return { name, match, route: action };
+  }
+  if (kind < 12 && r.chance(0.4)) {
+    // A real split, made deterministic by taking Envoy's random value from a request header.
+    const clusters = CLUSTERS.filter(() => r.chance(0.7)).map((n) => ({ name: n as string, weight: r.int(60) }));
+    if (clusters.length === 0 || clusters.every((c) => c.weight === 0))
+      clusters.push({ name: "c0", weight: 1 + r.int(50) });
+    return { name, match, route: { weightedClusters: { clusters, headerName: RANDOM_HEADER } } };
   }
   if (kind < 12) {
     const chosen = r.int(CLUSTERS.length);
@@ -194,9 +232,16 @@ export function randomRouteConfiguration(r: Random, name: string): RouteConfigur
       star = true;
     }
     const routes = Array.from({ length: 1 + r.int(6) }, () => route(r, routeIndex++));
-    virtualHosts.push({ name: `vh${v}`, domains, routes });
+    // Now and then a virtual host that requires TLS (ALL or EXTERNAL_ONLY): plain-text requests get a 301.
+    const requireTls = r.chance(0.08) ? r.pick([1, 2]) : undefined;
+    virtualHosts.push({ name: `vh${v}`, domains, routes, ...(requireTls ? { requireTls } : {}) });
   }
-  return { name, virtualHosts, ...(r.chance(0.3) ? { ignorePortInHostMatching: true } : {}) };
+  return {
+    name,
+    virtualHosts,
+    ...(r.chance(0.3) ? { ignorePortInHostMatching: true } : {}),
+    ...(r.chance(0.25) ? { ignorePathParametersInPathMatching: true } : {}),
+  };
 }
 
 /** A request built to hit (and miss) what the generator produces. */
@@ -214,11 +259,84 @@ export function randomRequest(r: Random): GeneratedRequest {
   const base = r.chance(0.8) ? r.pick([...PREFIXES, ...PATHS]) : r.pick(["/store/x", "/API/v1/items", "/itemsx"]);
   let path = (base.endsWith("/") && base.length > 1 ? base.slice(0, -1) : base) + r.pick(SUFFIXES);
   if (!path.startsWith("/")) path = `/${path}`;
-  path = path.replace(/\/\/+/g, "/") + r.pick(QUERIES);
+  path = path.replace(/\/\/+/g, "/");
+  // Path parameters (";p=1") and doubled slashes, for ignore_path_parameters_in_path_matching and merge_slashes.
+  if (r.chance(0.1)) path += ";p=1";
+  if (r.chance(0.1)) path = path.replace("/", "//");
+  path += r.pick(QUERIES);
   const headers: Record<string, string | string[]> = {};
   for (const name of HEADER_NAMES) {
     if (!r.chance(0.45)) continue;
     headers[name] = r.chance(0.1) ? [r.pick(VALUES), r.pick(VALUES)] : r.pick(VALUES);
   }
+  headers[RANDOM_HEADER] = String(r.int(1000));
   return { method: r.pick(METHODS), authority: host, path, headers };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Filter chains: random filter_chain_match sets on one listener, and connections that probe them.
+
+/** A filter chain's match criteria, each list single-valued so two chains never share an expanded entry. */
+export interface ChainCriteria {
+  name: string;
+  /** One of the listener's two ports, or undefined. */
+  destinationPort?: "first" | "second";
+  serverName?: string;
+  transportProtocol?: "tls" | "raw_buffer";
+  applicationProtocol?: string;
+  sourcePrefix?: [string, number];
+  directSourcePrefix?: [string, number];
+  sourceType?: 1 | 2;
+}
+
+const SERVER_NAMES = ["a.example.com", "*.example.com", "b.test", "*.test"];
+const ALPNS = ["http/1.1", "h2"];
+const SOURCE_PREFIXES: Array<[string, number]> = [
+  ["127.0.0.2", 32],
+  ["127.0.0.0", 8],
+  ["127.0.0.0", 30],
+];
+
+/** 2–6 chains with distinct criteria; TLS chains are the ones that ask for transport "tls". */
+export function randomChains(r: Random): ChainCriteria[] {
+  const chains: ChainCriteria[] = [];
+  const seen = new Set<string>();
+  const count = 2 + r.int(5);
+  for (let attempt = 0; chains.length < count && attempt < 50; attempt++) {
+    const chain: ChainCriteria = { name: `chain-${chains.length}` };
+    if (r.chance(0.3)) chain.destinationPort = r.pick(["first", "second"] as const);
+    if (r.chance(0.35)) chain.serverName = r.pick(SERVER_NAMES);
+    // A chain that names a server is a TLS chain; others pick plain text, TLS or either.
+    if (chain.serverName !== undefined || r.chance(0.5))
+      chain.transportProtocol = chain.serverName !== undefined ? "tls" : r.pick(["tls", "raw_buffer"] as const);
+    if (r.chance(0.3)) chain.applicationProtocol = r.pick(ALPNS);
+    if (r.chance(0.3)) chain.sourcePrefix = r.pick(SOURCE_PREFIXES);
+    if (r.chance(0.15)) chain.directSourcePrefix = r.pick(SOURCE_PREFIXES);
+    if (r.chance(0.15)) chain.sourceType = r.pick([1, 2] as const);
+    const { name: _name, ...criteria } = chain;
+    const key = JSON.stringify(criteria, Object.keys(criteria).sort());
+    if (seen.has(key)) continue;
+    seen.add(key);
+    chains.push(chain);
+  }
+  return chains;
+}
+
+/** A connection to the chains listener. */
+export interface ChainProbe {
+  port: "first" | "second";
+  source: string;
+  tls?: { sni?: string; alpn: string[] };
+}
+
+export function randomProbe(r: Random): ChainProbe {
+  const probe: ChainProbe = {
+    port: r.pick(["first", "second"] as const),
+    source: r.pick(["127.0.0.1", "127.0.0.2", "127.0.0.5"]),
+  };
+  if (r.chance(0.55)) {
+    const sni = r.pick([undefined, "a.example.com", "x.example.com", "b.test", "deep.b.test", "other.org"]);
+    probe.tls = { ...(sni !== undefined ? { sni } : {}), alpn: r.pick([[], ["h2"], ["http/1.1"], ["h2", "http/1.1"]]) };
+  }
+  return probe;
 }

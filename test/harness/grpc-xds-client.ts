@@ -71,7 +71,7 @@ export interface RunXdsClientOptions {
   calls?: number;
   /** Metadata of every call, or per call (index i uses metadata[i % length]). */
   metadata?: Record<string, string> | Array<Record<string, string>>;
-  /** Budget of the whole run (xDS resolution included); default 10 s. The child is killed 5 s later. */
+  /** Budget of the whole run (xDS resolution included); default 10 s. The child is killed 15 s later. */
   timeoutMs?: number;
   /** Deadline of each call; default: what is left of timeoutMs. */
   deadlineMs?: number;
@@ -151,10 +151,13 @@ export async function runXdsClient(options: RunXdsClientOptions): Promise<XdsCli
       if (stderr.length > 4 * 1024 * 1024) stderr = stderr.slice(-4 * 1024 * 1024);
     });
     let killedForTimeout = false;
+    // A safety net only: the child's budget starts after it has loaded grpc-js-xds, which alone takes seconds
+    // on a loaded machine (Node 20 more than 24).
+    const killAfterMs = timeoutMs + 15_000;
     const killer = setTimeout(() => {
       killedForTimeout = true;
       child.kill("SIGKILL");
-    }, timeoutMs + 5000);
+    }, killAfterMs);
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once("error", reject);
       child.once("close", (c) => resolve(c));
@@ -162,7 +165,7 @@ export async function runXdsClient(options: RunXdsClientOptions): Promise<XdsCli
 
     const stderrTail = stderr.trimEnd().split("\n").slice(-30).join("\n");
     if (killedForTimeout)
-      throw new Error(`grpc xDS client ${options.target}: killed after ${timeoutMs + 5000} ms\n${stderrTail}`);
+      throw new Error(`grpc xDS client ${options.target}: killed after ${killAfterMs} ms\n${stderrTail}`);
     const line = stdout.trim().split("\n").at(-1) ?? "";
     let parsed: { results: XdsCallResult[]; elapsedMs: number };
     try {

@@ -5,12 +5,19 @@ import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { Name, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import { XdsKitError } from "@xdskit/core";
-import { caExtensions, keyIdentifierOf, organizationName, signCertificate, workloadExtensions } from "./certificate.js";
+import {
+  caExtensions,
+  createLeafTemplate,
+  keyIdentifierOf,
+  type LeafTemplate,
+  organizationName,
+  signCertificate,
+} from "./certificate.js";
 import { parseCsr } from "./csr.js";
 import { DEFAULT_TRUST_DOMAIN, identityProblem, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
-import { generateKeyPair, type KeyAlgorithm, keyAlgorithms, signatureAlgorithmOf, workloadKeyProblem } from "./keys.js";
+import { generateKeyPair, type KeyAlgorithm, keyAlgorithms, signatureAlgorithmOf } from "./keys.js";
 import { encodePem } from "./pem.js";
 import { readCaDir, writeCaDir } from "./persistence.js";
 import { CACERTS_FILES, type CaMaterial, loadSigner, type Signer } from "./signer.js";
@@ -256,11 +263,23 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
 
   const trustBundle = () => [signer.trustBundle[0] as string, ...otherRoots];
 
-  const signLeaf = async (
-    spiffeId: string,
-    spki: SubjectPublicKeyInfo,
-    ttlSeconds: number,
-  ): Promise<WorkloadCertificate> => {
+  // The leaf template of the current signer, made again when a root rotation changes the signer.
+  let template: { signer: Signer; leaf: LeafTemplate } | undefined;
+  const leafTemplate = () => {
+    if (template?.signer !== signer)
+      template = {
+        signer,
+        leaf: createLeafTemplate(
+          signer.key,
+          signer.algorithm,
+          signer.certificate.tbsCertificate.subject,
+          signer.keyId ?? keyIdentifierOf(signer.certificate.tbsCertificate.subjectPublicKeyInfo),
+        ),
+      };
+    return template.leaf;
+  };
+
+  const signLeaf = async (spiffeId: string, spkiDer: Uint8Array, ttlSeconds: number): Promise<WorkloadCertificate> => {
     const now = resolved.now();
     const notBefore = new Date(Math.max(now - BACKDATE_MS, signer.notBeforeMs));
     const notAfter = new Date(Math.min(now + ttlSeconds * 1000, signer.notAfterMs));
@@ -269,24 +288,11 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
         "INTERNAL",
         `the CA certificate expired on ${new Date(signer.notAfterMs).toISOString()}: rotate the CA`,
       );
-    const der = await signCertificate(
-      {
-        subject: new Name(),
-        issuer: signer.certificate.tbsCertificate.subject,
-        notBefore,
-        notAfter,
-        subjectPublicKeyInfo: spki,
-        extensions: workloadExtensions(
-          spiffeId,
-          signer.keyId ?? keyIdentifierOf(signer.certificate.tbsCertificate.subjectPublicKeyInfo),
-        ),
-      },
-      signer.key,
-      signer.algorithm,
-    );
+    const chain = signer.chain;
+    const der = await leafTemplate().sign(spiffeId, spkiDer, notBefore, notAfter);
     return {
       spiffeId,
-      certChain: [encodePem("CERTIFICATE", der), ...signer.chain],
+      certChain: [encodePem("CERTIFICATE", der), ...chain],
       trustBundle: trustBundle(),
       notBefore,
       notAfter,
@@ -402,8 +408,7 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
       });
       const ttlSeconds = ttlOf(request.ttlSeconds);
       const { privateKey, publicKey } = await generateKeyPair(request.keyAlgorithm ?? "ECDSA_P256");
-      const spki = AsnConvert.parse(publicKey.export({ format: "der", type: "spki" }), SubjectPublicKeyInfo);
-      const certificate = await signLeaf(spiffeId, spki, ttlSeconds);
+      const certificate = await signLeaf(spiffeId, publicKey.export({ format: "der", type: "spki" }), ttlSeconds);
       return { ...certificate, privateKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
     },
 
@@ -416,15 +421,14 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
         );
       const ttl = ttlOf(ttlSeconds);
       const csr = await parseCsr(csrPem);
-      const keyProblem = workloadKeyProblem(csr.publicKey);
-      if (keyProblem) throw new XdsKitError("INVALID_ARGUMENT", `CSR refused: ${keyProblem}`);
+      if (csr.keyProblem) throw new XdsKitError("INVALID_ARGUMENT", `CSR refused: ${csr.keyProblem}`);
       const foreign = csr.subjectAltNames.find((name) => name !== `URI:${spiffeId}`);
       if (foreign)
         throw new XdsKitError(
           "PERMISSION_DENIED",
           `CSR asks for SAN ${foreign} but the caller's identity is ${spiffeId}`,
         );
-      return signLeaf(spiffeId, csr.subjectPublicKeyInfo, ttl);
+      return signLeaf(spiffeId, csr.subjectPublicKeyInfoDer, ttl);
     },
 
     async stageRoot() {

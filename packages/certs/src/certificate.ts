@@ -33,6 +33,7 @@ import {
   Validity,
   Version,
 } from "@peculiar/asn1-x509";
+import * as asn1js from "asn1js";
 import type { SignatureAlgorithm } from "./keys.js";
 
 /** What goes into a certificate besides its issuer's key. */
@@ -165,4 +166,92 @@ export function subjectKeyIdOf(certificate: Certificate): Buffer | undefined {
   const found = certificate.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
   if (!found) return undefined;
   return Buffer.from(AsnConvert.parse(found.extnValue, SubjectKeyIdentifier).buffer);
+}
+
+/** DER of a constructed element (SEQUENCE, or a context tag) around already-encoded DER elements; asn1js writes the tag and length. */
+function constructed(tagClass: 1 | 3, tagNumber: number, content: Uint8Array): Buffer {
+  const block = new asn1js.Primitive({ idBlock: { tagClass, tagNumber }, valueHex: content });
+  block.idBlock.isConstructed = true;
+  return Buffer.from(block.toBER(false));
+}
+
+const SEQUENCE = 16;
+
+/** What stays the same for every leaf one CA signs, encoded once. */
+export interface LeafTemplate {
+  /** Signs a workload certificate: the parts that vary are encoded, the rest spliced in as DER. */
+  sign(spiffeId: string, subjectPublicKeyInfoDer: Uint8Array, notBefore: Date, notAfter: Date): Promise<Buffer>;
+}
+
+/**
+ * A leaf signer for one CA key and certificate. Building a certificate through the ASN.1 schema classes
+ * costs several times the signature itself; here the constant parts (version, algorithm, issuer, empty
+ * subject, key usages, authority key id) are encoded once, each identity's SAN extension once, and a
+ * certificate is a few DER elements concatenated inside asn1js-encoded SEQUENCEs.
+ */
+export function createLeafTemplate(
+  signerKey: KeyObject,
+  algorithm: SignatureAlgorithm,
+  issuer: Name,
+  authorityKeyId: Buffer | undefined,
+): LeafTemplate {
+  const der = (value: unknown) => Buffer.from(AsnConvert.serialize(value));
+  const version = constructed(3, 0, Buffer.from(new asn1js.Integer({ value: Version.v3 }).toBER(false)));
+  const algorithmDer = der(algorithm.identifier);
+  const issuerDer = der(issuer);
+  const emptySubject = der(new Name());
+  const [keyUsage, extendedKeyUsage, basicConstraints, ...rest] = workloadExtensions(
+    "spiffe://x/ns/x/sa/x",
+    authorityKeyId,
+  );
+  const constantExtensions = Buffer.concat(
+    [keyUsage, extendedKeyUsage, basicConstraints, ...rest.slice(0, -1)].map((e) => der(e)),
+  );
+  // SAN extensions by SPIFFE id: a fleet rotates the same identities over and over.
+  const sanExtensions = new Map<string, Buffer>();
+  const extensionsOf = (spiffeId: string) => {
+    let extensions = sanExtensions.get(spiffeId);
+    if (!extensions) {
+      const san = der(
+        extension(
+          id_ce_subjectAltName,
+          true,
+          new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: spiffeId })]),
+        ),
+      );
+      extensions = constructed(3, 3, constructed(1, SEQUENCE, Buffer.concat([constantExtensions, san])));
+      if (sanExtensions.size >= 10_000) sanExtensions.clear();
+      sanExtensions.set(spiffeId, extensions);
+    }
+    return extensions;
+  };
+  // Validity by second: concurrent requests of one TTL share it.
+  let lastValidity: { key: string; der: Buffer } | undefined;
+  const validityOf = (notBefore: Date, notAfter: Date) => {
+    const key = `${Math.floor(notBefore.getTime() / 1000)}|${Math.floor(notAfter.getTime() / 1000)}`;
+    if (lastValidity?.key !== key) lastValidity = { key, der: der(new Validity({ notBefore, notAfter })) };
+    return lastValidity.der;
+  };
+  return {
+    async sign(spiffeId, subjectPublicKeyInfoDer, notBefore, notAfter) {
+      const serial = Buffer.from(new asn1js.Integer({ valueHex: new Uint8Array(serialNumber()) }).toBER(false));
+      const tbs = constructed(
+        1,
+        SEQUENCE,
+        Buffer.concat([
+          version,
+          serial,
+          algorithmDer,
+          issuerDer,
+          validityOf(notBefore, notAfter),
+          emptySubject,
+          subjectPublicKeyInfoDer,
+          extensionsOf(spiffeId),
+        ]),
+      );
+      const signature = await signAsync(algorithm.hash, tbs, signerKey);
+      const signatureBits = Buffer.from(new asn1js.BitString({ valueHex: signature }).toBER(false));
+      return constructed(1, SEQUENCE, Buffer.concat([tbs, algorithmDer, signatureBits]));
+    },
+  };
 }

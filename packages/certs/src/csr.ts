@@ -1,7 +1,7 @@
 // Certificate signing requests (PKCS#10): reading a workload's CSR and proving it holds the key, and
 // writing one (what istio-agent does before calling the CA).
 
-import { createPublicKey, type KeyObject, sign as signSync, verify as verifyCallback } from "node:crypto";
+import { type KeyObject, sign as signSync, verify as verifyCallback } from "node:crypto";
 import { Attributes, CertificationRequest, CertificationRequestInfo } from "@peculiar/asn1-csr";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
@@ -16,7 +16,7 @@ import {
 } from "@peculiar/asn1-x509";
 import { XdsKitError } from "@xdskit/core";
 import { extension } from "./certificate.js";
-import { csrSignatureHashes, describeKey, signatureAlgorithmOf } from "./keys.js";
+import { csrSignatureHashes, describeKey, signatureAlgorithmOf, workloadPublicKey } from "./keys.js";
 import { derOfPem, encodePem } from "./pem.js";
 
 /** PKCS#9 extensionRequest: the attribute carrying the extensions a CSR asks for. */
@@ -27,6 +27,10 @@ export interface ParsedCsr {
   /** The requester's public key. */
   readonly publicKey: KeyObject;
   readonly subjectPublicKeyInfo: SubjectPublicKeyInfo;
+  /** The same, DER. */
+  readonly subjectPublicKeyInfoDer: Buffer;
+  /** Why the key type is refused (see workloadPublicKey), or undefined. */
+  readonly keyProblem: string | undefined;
   /** The SANs asked for, as "URI:spiffe://...", "DNS:name", "IP:addr"... */
   readonly subjectAltNames: readonly string[];
 }
@@ -70,12 +74,11 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
       `malformed CSR: signature algorithm ${request.signatureAlgorithm.algorithm} is not accepted (use ECDSA or RSA PKCS#1 v1.5 with SHA-256/384/512)`,
     );
   let publicKey: KeyObject;
+  let keyProblem: string | undefined;
+  let subjectPublicKeyInfoDer: Buffer;
   try {
-    publicKey = createPublicKey({
-      key: Buffer.from(AsnConvert.serialize(info.subjectPKInfo)),
-      format: "der",
-      type: "spki",
-    });
+    subjectPublicKeyInfoDer = Buffer.from(AsnConvert.serialize(info.subjectPKInfo));
+    ({ key: publicKey, problem: keyProblem } = workloadPublicKey(info.subjectPKInfo, subjectPublicKeyInfoDer));
   } catch (error) {
     throw refused(`malformed CSR: its public key cannot be read (${(error as Error).message})`);
   }
@@ -90,7 +93,13 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
     );
   }
   if (!verified) throw refused("malformed CSR: its signature does not verify with its own public key");
-  return { publicKey, subjectPublicKeyInfo: info.subjectPKInfo, subjectAltNames: subjectAltNamesOf(info) };
+  return {
+    publicKey,
+    subjectPublicKeyInfo: info.subjectPKInfo,
+    subjectPublicKeyInfoDer,
+    keyProblem,
+    subjectAltNames: subjectAltNamesOf(info),
+  };
 }
 
 function subjectAltNamesOf(info: CertificationRequestInfo): string[] {

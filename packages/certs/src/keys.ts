@@ -1,8 +1,11 @@
 // Key pairs the CA makes and the key types it accepts from workloads.
 
-import { generateKeyPair as generateKeyPairCallback, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPair as generateKeyPairCallback, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
-import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
+import { ECParameters, id_ecPublicKey, id_secp256r1, id_secp384r1 } from "@peculiar/asn1-ecc";
+import { id_rsaEncryption, RSAPublicKey } from "@peculiar/asn1-rsa";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier, type SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import { XdsKitError } from "@xdskit/core";
 
 const generateKeyPairAsync = promisify(generateKeyPairCallback);
@@ -93,4 +96,56 @@ export function workloadKeyProblem(key: KeyObject): string | undefined {
     if (bits === 2048 || bits === 3072 || bits === 4096) return undefined;
   }
   return `key type ${describeKey(key)} is not accepted: use ECDSA P-256, ECDSA P-384 or RSA 2048/3072/4096`;
+}
+
+const EC_CURVES: ReadonlyMap<string, { crv: "P-256" | "P-384"; pointBytes: number }> = new Map([
+  [id_secp256r1, { crv: "P-256", pointBytes: 65 }],
+  [id_secp384r1, { crv: "P-384", pointBytes: 97 }],
+]);
+
+const base64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
+const withoutLeadingZeros = (bytes: Uint8Array) => {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  return bytes.subarray(start);
+};
+
+/**
+ * A workload's public key from its SubjectPublicKeyInfo, and why it is refused if it is. The accepted key
+ * types are imported as JWK from the parsed fields: OpenSSL 3 decodes DER keys several times slower, and a
+ * CA reads one key per request. Anything else goes through the DER decoder, for the message.
+ */
+export function workloadPublicKey(
+  spki: SubjectPublicKeyInfo,
+  spkiDer: Uint8Array,
+): { readonly key: KeyObject; readonly problem: string | undefined } {
+  const point = new Uint8Array(spki.subjectPublicKey);
+  if (spki.algorithm.algorithm === id_ecPublicKey && spki.algorithm.parameters) {
+    const curve = EC_CURVES.get(AsnConvert.parse(spki.algorithm.parameters, ECParameters).namedCurve ?? "");
+    // Uncompressed points only (0x04 || X || Y); compressed ones take the DER path.
+    if (curve && point.length === curve.pointBytes && point[0] === 0x04) {
+      const half = (curve.pointBytes - 1) / 2;
+      const jwk = {
+        kty: "EC",
+        crv: curve.crv,
+        x: base64url(point.subarray(1, 1 + half)),
+        y: base64url(point.subarray(1 + half)),
+      };
+      return { key: createPublicKey({ key: jwk, format: "jwk" }), problem: undefined };
+    }
+  } else if (spki.algorithm.algorithm === id_rsaEncryption) {
+    const rsa = AsnConvert.parse(point, RSAPublicKey);
+    const modulus = withoutLeadingZeros(new Uint8Array(rsa.modulus));
+    const bits = modulus.length * 8 - Math.clz32(modulus[0] ?? 0) + 24;
+    if (bits === 2048 || bits === 3072 || bits === 4096) {
+      const jwk = {
+        kty: "RSA",
+        n: base64url(modulus),
+        e: base64url(withoutLeadingZeros(new Uint8Array(rsa.publicExponent))),
+      };
+      return { key: createPublicKey({ key: jwk, format: "jwk" }), problem: undefined };
+    }
+  }
+  const key = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
+  return { key, problem: workloadKeyProblem(key) ?? `key type ${describeKey(key)} is not accepted` };
 }

@@ -1,6 +1,6 @@
 // The README's code runs as written (from a scratch directory, so "./ca" lands there).
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -26,7 +26,7 @@ it("README example prints what its comments say", async () => {
   const { stdout } = await run(process.execPath, ["--conditions=source", "--import", tsx, file], {
     cwd,
     timeout: 60_000,
-  });
+  }).finally(() => rmSync(file, { force: true }));
   expect(stdout.trim().split("\n")).toEqual([
     "spiffe://cluster.local/ns/default/sa/bookinfo-reviews",
     "2",

@@ -4,10 +4,13 @@ export { packAny, packResource, unpackAny, unpackResource } from "./any.js";
 export type {
   AckTracker,
   NodeStatus,
+  NodeStatusJson,
   ResourceStatus,
   SyncState,
   TypeStatus,
+  TypeStatusJson,
 } from "./cache/ack-tracker.js";
+export { DEFAULT_AWAIT_APPLIED_TIMEOUT_MS, type NotAppliedReason } from "./cache/await-applied.js";
 // What caches and the server share (WatchRequest, responses, views) is in the "@xdskit/core/watcher" subpath.
 export type { AckEvent, ConfigWatcher, NackEvent } from "./cache/config-watcher.js";
 export { type ConsistencyOptions, checkSnapshotConsistency } from "./cache/consistency.js";
@@ -40,7 +43,7 @@ export {
 } from "./cache/snapshot-cache.js";
 export { type SnapshotJson, snapshotFromJson } from "./cache/snapshot-json.js";
 export { type Diagnostic, type DiagnosticSeverity, formatDiagnostic } from "./diagnostics.js";
-export { XdsKitError, type XdsKitErrorCode } from "./errors.js";
+export { type NackDetails, NackError, XdsKitError, type XdsKitErrorCode } from "./errors.js";
 // xdstp list collections (R35): the collection messages, their entries and locators.
 export { ClusterCollection } from "./gen/envoy/config/cluster/v3/cluster.js";
 export { ListenerCollection } from "./gen/envoy/config/listener/v3/listener.js";

@@ -168,3 +168,43 @@ describe("the schema the check reads", () => {
     expect(compared).toBeGreaterThan(500);
   }, 60_000);
 });
+
+describe("the shape of what is given around the resources", () => {
+  it("createSnapshot and updateSnapshot refuse options, lists and names of the wrong kind", () => {
+    expect(refusal(() => createSnapshot(null as never)).message).toBe(
+      "createSnapshot: expected options { resources: { <Kind>: [ ... ] }, version? }",
+    );
+    expect(refusal(() => createSnapshot({ resources: { Cluster: edsCluster("a") as never } })).message).toBe(
+      "createSnapshot: resources.Cluster: expected an array, got an object",
+    );
+    expect(refusal(() => createSnapshot({ resources: {}, version: 3 as never })).message).toBe(
+      "createSnapshot: version: expected a non-empty string, got 3",
+    );
+    expect(refusal(() => createSnapshot({ resources: { Clusters: [] } })).message).toMatch(
+      /^createSnapshot: unknown resource kind "Clusters" \(expected one of Runtime, Secret, .*Cluster, /,
+    );
+    const snapshot = createSnapshot({ resources: { Cluster: [edsCluster("a")] } });
+    expect(refusal(() => updateSnapshot(snapshot, { remove: { Cluster: [42 as never] } })).message).toBe(
+      "updateSnapshot: remove.Cluster[0]: expected a resource name (a string), got 42",
+    );
+    expect(refusal(() => updateSnapshot(snapshot, { set: { Cluster: "a" as never } })).message).toBe(
+      'updateSnapshot: set.Cluster: expected an array, got "a"',
+    );
+    expect(refusal(() => updateSnapshot({} as never, {})).message).toBe(
+      "updateSnapshot: the first argument must be a snapshot (from createSnapshot)",
+    );
+  });
+
+  it("a LinearCache refuses lists and names of the wrong kind", () => {
+    const cache = createLinearCache(resourceTypes.Cluster);
+    expect(refusal(() => cache.deleteResource(7 as never)).message).toBe(
+      "LinearCache of Cluster: deleteResource: expected a resource name (a string), got 7",
+    );
+    expect(refusal(() => cache.setResources(edsCluster("a") as never)).message).toBe(
+      "LinearCache of Cluster: setResources: expected an array, got an object",
+    );
+    expect(refusal(() => cache.updateResources([], [null as never])).message).toBe(
+      "LinearCache of Cluster: updateResources: deletions[0]: expected a resource name (a string), got null",
+    );
+  });
+});

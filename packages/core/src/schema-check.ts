@@ -21,17 +21,6 @@ interface Problem {
   message: string;
 }
 
-const fieldsByName = new WeakMap<DescMessage, Map<string, DescField>>();
-
-function fieldsOf(desc: DescMessage): Map<string, DescField> {
-  let fields = fieldsByName.get(desc);
-  if (!fields) {
-    fields = new Map(desc.fields.map((f) => [f.jsonName, f]));
-    fieldsByName.set(desc, fields);
-  }
-  return fields;
-}
-
 const WRAPPERS: Record<string, ScalarType> = {
   "google.protobuf.DoubleValue": ScalarType.DOUBLE,
   "google.protobuf.FloatValue": ScalarType.FLOAT,
@@ -152,9 +141,39 @@ function checkEnum(desc: DescEnum, value: unknown): Problem | undefined {
   );
 }
 
+/** What the check needs of a message, worked out once per message type. */
+interface MessageInfo {
+  /** Fields by the name the generated code gives them. */
+  readonly fields: Map<string, DescField>;
+  /** A wrapper type (UInt32Value ...), which the generated code holds as its value; undefined for others. */
+  readonly wrapped: ScalarType | undefined;
+  /** Struct, Value or ListValue, which the generated code holds as plain JSON. */
+  readonly json: boolean;
+}
+const infos = new WeakMap<DescMessage, MessageInfo>();
+
+function infoOf(desc: DescMessage): MessageInfo {
+  let info = infos.get(desc);
+  if (!info) {
+    const name = desc.typeName;
+    info = {
+      fields: new Map(desc.fields.map((f) => [f.jsonName, f])),
+      wrapped: WRAPPERS[name],
+      json:
+        name === "google.protobuf.Struct" || name === "google.protobuf.Value" || name === "google.protobuf.ListValue",
+    };
+    infos.set(desc, info);
+  }
+  return info;
+}
+
 function checkMessageValue(desc: DescMessage, value: unknown): Problem | undefined {
-  const wrapped = WRAPPERS[desc.typeName];
-  if (wrapped !== undefined) return checkScalar(wrapped, value);
+  const info = infoOf(desc);
+  if (info.wrapped !== undefined) return checkScalar(info.wrapped, value);
+  if (!info.json) {
+    if (!isPlainObject(value)) return fail(`expected an object (${desc.typeName}), got ${describeValue(value)}`);
+    return checkFields(desc, info.fields, value);
+  }
   switch (desc.typeName) {
     case "google.protobuf.Struct":
       return isPlainObject(value)
@@ -167,8 +186,7 @@ function checkMessageValue(desc: DescMessage, value: unknown): Problem | undefin
         ? undefined
         : fail(`expected an array (google.protobuf.ListValue), got ${describeValue(value)}`);
   }
-  if (!isPlainObject(value)) return fail(`expected an object (${desc.typeName}), got ${describeValue(value)}`);
-  return checkFields(desc, value);
+  return undefined;
 }
 
 function checkSingle(field: DescField, value: unknown): Problem | undefined {
@@ -224,8 +242,11 @@ function snakeToCamel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-function checkFields(desc: DescMessage, object: Record<string, unknown>): Problem | undefined {
-  const fields = fieldsOf(desc);
+function checkFields(
+  desc: DescMessage,
+  fields: Map<string, DescField>,
+  object: Record<string, unknown>,
+): Problem | undefined {
   let oneofs: Map<object, string> | undefined;
   for (const key in object) {
     const value = object[key];

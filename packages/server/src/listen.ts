@@ -5,6 +5,47 @@ import net from "node:net";
 import type * as grpc from "@grpc/grpc-js";
 import { XdsKitError } from "@xdskit/core";
 
+/** The one address an XdsServer listens on: refuses a second listen and any listen after close. */
+export interface ServerAddress {
+  listen(address: string): Promise<number>;
+  /** close() has begun: listen refuses from now on. */
+  markClosed(): void;
+}
+
+export function createServerAddress(server: grpc.Server, credentials: grpc.ServerCredentials): ServerAddress {
+  /** Where the server listens ("127.0.0.1:15010"), while binding or bound. */
+  let listening: string | undefined;
+  let closed = false;
+  return {
+    async listen(address) {
+      const parsed = parseListenAddress(address);
+      if (closed)
+        throw new XdsKitError(
+          "CLOSED",
+          `listen("${address}"): the server was closed; create a new XdsServer to listen again`,
+        );
+      if (listening)
+        throw new XdsKitError(
+          "ALREADY_LISTENING",
+          `listen("${address}"): the server already listens on ${listening}; one XdsServer listens on one address`,
+        );
+      listening = `${address} (binding)`;
+      try {
+        const port = await bindServer(server, address, parsed, credentials);
+        listening =
+          "host" in parsed ? `${parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host}:${port}` : address;
+        return port;
+      } catch (error) {
+        listening = undefined;
+        throw error;
+      }
+    },
+    markClosed() {
+      closed = true;
+    },
+  };
+}
+
 /** Where to listen: a TCP host and port, or a Unix domain socket path. */
 export type ListenAddress = { readonly host: string; readonly port: number } | { readonly unixPath: string };
 

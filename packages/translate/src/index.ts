@@ -17,6 +17,7 @@ export {
   type SourcePosition,
   type SpecByKind,
 } from "./config/model.js";
+// The route simulator (simulate/): Envoy's listener, filter chain and route matching over any xDS resources.
 export {
   type ConfigChange,
   type ConfigChangeResult,
@@ -59,7 +60,6 @@ export {
   type RouteExpectation,
   RouteExpectationError,
 } from "./simulate/expect-route.js";
-// The route simulator: Envoy's listener, filter chain and route matching over any xDS resources.
 export { compileRe2, type Re2Pattern, re2FullMatch, re2ReplaceAll, translateRe2 } from "./simulate/re2.js";
 export type { SimulationRequest } from "./simulate/request.js";
 export {
@@ -79,17 +79,21 @@ export { describeAction, explain, simulate } from "./simulate/simulate.js";
 export {
   analyzeConfig,
   CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
+  CONFLICTING_SIDECAR_WORKLOAD_SELECTORS,
   DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
   EXTERNAL_NAME_SERVICE_TYPE_INVALID_PORT_NAME,
+  MULTIPLE_SIDECARS_WITHOUT_WORKLOAD_SELECTORS,
   PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION,
   REFERENCED_RESOURCE_NOT_FOUND,
   UNKNOWN_DESTINATION_RULE_HOST,
   VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED,
   VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
 } from "./validate/analyze.js";
+export { VIRTUAL_SERVICE_INEFFECTIVE_MATCH, VIRTUAL_SERVICE_UNREACHABLE_RULE } from "./validate/unreachable-rules.js";
 export {
   CRD_SCHEMA_ERROR,
   SCHEMA_VALIDATION_ERROR,
   SCHEMA_WARNING,
   validateConfig,
+  validateObject,
 } from "./validate/validate-config.js";

@@ -41,14 +41,51 @@ export interface TypeStatus {
   readonly acked?: ResponseRecord;
   readonly nacked?: NackRecord;
   readonly resources: ReadonlyMap<string, ResourceStatus>;
+  /** Plain data (`resources` as an object by name), which `JSON.stringify` uses. */
+  toJSON(): TypeStatusJson;
 }
 
+/** {@link TypeStatus} as plain, JSON-serialisable data. */
+export interface TypeStatusJson {
+  readonly typeUrl: string;
+  readonly state: SyncState;
+  readonly sent?: ResponseRecord;
+  readonly acked?: ResponseRecord;
+  readonly nacked?: NackRecord;
+  readonly resources: { readonly [name: string]: ResourceStatus };
+}
+
+/**
+ * A node's ACK state when it was read. `types` and `resources` are Maps (lookups by type URL and name);
+ * `toJSON()` gives the same as plain objects, so `JSON.stringify(tracker.status(id))` prints all of it.
+ */
 export interface NodeStatus {
   readonly nodeId: string;
   readonly node: Node;
   /** Open streams of this node. */
   readonly streams: number;
   readonly types: ReadonlyMap<string, TypeStatus>;
+  /** Plain data (`types` and `resources` as objects by key), which `JSON.stringify` uses. */
+  toJSON(): NodeStatusJson;
+}
+
+/** {@link NodeStatus} as plain, JSON-serialisable data. */
+export interface NodeStatusJson {
+  readonly nodeId: string;
+  readonly node: Node;
+  readonly streams: number;
+  readonly types: { readonly [typeUrl: string]: TypeStatusJson };
+}
+
+/** Gives `value` a `toJSON` that `JSON.stringify` calls and that enumeration and equality checks do not see. */
+function withToJson<T extends object, J>(value: T, toJSON: () => J): T & { toJSON(): J } {
+  Object.defineProperty(value, "toJSON", { value: toJSON, enumerable: false });
+  return value as T & { toJSON(): J };
+}
+
+function typeStatusJson(status: Omit<TypeStatus, "toJSON">): TypeStatusJson {
+  const { resources, ...rest } = status;
+  return { ...rest, resources: Object.fromEntries(resources) };
 }
 
 interface MutableType {
@@ -266,24 +303,28 @@ export function createAckTracker(options: { now?: () => number } = {}): AckTrack
     },
   };
 
-  const snapshotOf = (entry: MutableNode): NodeStatus => ({
-    nodeId: entry.nodeId,
-    node: entry.node,
-    streams: entry.streams.size,
-    types: new Map(
-      [...entry.types].map(([url, t]) => [
-        url,
-        {
+  const snapshotOf = (entry: MutableNode): NodeStatus => {
+    const types = new Map<string, TypeStatus>(
+      [...entry.types].map(([url, t]) => {
+        const status = {
           typeUrl: t.typeUrl,
           state: t.state,
           resources: resourceStatuses(t),
           ...(t.sent ? { sent: t.sent } : {}),
           ...(t.acked ? { acked: t.acked } : {}),
           ...(t.nacked ? { nacked: t.nacked } : {}),
-        },
-      ]),
-    ),
-  });
+        };
+        return [url, withToJson(status, () => typeStatusJson(status))];
+      }),
+    );
+    const status = { nodeId: entry.nodeId, node: entry.node, streams: entry.streams.size, types };
+    return withToJson(status, () => ({
+      nodeId: status.nodeId,
+      node: status.node,
+      streams: status.streams,
+      types: Object.fromEntries([...types].map(([url, t]) => [url, t.toJSON()])),
+    }));
+  };
 
   return {
     feedback,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { XdsKitError } from "../errors.js";
 import type { ResourceType } from "../resource-types.js";
+import { describeValue } from "../schema-check.js";
 import type {
   CancelWatch,
   ConfigWatcher,
@@ -85,6 +86,25 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     return prepared;
   };
 
+  const list = <U>(value: readonly U[], where: string): readonly U[] => {
+    if (!Array.isArray(value))
+      throw new XdsKitError(
+        "INVALID_ARGUMENT",
+        `LinearCache of ${type.kind}: ${where}: expected an array, got ${describeValue(value)}`,
+      );
+    return value;
+  };
+  const names = (value: readonly string[], where: string): readonly string[] => {
+    list(value, where).forEach((name, i) => {
+      if (typeof name !== "string")
+        throw new XdsKitError(
+          "INVALID_ARGUMENT",
+          `LinearCache of ${type.kind}: ${where}${where === "deleteResource" ? "" : `[${i}]`}: expected a resource name (a string), got ${describeValue(name)}`,
+        );
+    });
+    return value;
+  };
+
   const evaluate = (watch: Watch, changed?: readonly string[]): boolean => {
     if (watch.delta) {
       const response = deltaResponseFrom(view, watch.request, changed);
@@ -156,14 +176,14 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
     watchSotw: (request, respond) => open(request, respond as (r: never) => void, false),
     watchDelta: (request, respond) => open(request, respond as (r: never) => void, true),
     setResource: (resource) => apply([prepare(resource, "setResource")], []),
-    deleteResource: (name) => apply([], [name]),
+    deleteResource: (name) => apply([], names([name], "deleteResource")),
     updateResources: (upserts, deletions = []) =>
       apply(
-        upserts.map((r, i) => prepare(r, `updateResources[${i}]`)),
-        deletions,
+        list(upserts, "updateResources").map((r, i) => prepare(r, `updateResources[${i}]`)),
+        names(deletions, "updateResources: deletions"),
       ),
-    setResources(list) {
-      const next = list.map((r, i) => prepare(r, `setResources[${i}]`));
+    setResources(all) {
+      const next = list(all, "setResources").map((r, i) => prepare(r, `setResources[${i}]`));
       const keep = new Set(next.map((r) => r.name));
       apply(
         next,
@@ -175,7 +195,7 @@ export function createLinearCache<T>(type: ResourceType<T>, options: LinearCache
   };
   if (options.resources)
     apply(
-      options.resources.map((r, i) => prepare(r, `resources[${i}]`)),
+      list(options.resources, "resources").map((r, i) => prepare(r, `resources[${i}]`)),
       [],
     );
   return cache;

@@ -1,10 +1,11 @@
-import { XdsKitError } from "../errors.js";
+import { NackError, XdsKitError } from "../errors.js";
 import type { Cluster } from "../gen/envoy/config/cluster/v3/cluster.js";
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
 import type { Listener } from "../gen/envoy/config/listener/v3/listener.js";
 import type { RouteConfiguration } from "../gen/envoy/config/route/v3/route.js";
 import { type ResourceType, resourceTypes } from "../resource-types.js";
 import { type AckTracker, createAckTracker } from "./ack-tracker.js";
+import { type AppliedState, DEFAULT_AWAIT_APPLIED_TIMEOUT_MS, notAppliedError } from "./await-applied.js";
 import type {
   CancelWatch,
   ConfigWatcher,
@@ -69,8 +70,12 @@ export interface SnapshotCacheOptions {
 
 /** Options of {@link SnapshotCache.awaitApplied}. */
 export interface AwaitAppliedOptions {
-  /** Reject with code TIMEOUT after this many milliseconds. Default: wait forever. */
+  /**
+   * Reject with code TIMEOUT after this many milliseconds; the error's `details.reason` says which case it is
+   * ({@link NotAppliedReason}). Default: 30000. `Infinity` waits without a bound (then give a `signal`).
+   */
   timeoutMs?: number;
+  /** Aborting it rejects the wait with code CLOSED. */
   signal?: AbortSignal;
 }
 
@@ -104,7 +109,9 @@ export interface SnapshotCache extends ConfigWatcher {
   readonly tracker: AckTracker;
   /**
    * Resolves once the node has ACKed `version` (a snapshot version of its group) for every type of that
-   * snapshot it subscribes to. Rejects with code NACKED if it rejects that version.
+   * snapshot it subscribes to. Rejects with a {@link NackError} (code NACKED: type URL, resource names, version,
+   * error_detail) if it rejects that version; with code TIMEOUT naming the case ({@link NotAppliedReason}) after
+   * `timeoutMs` (default 30000); with code CLOSED when `signal` aborts.
    */
   awaitApplied(nodeId: string, version: string, options?: AwaitAppliedOptions): Promise<void>;
   /** The newest snapshot every connected node of the group applied, if any. */
@@ -142,6 +149,15 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
   const waiters = new Map<string, Set<Waiter>>();
 
   const findSnapshot = (key: string, version: string) => history.get(key)?.find((s) => s.version === version);
+  // What awaitApplied's TIMEOUT error reads to say which case it is.
+  const appliedState: AppliedState = {
+    keyOf: (nodeId) => nodeKeys.get(nodeId),
+    nodesOf: (key) => nodesPerKey.get(key) ?? [],
+    current: (key) => snapshots.get(key),
+    history: (key) => history.get(key) ?? [],
+    historySize,
+    syncStates: (nodeId) => tracker.syncStates(nodeId),
+  };
 
   /**
    * A node applied a snapshot when every type it asked for is ACKed (or found current) at the snapshot's
@@ -326,13 +342,7 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
       if (key !== undefined) {
         for (const waiter of waiters.get(nodeId) ?? []) {
           const snapshot = findSnapshot(key, waiter.version);
-          if (snapshot?.versionOf(event.typeUrl) === event.version)
-            waiter.reject(
-              new XdsKitError(
-                "NACKED",
-                `node "${nodeId}" rejected ${event.typeUrl} version "${event.version}": ${event.errorMessage}`,
-              ),
-            );
+          if (snapshot?.versionOf(event.typeUrl) === event.version) waiter.reject(nackErrorOf(tracker, event));
         }
         if (options.nackPolicy === "rollback") cache.rollback(key);
       }
@@ -393,25 +403,18 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
       return true;
     },
     awaitApplied(nodeId, version, awaitOptions = {}) {
+      const badArgument = awaitAppliedArgumentProblem(nodeId, version, awaitOptions);
+      if (badArgument) return Promise.reject(new XdsKitError("INVALID_ARGUMENT", `awaitApplied: ${badArgument}`));
       return new Promise<void>((resolve, reject) => {
         let set = waiters.get(nodeId);
         if (!set) {
           set = new Set();
           waiters.set(nodeId, set);
         }
-        const timer =
-          awaitOptions.timeoutMs !== undefined
-            ? setTimeout(
-                () =>
-                  done(
-                    new XdsKitError(
-                      "TIMEOUT",
-                      `node "${nodeId}" did not apply version "${version}" within ${awaitOptions.timeoutMs} ms`,
-                    ),
-                  ),
-                awaitOptions.timeoutMs,
-              )
-            : undefined;
+        const timeoutMs = awaitOptions.timeoutMs ?? DEFAULT_AWAIT_APPLIED_TIMEOUT_MS;
+        const timer = Number.isFinite(timeoutMs)
+          ? setTimeout(() => done(notAppliedError(appliedState, nodeId, version, timeoutMs)), timeoutMs)
+          : undefined;
         const onAbort = () => done(new XdsKitError("CLOSED", `awaitApplied("${nodeId}", "${version}") aborted`));
         const waiter: Waiter = { version, resolve: () => done(), reject: (error) => done(error) };
         function done(error?: Error) {
@@ -431,6 +434,39 @@ export function createSnapshotCache(options: SnapshotCacheOptions = {}): Snapsho
   };
 
   return cache;
+}
+
+/** The NackError of a NACK: its facts, and the names of the resources the rejected response carried. */
+function nackErrorOf(tracker: AckTracker, event: NackEvent): NackError {
+  const nodeId = event.node.id ?? "";
+  const resources = tracker.status(nodeId)?.types.get(event.typeUrl)?.resources;
+  const resourceNames = [...(resources?.values() ?? [])].filter((r) => r.nacked).map((r) => r.name);
+  return new NackError(
+    `node "${nodeId}" rejected ${event.typeUrl} version "${event.version}"` +
+      (resourceNames.length > 0 ? ` (resources ${resourceNames.map((n) => `"${n}"`).join(", ")})` : "") +
+      `: ${event.errorMessage}`,
+    {
+      nodeId,
+      typeUrl: event.typeUrl,
+      version: event.version,
+      nonce: event.nonce,
+      resourceNames,
+      errorDetail: { code: event.errorCode, message: event.errorMessage },
+    },
+  );
+}
+
+function awaitAppliedArgumentProblem(
+  nodeId: unknown,
+  version: unknown,
+  options: AwaitAppliedOptions,
+): string | undefined {
+  if (typeof nodeId !== "string") return `nodeId must be a string (a node id), got ${typeof nodeId}`;
+  if (typeof version !== "string") return `version must be a string (a snapshot version), got ${typeof version}`;
+  const { timeoutMs } = options ?? {};
+  if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs > 0))
+    return `timeoutMs must be a positive number of milliseconds (or Infinity), got ${String(timeoutMs)}`;
+  return undefined;
 }
 
 const STALE_LAST: readonly ResourceType[] = [resourceTypes.Cluster, resourceTypes.ClusterLoadAssignment];

@@ -1,7 +1,7 @@
 import { XdsKitError } from "../errors.js";
 import type { JsonValue } from "../proto-json.js";
 import { resourceFromJson } from "../proto-json.js";
-import { type ResourceKind, type ResourceType, resourceTypes } from "../resource-types.js";
+import { type ResourceKind, resourceKinds, resourceTypeOfKind } from "../resource-types.js";
 import { createSnapshot, type Snapshot, type SnapshotResources } from "./snapshot.js";
 
 /** A snapshot written as JSON (or YAML parsed to JSON): resources in proto3 JSON, by kind. */
@@ -19,11 +19,11 @@ export function snapshotFromJson(json: SnapshotJson): Snapshot {
     throw new XdsKitError("INVALID_ARGUMENT", 'snapshotFromJson: expected { "resources": { "<Kind>": [ ... ] } }');
   const resources: Record<string, unknown[]> = {};
   for (const [kind, list] of Object.entries(json.resources)) {
-    const type = resourceTypes[kind as ResourceKind] as ResourceType | undefined;
+    const type = resourceTypeOfKind(kind);
     if (!type)
       throw new XdsKitError(
         "INVALID_ARGUMENT",
-        `snapshotFromJson: unknown kind "${kind}" (expected one of ${Object.keys(resourceTypes).join(", ")})`,
+        `snapshotFromJson: unknown kind "${kind}" (expected one of ${resourceKinds().join(", ")})`,
       );
     if (!Array.isArray(list))
       throw new XdsKitError("INVALID_ARGUMENT", `snapshotFromJson: resources.${kind} must be a list`);

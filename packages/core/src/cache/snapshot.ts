@@ -7,6 +7,7 @@ import {
   resourceKinds,
   resourceTypeOfKind,
 } from "../resource-types.js";
+import { describeValue } from "../schema-check.js";
 import { contentHash, isPreparedResource, type PreparedResource, prepareAt } from "./prepared-resource.js";
 import { markImmutable, recordChanges } from "./responses.js";
 
@@ -100,6 +101,23 @@ function prepareItem(type: ResourceType, item: unknown, where: string): Prepared
   return prepared;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function invalid(message: string): XdsKitError {
+  return new XdsKitError("INVALID_ARGUMENT", message);
+}
+
+function checkList(list: unknown, where: string): asserts list is readonly unknown[] {
+  if (!Array.isArray(list)) throw invalid(`${where}: expected an array, got ${describeValue(list)}`);
+}
+
+function checkVersion(version: unknown, where: string): void {
+  if (version !== undefined && (typeof version !== "string" || version === ""))
+    throw invalid(`${where}: expected a non-empty string, got ${describeValue(version)}`);
+}
+
 function typeOfKind(kind: string, where: string): ResourceType {
   const type = resourceTypeOfKind(kind);
   if (!type)
@@ -143,10 +161,14 @@ function snapshotOf(types: Map<string, SnapshotTypeEntry>, version: string | und
  * resource has no name.
  */
 export function createSnapshot(options: SnapshotOptions): Snapshot {
+  if (!isObject(options) || !isObject(options.resources))
+    throw invalid("createSnapshot: expected options { resources: { <Kind>: [ ... ] }, version? }");
+  checkVersion(options.version, "createSnapshot: version");
   const types = new Map<string, SnapshotTypeEntry>();
   for (const [kind, list] of Object.entries(options.resources) as [string, readonly unknown[] | undefined][]) {
     const type = typeOfKind(kind, "createSnapshot");
     if (!list) continue;
+    checkList(list, `createSnapshot: resources.${kind}`);
     const byName = new Map<string, PreparedResource>();
     const digest = { hi: 0, lo: 0 };
     list.forEach((item, index) => {
@@ -192,6 +214,27 @@ export function updateSnapshot(
   changes: SnapshotChanges,
   options: UpdateSnapshotOptions = {},
 ): Snapshot {
+  if (!isObject(snapshot) || !(snapshot.types instanceof Map))
+    throw invalid("updateSnapshot: the first argument must be a snapshot (from createSnapshot)");
+  if (
+    !isObject(changes) ||
+    (changes.set !== undefined && !isObject(changes.set)) ||
+    (changes.remove !== undefined && !isObject(changes.remove))
+  )
+    throw invalid("updateSnapshot: expected changes { set?: { <Kind>: [ ... ] }, remove?: { <Kind>: [ names ] } }");
+  checkVersion(options?.version, "updateSnapshot: version");
+  for (const [kind, list] of Object.entries(changes.set ?? {}))
+    if (list) checkList(list, `updateSnapshot: set.${kind}`);
+  for (const [kind, names] of Object.entries(changes.remove ?? {})) {
+    if (!names) continue;
+    checkList(names, `updateSnapshot: remove.${kind}`);
+    names.forEach((name, i) => {
+      if (typeof name !== "string")
+        throw invalid(
+          `updateSnapshot: remove.${kind}[${i}]: expected a resource name (a string), got ${describeValue(name)}`,
+        );
+    });
+  }
   const types = new Map(snapshot.types);
   const kinds = new Set([...Object.keys(changes.set ?? {}), ...Object.keys(changes.remove ?? {})]);
   let touched = false;

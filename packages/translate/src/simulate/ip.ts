@@ -43,9 +43,9 @@ export function inCidr(address: string, prefix: string, length: number): boolean
   return a.value >> shift === p.value >> shift;
 }
 
-/** Loopback (127.0.0.0/8, ::1). */
+/** Envoy's loopback test for source_type: exactly 127.0.0.1 or ::1 (not the rest of 127.0.0.0/8). */
 export function isLoopback(address: string): boolean {
-  return inCidr(address, "127.0.0.0", 8) || inCidr(address, "::1", 128);
+  return sameIp(address, "127.0.0.1") || sameIp(address, "::1");
 }
 
 /** 0.0.0.0 or :: (a listener bound to every address). */

@@ -5,6 +5,7 @@
 // criterion are only the fallback; there is no backtracking to a less specific branch.
 import type { Listener } from "@xdskit/core";
 import { inCidr, isAnyAddress, isLoopback, sameIp } from "./ip.js";
+import { typeUrlOf } from "./opaque-any.js";
 import type { NormalizedRequest } from "./request.js";
 
 export type FilterChainConfig = NonNullable<Listener["filterChains"]>[number];
@@ -44,9 +45,7 @@ export function findListener(
 }
 
 function hasListenerFilter(listener: Listener, name: string, typeSuffix: string): boolean {
-  return (listener.listenerFilters ?? []).some(
-    (f) => f.name === name || (f.typedConfig?.typeUrl ?? "").endsWith(typeSuffix),
-  );
+  return (listener.listenerFilters ?? []).some((f) => f.name === name || typeUrlOf(f.typedConfig).endsWith(typeSuffix));
 }
 
 /** What the listener's filters learn about the connection before a filter chain is chosen. */

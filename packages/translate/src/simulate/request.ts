@@ -1,7 +1,6 @@
 // The request a simulation routes, checked at the API's door and normalised into what Envoy sees once
 // the HTTP connection manager has read it: pseudo-headers, lower-case header names, scheme, authority.
 import { XdsKitError } from "@xdskit/core";
-import type { HeaderValues } from "./matchers.js";
 
 /** A request to simulate. Every field is optional; see each default. */
 export interface SimulationRequest {
@@ -9,9 +8,15 @@ export interface SimulationRequest {
   listener?: string;
   /** Route with this RouteConfiguration directly (no listener): by name, as RDS would. */
   routeConfiguration?: string;
-  /** Destination address of the connection; default "127.0.0.1" (or the listener's own address). */
+  /**
+   * Destination address of the connection; default the address of a listener named in `listener` (unless
+   * it is 0.0.0.0 / ::), else "127.0.0.1".
+   */
   address?: string;
-  /** Destination port of the connection; default the port of `url`, else 80 (443 for https). */
+  /**
+   * Destination port of the connection; default the port of `url`, else the port of a listener named in
+   * `listener`, else 80 (443 for https).
+   */
   port?: number;
   /** HTTP method; default "GET". */
   method?: string;
@@ -48,6 +53,8 @@ export interface NormalizedRequest {
   readonly path: string;
   readonly headers: Map<string, string[]>;
   readonly destination: { address: string; port: number };
+  /** Which parts of the destination the caller gave (the rest may come from a named listener). */
+  readonly destinationGiven: { address: boolean; port: boolean };
   readonly source: { address: string; port: number };
   readonly tls: { sni?: string; alpn: readonly string[] } | undefined;
   readonly randomValue: number | undefined;
@@ -145,15 +152,14 @@ export function normalizeRequest(request: SimulationRequest): NormalizedRequest 
     path,
     headers,
     destination: { address, port },
+    destinationGiven: {
+      address: request.address !== undefined,
+      port: request.port !== undefined || urlPort !== undefined,
+    },
     source,
     tls: tlsInput !== undefined ? { ...(sni !== undefined ? { sni } : {}), alpn: alpn as string[] } : undefined,
     randomValue,
     listener: optionalString(request.listener, "listener"),
     routeConfiguration: optionalString(request.routeConfiguration, "routeConfiguration"),
   };
-}
-
-/** The request's headers as matchers read them. */
-export function headerValuesOf(request: NormalizedRequest): HeaderValues {
-  return request.headers;
 }

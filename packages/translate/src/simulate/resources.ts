@@ -12,6 +12,7 @@ import {
   type Snapshot,
   XdsKitError,
 } from "@xdskit/core";
+import { opaqueUnknownAnys } from "./opaque-any.js";
 
 /** Resources to simulate over, as core's generated message objects. */
 export interface SimulationResources {
@@ -115,7 +116,7 @@ function decode<T>(
 ) {
   const { "@type": _type, ...fields } = json;
   try {
-    return resourceFromJson(resourceTypes[kind] as ResourceType<unknown>, fields) as T;
+    return resourceFromJson(resourceTypes[kind] as ResourceType<unknown>, opaqueUnknownAnys(fields)) as T;
   } catch (cause) {
     throw new XdsKitError("INVALID_ARGUMENT", `config_dump ${at}: ${(cause as Error).message}`, { cause });
   }
@@ -123,8 +124,9 @@ function decode<T>(
 
 /**
  * Resources from an Envoy admin `/config_dump` (parsed JSON; `?include_eds` adds endpoints): static and
- * dynamic listeners (active state), route configurations, active clusters and endpoint configs.
- * Types the dump holds that core has no schema for fail with an error naming the resource.
+ * dynamic listeners (active state), RDS route configurations, active clusters and endpoint configs.
+ * Typed configs of types core has no schema for (Istio's own filters, say) are kept as opaque Structs,
+ * so the rest of the dump still simulates.
  */
 export function resourcesFromConfigDump(dump: unknown): SimulationResources {
   const root = asObject(dump as JsonValue);
@@ -147,7 +149,8 @@ export function resourcesFromConfigDump(dump: unknown): SimulationResources {
           listeners.push(decode("Listener", asObject(active.listener), `configs[${i}].dynamic_listeners[${j}]`));
       }
     } else if (type.endsWith(".RoutesConfigDump")) {
-      for (const key of ["static_route_configs", "dynamic_route_configs", "staticRouteConfigs", "dynamicRouteConfigs"])
+      // Static route configurations in a dump are the inline ones, already inside their listeners.
+      for (const key of ["dynamic_route_configs", "dynamicRouteConfigs"])
         for (const [j, r] of asArray(config[key]).entries()) {
           const route = asObject(asObject(r).route_config ?? asObject(r).routeConfig);
           routes.push(decode("RouteConfiguration", route, `configs[${i}].${key}[${j}]`));

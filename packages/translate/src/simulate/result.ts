@@ -25,7 +25,7 @@ export interface ForwardAction {
   host: string;
   /** The route's timeout in milliseconds: 15,000 when unset, 0 = no timeout. */
   timeoutMs: number;
-  /** The retry policy in force (the route's, else the virtual host's), as proto3 JSON. */
+  /** The retry policy in force (the route's, else the virtual host's), as proto3 JSON ("1s" durations). */
   retryPolicy?: JsonValue;
   /** The fault filter's per-route config in force (envoy.filters.http.fault), as proto3 JSON. */
   fault?: JsonValue;

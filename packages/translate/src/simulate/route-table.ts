@@ -7,6 +7,7 @@ import {
   messageNameOf,
   protoJsonFromBinary,
   type RouteConfiguration,
+  VirtualHost,
 } from "@xdskit/core";
 import {
   describeStringMatcher,
@@ -19,6 +20,7 @@ import {
   type RouteMatchConfig,
   type VirtualHostConfig,
 } from "./matchers.js";
+import { ORIGINAL_TYPE_KEY, opaqueFields, typeUrlOf } from "./opaque-any.js";
 import { re2FullMatch, re2ReplaceAll } from "./re2.js";
 import type { NormalizedRequest } from "./request.js";
 import type { ForwardAction, SimulatedAction, TraceLine, WeightedClusterShare } from "./result.js";
@@ -191,7 +193,13 @@ function matchPath(match: RouteMatchConfig, request: NormalizedRequest, config: 
     return { matched: ok, reason: `method ${request.method} ${ok ? "is" : "is not"} CONNECT`, matchedLength: 0 };
   }
   if (match.pathMatchPolicy !== undefined) {
-    const template = stringField1(match.pathMatchPolicy.typedConfig?.value);
+    const typed = match.pathMatchPolicy.typedConfig;
+    const opaque = opaqueFields(typed)?.path_template ?? opaqueFields(typed)?.pathTemplate;
+    const template = typeUrlOf(typed).endsWith(".uri_template.v3.UriTemplateMatchConfig")
+      ? typeof opaque === "string"
+        ? opaque
+        : stringField1(typed?.value)
+      : undefined;
     if (template === undefined)
       return { matched: false, reason: "path_match_policy other than uri_template is not simulated", matchedLength: 0 };
     const ok = uriTemplateRegex(template).test(just);
@@ -283,6 +291,11 @@ function durationMs(d: { seconds?: number; nanos?: number } | undefined): number
 
 /** An Any as proto3 JSON when core knows its type, else just its type URL. */
 function anyToJson(any: Any): JsonValue {
+  const opaque = opaqueFields(any);
+  if (opaque) {
+    const { [ORIGINAL_TYPE_KEY]: type, ...fields } = opaque;
+    return { "@type": type ?? "", ...fields };
+  }
   try {
     return protoJsonFromBinary(messageNameOf(any.typeUrl ?? ""), any.value ?? new Uint8Array());
   } catch {
@@ -290,11 +303,19 @@ function anyToJson(any: Any): JsonValue {
   }
 }
 
-/** Message-to-JSON for fields the report carries as JSON (retry policy, CORS). */
-function toJson(value: unknown): JsonValue {
-  return JSON.parse(
-    JSON.stringify(value, (_key, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)),
-  ) as JsonValue;
+/**
+ * A retry policy or CORS policy as canonical proto3 JSON: carried inside a VirtualHost (whose codec core
+ * exports) through the schema registry, so durations read "1s" as in Envoy's own config dumps.
+ */
+function policiesToJson(policies: Pick<VirtualHostConfig, "retryPolicy" | "cors">): {
+  retryPolicy?: JsonValue;
+  cors?: JsonValue;
+} {
+  const json = protoJsonFromBinary(
+    "envoy.config.route.v3.VirtualHost",
+    VirtualHost.encode(VirtualHost.fromPartial(policies)).finish(),
+  ) as { retryPolicy?: JsonValue; cors?: JsonValue };
+  return json;
 }
 
 /** The most specific typed_per_filter_config for `filterName`: weighted cluster, route, vhost, route config. */
@@ -314,7 +335,7 @@ function perFilterConfig(
 function filterNamesOf(hcm: HttpConnectionManager | undefined, canonical: string, typeSuffix: string): string[] {
   const names = new Set<string>([canonical]);
   for (const filter of hcm?.httpFilters ?? [])
-    if (filter.name && (filter.typedConfig?.typeUrl ?? "").endsWith(typeSuffix)) names.add(filter.name);
+    if (filter.name && typeUrlOf(filter.typedConfig).endsWith(typeSuffix)) names.add(filter.name);
   return [...names];
 }
 
@@ -509,7 +530,7 @@ export function routeAction(ctx: ActionContext): SimulatedAction {
   const forward: ForwardAction = { kind: "cluster", cluster, path, host, timeoutMs };
   if (weighted) forward.weightedClusters = weighted;
   const retry = action.retryPolicy ?? vhost.retryPolicy;
-  if (retry) forward.retryPolicy = toJson(retry);
+  if (retry) forward.retryPolicy = policiesToJson({ retryPolicy: retry }).retryPolicy ?? {};
   const mirrors =
     (action.requestMirrorPolicies?.length ? action.requestMirrorPolicies : undefined) ??
     (vhost.requestMirrorPolicies?.length ? vhost.requestMirrorPolicies : undefined) ??
@@ -539,7 +560,7 @@ export function routeAction(ctx: ActionContext): SimulatedAction {
     config.typedPerFilterConfig,
   );
   const cors = action.cors ?? (corsAny ? undefined : vhost.cors);
-  if (cors) forward.cors = toJson(cors);
+  if (cors) forward.cors = policiesToJson({ cors }).cors ?? {};
   else if (corsAny) forward.cors = anyToJson(corsAny);
   const extras = [
     `timeout ${timeoutMs === 0 ? "disabled" : `${timeoutMs} ms`}`,

@@ -150,6 +150,23 @@ describe("route matching", () => {
     expect(clusterOf(routes, { path: "/Ci" })).toBe("ci");
   });
 
+  it("path_match_policy with the uri_template matcher", () => {
+    const template = (t: string) => ({
+      name: "envoy.path.match.uri_template.uri_template_matcher",
+      typedConfig: {
+        typeUrl: "type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig",
+        value: Uint8Array.from([0x0a, t.length, ...Buffer.from(t)]),
+      },
+    });
+    const routes: RouteConfig[] = [
+      { match: { pathMatchPolicy: template("/api/{version}/items") }, route: { cluster: "items" } },
+      { match: { pathMatchPolicy: template("/shop/**") }, route: { cluster: "shop" } },
+    ];
+    expect(clusterOf(routes, { path: "/api/v1/items?x=1" })).toBe("items");
+    expect(clusterOf(routes, { path: "/api/v1/v2/items" })).toBe("local-reply");
+    expect(clusterOf(routes, { path: "/shop/a/b" })).toBe("shop");
+  });
+
   it("case_sensitive applies to prefix and path, not to regex", () => {
     const routes: RouteConfig[] = [
       { match: { safeRegex: { regex: "/abc" }, caseSensitive: false }, route: { cluster: "regex" } },
@@ -346,7 +363,7 @@ describe("actions", () => {
               {
                 name: "v",
                 domains: ["*"],
-                retryPolicy: { retryOn: "5xx", numRetries: 3 },
+                retryPolicy: { retryOn: "5xx", numRetries: 3, perTryTimeout: { seconds: 0, nanos: 500_000_000 } },
                 cors: { allowMethods: "GET" },
                 routes: [
                   {
@@ -364,7 +381,7 @@ describe("actions", () => {
     );
     expect(result.action).toMatchObject({
       kind: "cluster",
-      retryPolicy: { retryOn: "5xx", numRetries: 3 },
+      retryPolicy: { retryOn: "5xx", numRetries: 3, perTryTimeout: "0.500s" },
       mirrors: [{ cluster: "shadow" }],
       cors: { allowMethods: "GET" },
       fault: { abort: { httpStatus: 500, percentage: { numerator: 100 } } },
@@ -455,6 +472,48 @@ describe("listeners and filter chains", () => {
     expect(chainOf({ address: "10.1.2.3", source: { port: 999 } })).toBe("fallback");
   });
 
+  it("a listener named in the request lends its address and port to the connection", () => {
+    const listener: Listener = {
+      name: "l",
+      address: { socketAddress: { address: "10.0.0.1", portValue: 8080 } },
+      filterChains: [
+        {
+          ...httpListener("x", 0, "r").filterChains?.[0],
+          name: "port-8080",
+          filterChainMatch: { destinationPort: 8080 },
+        },
+        {
+          ...httpListener("x", 0, "r").filterChains?.[0],
+          name: "ip",
+          filterChainMatch: { prefixRanges: [{ addressPrefix: "10.0.0.1", prefixLen: 32 }] },
+        },
+      ],
+    };
+    const resources = { listeners: [listener], routes: [route] };
+    expect(simulate(resources, { listener: "l" }).filterChain?.name).toBe("port-8080");
+    expect(simulate(resources, { listener: "l", port: 9090 }).filterChain?.name).toBe("ip");
+  });
+
+  it("source_type: only 127.0.0.1, ::1 or the destination address itself count as local", () => {
+    const chain = (name: string, sourceType: number) => ({
+      ...httpListener(name, 0, "r").filterChains?.[0],
+      name,
+      filterChainMatch: { sourceType },
+    });
+    const listener: Listener = {
+      name: "l",
+      address: { socketAddress: { address: "0.0.0.0", portValue: 80 } },
+      filterChains: [chain("local", 1), chain("external", 2)],
+    };
+    const chainOf = (source: string, address = "127.0.0.1") =>
+      simulate({ listeners: [listener], routes: [route] }, { port: 80, address, source: { address: source } })
+        .filterChain?.name;
+    expect(chainOf("127.0.0.1")).toBe("local");
+    expect(chainOf("127.0.0.5")).toBe("external");
+    expect(chainOf("10.0.0.7", "10.0.0.7")).toBe("local");
+    expect(chainOf("::1", "::1")).toBe("local");
+  });
+
   it("the connection manager strips a matching port before routing when asked", () => {
     const config: RouteConfiguration = { name: "r", virtualHosts: [vhost("exact", ["a.com"]), vhost("all", ["*"])] };
     const plain = { listeners: [httpListener("l", 8080, "r")], routes: [config] };
@@ -514,6 +573,54 @@ describe("inputs", () => {
     expect(resources.listeners?.map((l) => l.name)).toEqual(["l"]);
     expect(simulate(resources, { url: "http://x:8080/y" }).action).toMatchObject({ kind: "cluster", cluster: "all" });
     expect(() => resourcesFromConfigDump({})).toThrow(/configs array/);
+  });
+
+  it("keeps typed configs of unknown types opaque, so a dump with foreign filters still simulates", () => {
+    const dump = {
+      configs: [
+        {
+          "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+          dynamic_route_configs: [
+            {
+              route_config: {
+                "@type": resourceTypes.RouteConfiguration.typeUrl,
+                name: "r",
+                virtual_hosts: [
+                  {
+                    name: "v",
+                    domains: ["*"],
+                    typed_per_filter_config: {
+                      "istio.stats": {
+                        "@type": "type.googleapis.com/stats.PluginConfig",
+                        disable_host_header_fallback: true,
+                      },
+                    },
+                    routes: [
+                      {
+                        match: {
+                          path_match_policy: {
+                            name: "envoy.path.match.uri_template.uri_template_matcher",
+                            typed_config: {
+                              "@type":
+                                "type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig",
+                              path_template: "/items/{id}",
+                            },
+                          },
+                        },
+                        route: { cluster: "items" },
+                      },
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    };
+    const resources = resourcesFromConfigDump(dump);
+    expect(simulate(resources, { path: "/items/7" }).action).toMatchObject({ kind: "cluster", cluster: "items" });
+    expect(simulate(resources, { path: "/items/7/x" }).action).toMatchObject({ kind: "local-reply", status: 404 });
   });
 
   it("checks the request at the door", () => {

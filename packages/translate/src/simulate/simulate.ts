@@ -7,6 +7,7 @@ import {
   type RouteConfiguration,
   XdsKitError,
 } from "@xdskit/core";
+import { isAnyAddress } from "./ip.js";
 import { findFilterChain, findListener, listenerAddresses } from "./listener.js";
 import { type NormalizedRequest, normalizeRequest, type SimulationRequest } from "./request.js";
 import { indexResources, type ResourceIndex, type SimulationInput, simulationResourcesOf } from "./resources.js";
@@ -229,6 +230,17 @@ export function simulate(resources: SimulationInput, request: SimulationRequest)
     return result;
   }
   const bound = listenerAddresses(listener)[0];
+  let connection = normalized;
+  if (normalized.listener !== undefined && bound) {
+    // A listener named in the request: the connection goes to its address unless the request says otherwise.
+    const { address, port } = normalized.destinationGiven;
+    const destination = {
+      address:
+        address || isAnyAddress(bound.address) || bound.address === "" ? normalized.destination.address : bound.address,
+      port: port || bound.port === 0 ? normalized.destination.port : bound.port,
+    };
+    connection = { ...normalized, destination };
+  }
   result.listener = { name: listener.name ?? "", ...(bound ? { address: bound.address, port: bound.port } : {}) };
   if (listener.filterChainMatcher) {
     result.trace.push({
@@ -238,7 +250,7 @@ export function simulate(resources: SimulationInput, request: SimulationRequest)
     result.action = { kind: "unsupported", reason: "listener filter_chain_matcher" };
     return result;
   }
-  const choice = findFilterChain(listener, normalized);
+  const choice = findFilterChain(listener, connection);
   for (const step of choice.steps)
     result.trace.push({
       stage: "filter-chain",
@@ -258,7 +270,7 @@ export function simulate(resources: SimulationInput, request: SimulationRequest)
   for (const filter of choice.chain.filters ?? []) {
     const typeUrl = filter.typedConfig?.typeUrl ?? "";
     if (filter.name === TCP_PROXY_NAME || typeUrl.endsWith(TCP_PROXY_TYPE)) {
-      result.action = tcpProxyAction(filter.typedConfig ?? {}, normalized);
+      result.action = tcpProxyAction(filter.typedConfig ?? {}, connection);
       result.trace.push({
         stage: "action",
         text: `TCP proxy to ${result.action.kind === "tcp-proxy" ? quote(result.action.cluster ?? "a random cluster") : ""}`,
@@ -267,7 +279,7 @@ export function simulate(resources: SimulationInput, request: SimulationRequest)
     }
     if (filter.name === HCM_NAME || typeUrl.endsWith(HCM_TYPE)) {
       const hcm = HttpConnectionManager.decode(filter.typedConfig?.value ?? new Uint8Array());
-      const routed = applyConnectionManager(normalized, hcm, result.trace);
+      const routed = applyConnectionManager(connection, hcm, result.trace);
       const route = routeConfigurationOf(hcm, index);
       if (!route.config) {
         result.trace.push({ stage: "route-configuration", text: route.problem ?? "no route configuration" });

@@ -128,4 +128,54 @@ describe("analyzeConfig", () => {
     ]);
     expect(() => analyzeConfig({} as never)).toThrow(/must be an array/);
   });
+
+  it("Sidecars: IST0101 for a selector nothing matches, IST0110 and IST0111 for Sidecars that compete", () => {
+    const sidecar = (name: string, selector = "") =>
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: { name: ${name} }\nspec:\n${selector}  egress: [{ hosts: ['./*'] }]`;
+    const out = analyze(
+      read("bookinfo/platform/bookinfo.yaml"),
+      doc(
+        "sidecars.yaml",
+        [
+          sidecar("all-1"),
+          sidecar("all-2"),
+          sidecar("reviews-a", "  workloadSelector: { labels: { app: reviews, version: v1 } }\n"),
+          sidecar("reviews-b", "  workloadSelector: { labels: { app: reviews } }\n"),
+          sidecar("ghost", "  workloadSelector: { labels: { app: ghost, tier: x } }\n"),
+        ].join("\n---\n"),
+      ),
+    );
+    expect(out).toEqual([
+      [
+        "IST0101",
+        "Sidecar default/ghost",
+        "spec.workloadSelector",
+        'Referenced selector not found: "app=ghost,tier=x"',
+      ],
+      [
+        "IST0110",
+        "Sidecar default/reviews-a",
+        "metadata.name",
+        'The Sidecars [reviews-a reviews-b] in namespace "default" select the same workload pod "reviews-v1", which can lead to undefined behavior.',
+      ],
+      [
+        "IST0110",
+        "Sidecar default/reviews-b",
+        "metadata.name",
+        'The Sidecars [reviews-a reviews-b] in namespace "default" select the same workload pod "reviews-v1", which can lead to undefined behavior.',
+      ],
+      [
+        "IST0111",
+        "Sidecar default/all-1",
+        "metadata.name",
+        'The Sidecars [all-1 all-2] in namespace "default" have no workload selector, which can lead to undefined behavior.',
+      ],
+      [
+        "IST0111",
+        "Sidecar default/all-2",
+        "metadata.name",
+        'The Sidecars [all-1 all-2] in namespace "default" have no workload selector, which can lead to undefined behavior.',
+      ],
+    ]);
+  });
 });

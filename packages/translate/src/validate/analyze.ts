@@ -9,6 +9,8 @@ import { diagnosticAt } from "./validate-config.js";
 
 export const REFERENCED_RESOURCE_NOT_FOUND = "IST0101";
 export const CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS = "IST0109";
+export const CONFLICTING_SIDECAR_WORKLOAD_SELECTORS = "IST0110";
+export const MULTIPLE_SIDECARS_WITHOUT_WORKLOAD_SELECTORS = "IST0111";
 export const VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED = "IST0112";
 export const PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION = "IST0118";
 export const VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY = "IST0132";
@@ -123,15 +125,91 @@ function hostsMatch(a: string, b: string): boolean {
 
 const fullName = (object: AnyConfigObject) => `${object.metadata.namespace}/${object.metadata.name}`;
 
-/** Labels of every workload: Pods, Deployment pod templates and WorkloadEntries. */
-function workloadLabels(objects: readonly AnyConfigObject[]): Array<Readonly<Record<string, string>>> {
-  const out: Array<Readonly<Record<string, string>>> = [];
+interface WorkloadLabels {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Every workload with its labels: Pods, Deployment pod templates and WorkloadEntries. */
+function workloadsOf(objects: readonly AnyConfigObject[]): WorkloadLabels[] {
+  const out: WorkloadLabels[] = [];
   for (const object of objects) {
-    if (object.kind === "Pod") out.push(object.metadata.labels);
-    else if (object.kind === "Deployment") out.push(object.spec.template?.metadata?.labels ?? {});
-    else if (object.kind === "WorkloadEntry") out.push(dict(object.spec.labels));
+    const { namespace, name } = object.metadata;
+    if (object.kind === "Pod") out.push({ namespace, name, labels: object.metadata.labels });
+    else if (object.kind === "Deployment")
+      out.push({ namespace, name, labels: object.spec.template?.metadata?.labels ?? {} });
+    else if (object.kind === "WorkloadEntry") out.push({ namespace, name, labels: dict(object.spec.labels) });
   }
   return out;
+}
+
+/** Sidecars: a selector no workload matches, several Sidecars for one workload or for one namespace. */
+function analyzeSidecars(
+  objects: readonly AnyConfigObject[],
+  workloads: readonly WorkloadLabels[],
+  out: ConfigDiagnostic[],
+) {
+  const sidecars = objects.filter((o): o is ConfigObject<"Sidecar"> & AnyConfigObject => o.kind === "Sidecar");
+  const byWorkload = new Map<string, Array<(typeof sidecars)[number]>>();
+  const withoutSelector = new Map<string, Array<(typeof sidecars)[number]>>();
+  for (const sidecar of sidecars) {
+    const ns = sidecar.metadata.namespace;
+    const selector = dict(sidecar.spec.workloadSelector?.labels);
+    if (Object.keys(selector).length === 0) {
+      withoutSelector.set(ns, [...(withoutSelector.get(ns) ?? []), sidecar]);
+      continue;
+    }
+    const selected = workloads.filter((w) => w.namespace === ns && selects(selector, w.labels));
+    if (selected.length === 0) {
+      const text = Object.entries(selector)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+      out.push(
+        diagnosticAt(
+          sidecar,
+          "error",
+          REFERENCED_RESOURCE_NOT_FOUND,
+          "spec.workloadSelector",
+          `Referenced selector not found: ${JSON.stringify(text)}`,
+        ),
+      );
+    }
+    for (const w of selected) {
+      const key = `${w.namespace}/${w.name}`;
+      byWorkload.set(key, [...(byWorkload.get(key) ?? []), sidecar]);
+    }
+  }
+  for (const [key, list2] of [...byWorkload].sort(([a], [b]) => a.localeCompare(b))) {
+    if (list2.length < 2) continue;
+    const [ns, name] = [key.slice(0, key.indexOf("/")), key.slice(key.indexOf("/") + 1)];
+    const names = list2.map((s) => s.metadata.name).sort();
+    for (const sidecar of list2)
+      out.push(
+        diagnosticAt(
+          sidecar,
+          "error",
+          CONFLICTING_SIDECAR_WORKLOAD_SELECTORS,
+          "metadata.name",
+          `The Sidecars [${names.join(" ")}] in namespace ${JSON.stringify(ns)} select the same workload pod ${JSON.stringify(name)}, which can lead to undefined behavior.`,
+        ),
+      );
+  }
+  for (const [ns, list2] of [...withoutSelector].sort(([a], [b]) => a.localeCompare(b))) {
+    if (list2.length < 2) continue;
+    const names = list2.map((s) => s.metadata.name).sort();
+    for (const sidecar of list2)
+      out.push(
+        diagnosticAt(
+          sidecar,
+          "error",
+          MULTIPLE_SIDECARS_WITHOUT_WORKLOAD_SELECTORS,
+          "metadata.name",
+          `The Sidecars [${names.join(" ")}] in namespace ${JSON.stringify(ns)} have no workload selector, which can lead to undefined behavior.`,
+        ),
+      );
+  }
 }
 
 const selects = (selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>) =>
@@ -160,8 +238,9 @@ function servicePortProtocolKnown(port: {
  * Cross-object analysis of a whole configuration, like `istioctl analyze`: references to hosts, subsets and
  * gateways that do not exist (IST0101), VirtualServices fighting over a host on the mesh (IST0109), a route to a
  * multi-port service without a port (IST0112), Service port names Istio cannot read a protocol from (IST0118),
- * VirtualService hosts a bound Gateway does not serve (IST0132), subsets selecting no workload (IST0173) and
- * DestinationRules for unknown hosts (IST0174).
+ * VirtualService hosts a bound Gateway does not serve (IST0132), subsets selecting no workload (IST0173),
+ * DestinationRules for unknown hosts (IST0174), and Sidecars whose selector matches no workload (IST0101), that
+ * share a workload (IST0110) or that share a namespace without selectors (IST0111).
  */
 export function analyzeConfig(objects: readonly AnyConfigObject[]): ConfigDiagnostic[] {
   if (!Array.isArray(objects)) throw new XdsKitError("INVALID_ARGUMENT", "analyzeConfig: objects must be an array");
@@ -306,7 +385,8 @@ export function analyzeConfig(objects: readonly AnyConfigObject[]): ConfigDiagno
   }
 
   // DestinationRules: a host nothing serves, and subsets no workload carries the labels of.
-  const workloads = workloadLabels(objects);
+  const workloads = workloadsOf(objects);
+  analyzeSidecars(objects, workloads, out);
   for (const dr of destinationRules) {
     const host = dr.spec.host ?? "";
     const known = lookupHost(hosts, dr.metadata.namespace, list(dr.spec.exportTo), host);
@@ -324,7 +404,7 @@ export function analyzeConfig(objects: readonly AnyConfigObject[]): ConfigDiagno
     }
     for (const [i, subset] of list(dr.spec.subsets).entries()) {
       const selector = { ...dict(known.workloadSelector), ...dict(subset.labels) };
-      if (!workloads.some((labels) => selects(selector, labels)))
+      if (!workloads.some((w) => selects(selector, w.labels)))
         out.push(
           diagnosticAt(
             dr,

@@ -58,6 +58,13 @@ describe("CRD schemas", () => {
     );
     expect(se).toEqual([["spec.ports[0].number", "Invalid value: 0: port must be between 1-65535"]]);
     expect(celStats.evaluated).toBeGreaterThan(0);
+    const ra = (uri: string) =>
+      structural(
+        `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: { name: r }\nspec:\n  jwtRules: [{ issuer: x, jwksUri: '${uri}' }]`,
+      );
+    expect(ra("https://example.com/keys")).toEqual([]);
+    expect(ra("ftp://example.com/keys").map(([p]) => p)).toEqual(["spec.jwtRules[0].jwksUri"]);
+    expect(celStats.skipped).toBe(0);
   });
 
   it("checks types, enums, oneOf, sizes and patterns of the OpenAPI subset", () => {
@@ -100,5 +107,13 @@ describe("CRD schemas", () => {
     const missing: SchemaProblem[] = [];
     checkSchema(schema, {}, "spec", missing);
     expect(missing).toEqual([{ path: "spec.mode", message: "Required value" }]);
+  });
+
+  it("refuses names the API server refuses, for every kind", () => {
+    const out = structural(
+      "apiVersion: v1\nkind: Service\nmetadata: { name: My_Svc, namespace: Shop }\nspec: { ports: [{ port: 80 }] }",
+    );
+    expect(out.map(([p]) => p)).toEqual(["metadata.name", "metadata.namespace"]);
+    expect(out[0]?.[1]).toMatch(/^Invalid value: "My_Svc": a lowercase RFC 1123 subdomain must consist of/);
   });
 });

@@ -1,7 +1,7 @@
 // Structural validation of a spec against its CRD's OpenAPI v3 schema, as the Kubernetes API server does
 // before Istio ever sees the object: types, enums, required fields, oneOf/anyOf/allOf/not, sizes, patterns,
 // formats, and the CEL rules (x-kubernetes-validations) evaluated with @bufbuild/cel.
-import { type CelInput, celEnv, isCelError, parse, plan } from "@bufbuild/cel";
+import { type CelInput, CelScalar, celEnv, celFunc, celMethod, isCelError, parse, plan } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import { RE2JS } from "@bufbuild/re2";
 
@@ -65,7 +65,18 @@ const shown = (value: unknown) =>
       : String(value);
 
 // CEL rules are compiled once per rule text; rules using functions the evaluator lacks are skipped.
-const celEnvironment = celEnv({ funcs: strings });
+// Kubernetes adds `url(string)` with URL accessors; Istio's CRDs use `url(x).getScheme()`. Here a URL is its
+// string, checked when made, and getScheme reads the scheme off it.
+const kubernetesUrl = [
+  celFunc("url", [CelScalar.STRING], CelScalar.STRING, (text: string) => {
+    if (!URL.canParse(text)) throw new Error(`URL parse error during conversion from string: ${text}`);
+    return text;
+  }),
+  celMethod("getScheme", CelScalar.STRING, [], CelScalar.STRING, function (this: string) {
+    return new URL(this).protocol.replace(/:$/, "");
+  }),
+];
+const celEnvironment = celEnv({ funcs: [...strings, ...kubernetesUrl] });
 const compiled = new Map<string, ((self: CelInput) => unknown) | null>();
 
 function compileRule(rule: string): ((self: CelInput) => unknown) | null {

@@ -105,7 +105,7 @@ export function validateServiceEntry(se: ServiceEntry, namespace: string, report
     }
     const problem = wildcardDomainProblem(host);
     if (problem) report.error(at, problem);
-    const partial = partialWildcardProblem(host);
+    const partial = resolution === ServiceEntry_Resolution.DYNAMIC_DNS ? undefined : partialWildcardProblem(host);
     if (partial) report.warning(at, partial);
   });
   let cidr = false;
@@ -190,6 +190,33 @@ export function validateServiceEntry(se: ServiceEntry, namespace: string, report
         );
       break;
     }
+    case ServiceEntry_Resolution.DYNAMIC_DNS:
+      // Hosts are resolved per request (Envoy's dynamic forward proxy): wildcard hosts, HTTP/TLS ports only.
+      if (hosts.length === 0)
+        report.error("spec.hosts", `at least one wildcard host must be provided for resolution type ${resolutionName}`);
+      hosts.forEach((host, i) => {
+        if (!host.startsWith("*"))
+          report.error(`spec.hosts[${i}]`, `host must be wildcarded for resolution mode ${resolutionName}`);
+      });
+      if (addresses.length)
+        report.error(
+          "spec.addresses",
+          `addresses cannot be set for resolution type ${resolutionName}. HTTP route domains will only be generatedfrom the hosts field values`,
+        );
+      if (endpoints.length)
+        report.error(
+          "spec.endpoints",
+          `endpoints cannot be set for resolution type ${resolutionName}. Destination IP address determined from hostsfield values`,
+        );
+      ports.forEach((port, i) => {
+        const protocol = parseProtocol(port.protocol ?? "");
+        if (protocol !== "HTTP" && protocol !== "TLS" && protocol !== "GRPC" && protocol !== "HTTP2")
+          report.error(
+            `spec.ports[${i}].protocol`,
+            `only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type ${resolutionName}`,
+          );
+      });
+      break;
     default:
       report.error("spec.resolution", `unsupported resolution type ${resolutionName}`);
   }

@@ -2,13 +2,16 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/loader.js";
 import { CRD_SCHEMA_ERROR, validateConfig } from "./validate-config.js";
 
-/** Loads one YAML object (must decode cleanly) and returns its semantic diagnostics as [severity, path, message]. */
+/**
+ * Loads one YAML object (must decode cleanly) and returns its semantic diagnostics as [severity, path, message],
+ * without the schema layer and the unreachable-rule warnings (tested on their own).
+ */
 function check(yaml: string): Array<[string, string, string]> {
   const { objects, diagnostics } = loadConfig({ file: "t.yaml", text: yaml });
   expect(diagnostics).toEqual([]);
   expect(objects).toHaveLength(1);
   return validateConfig(objects)
-    .filter((d) => d.code !== CRD_SCHEMA_ERROR)
+    .filter((d) => d.code !== CRD_SCHEMA_ERROR && d.code !== "IST0130" && d.code !== "IST0131")
     .map((d) => [d.severity, d.path, d.message]);
 }
 
@@ -107,6 +110,49 @@ describe("validateConfig: VirtualService", () => {
   });
 });
 
+describe("validateConfig: unreachable VirtualService rules (IST0130, IST0131)", () => {
+  it("warns about rules after a catch-all, repeated matches and prefixes covered by an earlier prefix", () => {
+    const { objects } = loadConfig(
+      vs(
+        [
+          "  hosts: [a]",
+          "  http:",
+          "  - name: api",
+          "    match: [{ uri: { prefix: /api } }, { name: h, headers: { x: { exact: '1' } } }]",
+          "    route: [{ destination: { host: a } }]",
+          "  - match: [{ uri: { prefix: /api/v1 } }, { headers: { x: { exact: '1' } } }]",
+          "    route: [{ destination: { host: a } }]",
+          "  - match: [{ name: again, headers: { x: { exact: '1' } } }]",
+          "    route: [{ destination: { host: a } }]",
+          "  - route: [{ destination: { host: a } }]",
+          "  - route: [{ destination: { host: a } }]",
+        ].join("\n"),
+      ),
+    );
+    const out = validateConfig(objects).map((d) => [d.code, d.path, d.message]);
+    expect(out).toEqual([
+      [
+        "IST0131",
+        "spec.http[1].match[1]",
+        'VirtualService rule #1 match #1 is not used (duplicate/overlapping match in rule "api").',
+      ],
+      [
+        "IST0131",
+        "spec.http[2].match[0]",
+        'VirtualService rule #2 match "again" is not used (duplicate/overlapping match in rule "api").',
+      ],
+      ["IST0130", "spec.http[2]", "VirtualService rule #2 not used (all matches used by prior rules)."],
+      ["IST0130", "spec.http[4]", "VirtualService rule #4 not used (only the last rule can have no matches)."],
+      [
+        "IST0131",
+        "spec.http[1].match[0]",
+        'VirtualService rule #1 match #0 of prefix /api/v1 is not used (duplicate/overlapping match in rule #0 of prefix /api on "api").',
+      ],
+    ]);
+    expect(validateConfig(objects).every((d) => d.severity === "warning")).toBe(true);
+  });
+});
+
 describe("validateConfig: other kinds", () => {
   it("DestinationRule: duplicate subsets, empty traffic policy, maglev size, mutual TLS without certificates", () => {
     const out = check(
@@ -182,6 +228,26 @@ describe("validateConfig: other kinds", () => {
     expect(check(se("  hosts: [a.example.com]\n  addresses: [1.1.1.1]\n  endpoints: [{ address: 2.2.2.2 }]"))).toEqual([
       ["error", "spec.endpoints", "no endpoints should be provided for resolution type none"],
     ]);
+    expect(
+      check(
+        se(
+          "  hosts: ['*.example.com', b.example.com]\n  resolution: DYNAMIC_DNS\n  ports: [{ number: 80, name: tcp, protocol: TCP }]",
+        ),
+      ),
+    ).toEqual([
+      [
+        "warning",
+        "spec.ports[0]",
+        "addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled",
+      ],
+      ["error", "spec.hosts[1]", "host must be wildcarded for resolution mode DYNAMIC_DNS"],
+      [
+        "error",
+        "spec.ports[0].protocol",
+        "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS",
+      ],
+      ["error", "spec.ports", "multiple hosts provided with non-HTTP, non-TLS ports"],
+    ]);
   });
 
   it("Sidecar, WorkloadEntry and PeerAuthentication", () => {
@@ -239,5 +305,63 @@ describe("validateConfig: other kinds", () => {
       "http, tcp or tls must be provided in virtual service",
     ]);
     expect(() => validateConfig("nope" as never)).toThrow(/must be an array/);
+  });
+
+  it("AuthorizationPolicy and RequestAuthentication", () => {
+    const ap = (spec: string) =>
+      check(
+        `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: shop }\nspec:\n${spec}`,
+      );
+    expect(ap("  action: DENY")).toEqual([
+      [
+        "error",
+        "spec.rules",
+        "invalid policy p.shop: DENY action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request",
+      ],
+    ]);
+    expect(
+      ap(
+        [
+          "  action: DENY",
+          "  rules:",
+          "  - from: [{ source: { principals: [a], serviceAccounts: [b] } }]",
+          "    to: [{ operation: { ports: ['99999'], methods: [GET] } }]",
+          "    when: [{ key: request.auth.claims, values: [x] }, { key: 'destination.labels[app]', values: [y] }]",
+          "  - to: [{ operation: { methods: [GET] } }]",
+        ].join("\n"),
+      ),
+    ).toEqual([
+      [
+        "error",
+        "spec.rules[0].from[0].source",
+        "invalid policy p.shop: cannot set serviceAccounts with namespaces or principals, found at rule 0",
+      ],
+      ["error", "spec.rules[0].to[0].operation.ports", "invalid policy p.shop: bad port (99999): <nil>"],
+      [
+        "error",
+        "spec.rules[0].when[0]",
+        "invalid policy p.shop: invalid `value` for `key` request.auth.claims: bad key (request.auth.claims): should have format a[b]",
+      ],
+      [
+        "error",
+        "spec.rules[0].when[1]",
+        "invalid policy p.shop: invalid `value` for `key` destination.labels[app]: attribute destination.labels[app] is replaced by the workload selector",
+      ],
+      [
+        "warning",
+        "spec.rules[1]",
+        "configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port",
+      ],
+    ]);
+    expect(
+      check(
+        "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: { name: r }\nspec:\n  selector: { matchLabels: { app: a } }\n  targetRefs: [{ kind: Service, name: a }]\n  jwtRules: [{ audiences: [''], fromParams: [''] }]",
+      ),
+    ).toEqual([
+      ["error", "spec", "only one of targetRefs or workloadSelector can be set"],
+      ["error", "spec.jwtRules[0].audiences", "audience must be non-empty string"],
+      ["error", "spec.jwtRules[0]", "issuer or jwksUri must be non-empty string"],
+      ["error", "spec.jwtRules[0].fromParams[0]", "location query must be non-empty string"],
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import { crdSchemaTable } from "./crd-schemas.gen.js";
 import { validateDestinationRule } from "./destination-rule.js";
 import { validateGateway } from "./gateway.js";
 import type { Report } from "./report.js";
-import { validatePeerAuthentication } from "./security.js";
+import { validateAuthorizationPolicy, validatePeerAuthentication, validateRequestAuthentication } from "./security.js";
 import { validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup } from "./service-entry.js";
 import { validateSidecar } from "./sidecar.js";
 import { validateVirtualService } from "./virtual-service.js";
@@ -60,6 +60,26 @@ export function diagnosticAt(
   };
 }
 
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Names the Kubernetes API server accepts: a lowercase RFC 1123 subdomain, in a namespace that is a label. */
+function metadataProblems(object: AnyConfigObject): SchemaProblem[] {
+  const out: SchemaProblem[] = [];
+  const { name, namespace } = object.metadata;
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
+    out.push({
+      path: "metadata.name",
+      message: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+    });
+  if (object.kind !== "Namespace" && (namespace.length > 63 || !DNS_LABEL.test(namespace)))
+    out.push({
+      path: "metadata.namespace",
+      message: `Invalid value: ${JSON.stringify(namespace)}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
+    });
+  return out;
+}
+
 /** Validates one object; the diagnostics name its fields. */
 export function validateObject(object: AnyConfigObject): ConfigDiagnostic[] {
   const out: ConfigDiagnostic[] = [];
@@ -68,6 +88,7 @@ export function validateObject(object: AnyConfigObject): ConfigDiagnostic[] {
       out.push(diagnosticAt(object, "error", code, path, message)),
     warning: (path, message, code = SCHEMA_WARNING) => out.push(diagnosticAt(object, "warning", code, path, message)),
   };
+  for (const p of metadataProblems(object)) report.error(p.path, p.message, CRD_SCHEMA_ERROR);
   const annotations = object.metadata.annotations ?? {};
   if ("istio.io/dry-run" in annotations && object.kind !== "AuthorizationPolicy")
     report.error(
@@ -103,6 +124,12 @@ export function validateObject(object: AnyConfigObject): ConfigDiagnostic[] {
       break;
     case "PeerAuthentication":
       validatePeerAuthentication(spec as typeof object.spec, report);
+      break;
+    case "AuthorizationPolicy":
+      validateAuthorizationPolicy(spec as typeof object.spec, name, namespace, report);
+      break;
+    case "RequestAuthentication":
+      validateRequestAuthentication(spec as typeof object.spec, report);
       break;
     default:
       break;

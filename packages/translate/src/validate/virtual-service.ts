@@ -26,6 +26,7 @@ import {
   wildcardDomainProblem,
 } from "./names.js";
 import { checkDuration, dict, goFloat, list, type Report } from "./report.js";
+import { analyzeUnreachableRules } from "./unreachable-rules.js";
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
 const PSEUDO_HEADERS = new Set([":method", ":scheme", ":authority", ":path", ":status"]);
@@ -145,6 +146,7 @@ export function validateVirtualService(vs: VirtualService, namespace: string, re
     validateRouteDestinations(list(tcp.route), `${path}.route`, report);
   });
   validateExportTo(namespace, list(vs.exportTo), false, false, "spec.exportTo", report);
+  analyzeUnreachableRules(vs, report);
 }
 
 function problemTo(report: Report, path: string, problem: string | undefined): void {
