@@ -18,8 +18,9 @@ describe("xdskit validate / analyze", () => {
   it("passes Istio's Bookinfo samples (exit 0) and counts what it read", async () => {
     const c = capture();
     expect(await runCli(["validate", path.join(bookinfo, "networking")], c.io)).toBe(0);
-    expect(c.out()).toBe("");
-    expect(c.err()).toMatch(/^0 errors, 0 warnings in \d+ objects from 21 files\n$/);
+    // Istio's own samples validate; warnings (e.g. IST0130, a rule after a catch-all) do not fail the run.
+    for (const line of c.out().split("\n").filter(Boolean)) expect(line).toMatch(/:\d+:\d+: warning IST\d{4} /);
+    expect(c.err()).toMatch(/^0 errors, \d+ warnings? in \d+ objects from 21 files\n$/);
   });
 
   it("reports each problem at file:line with its code, and exits 1 on errors", async () => {
