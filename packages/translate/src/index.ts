@@ -77,6 +77,16 @@ export type {
 } from "./simulate/result.js";
 export { describeAction, explain, simulate } from "./simulate/simulate.js";
 export {
+  createTranslator,
+  type ProxyResourceKind,
+  type ProxyUpdate,
+  type ResourceChanges,
+  type TranslationUpdate,
+  type Translator,
+  type TranslatorChange,
+  type TranslatorOptions,
+} from "./translator.js";
+export {
   analyzeConfig,
   CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
   CONFLICTING_SIDECAR_WORKLOAD_SELECTORS,

@@ -297,7 +297,8 @@ export function localityGroups(endpoints: readonly ServiceEndpoint[]): NonNullab
     const list = groups.get(locality) ?? [];
     const [region = "", zone = "", subZone = ""] = locality.split("/");
     return {
-      ...(locality ? { locality: { region, zone, subZone } } : {}),
+      // Always present, even empty, as istiod writes it (gRPC clients reject endpoints without a locality).
+      locality: { region, zone, subZone },
       lbEndpoints: list.map((e) => ({
         endpoint: { address: socketAddress(e.address, e.port) },
         loadBalancingWeight: e.weight,
@@ -307,9 +308,9 @@ export function localityGroups(endpoints: readonly ServiceEndpoint[]): NonNullab
   });
 }
 
-/** The fixed clusters every sidecar gets. */
-export function fixedClusters(): Cluster[] {
-  return [
+/** The fixed clusters every sidecar gets (the same objects for every proxy and version). */
+export function fixedClusters(): readonly Cluster[] {
+  fixed ??= [
     {
       name: BLACKHOLE,
       type: Cluster_DiscoveryType.STATIC,
@@ -332,7 +333,9 @@ export function fixedClusters(): Cluster[] {
       circuitBreakers: { thresholds: [thresholdsOf(undefined)] },
     },
   ];
+  return fixed;
 }
+let fixed: readonly Cluster[] | undefined;
 
 /** `inbound|<port>||`: to the application, through the original destination or a fixed endpoint. */
 export function inboundCluster(port: number, endpoint?: { address: string; port: number }): Cluster {

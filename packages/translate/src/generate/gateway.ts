@@ -118,9 +118,11 @@ function buildGateway(mesh: Mesh, proxy: MeshProxy, gateways: readonly ConfigObj
     }
     if (chains.length === 0) continue;
     const listenPort = targetPortOf(mesh, proxy, port);
+    // Servers merged on one port share one listener; a server's `bind` picks its address.
+    const bind = servers.find((b) => b.server.bind)?.server.bind ?? "0.0.0.0";
     listeners.push({
-      name: `0.0.0.0_${listenPort}`,
-      address: socketAddress("0.0.0.0", listenPort),
+      name: `${bind}_${listenPort}`,
+      address: socketAddress(bind, listenPort),
       trafficDirection: TrafficDirection.OUTBOUND,
       ...(tlsInspector
         ? {

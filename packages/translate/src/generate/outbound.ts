@@ -16,6 +16,8 @@ type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 interface Memo {
   clusters: Map<string, { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] }>;
   routes: Map<string, RouteConfiguration>;
+  /** Virtual hosts of services without a VirtualService: `<namespace>|<port>|<host>|<g>`. */
+  defaultHosts: Map<string, VirtualHost>;
   views: Map<string, unknown>;
   sourceLabels?: boolean;
 }
@@ -24,10 +26,38 @@ const memos = new WeakMap<Mesh, Memo>();
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
-    memo = { clusters: new Map(), routes: new Map(), views: new Map() };
+    memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), views: new Map() };
     memos.set(mesh, memo);
   }
   return memo;
+}
+
+/**
+ * Carries the clusters and endpoints built for `from` over to `to` (a newer version of the same mesh),
+ * except those of `staleHosts`: what a change did not touch is not built again.
+ */
+export function inheritClusters(
+  to: Mesh,
+  from: Mesh,
+  staleHosts: ReadonlySet<string> | "all",
+  options: { endpointsOnly?: boolean } = {},
+): void {
+  if (staleHosts === "all") return;
+  const source = memos.get(from);
+  if (!source) return;
+  const target = memoOf(to);
+  for (const [key, entry] of source.clusters) {
+    const hostname = key.split("|")[1] ?? "";
+    if (!staleHosts.has(hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
+  }
+  for (const [key, vhost] of source.defaultHosts) {
+    const hostname = key.split("|")[2] ?? "";
+    if (!staleHosts.has(hostname) && !target.defaultHosts.has(key)) target.defaultHosts.set(key, vhost);
+  }
+  // Route configurations read services, VirtualServices and DestinationRules, never endpoints: a change of
+  // endpoints alone keeps every one of them.
+  if (options.endpointsOnly)
+    for (const [key, config] of source.routes) if (!target.routes.has(key)) target.routes.set(key, config);
 }
 
 /** Memoizes `build()` under `key` on the mesh: the same view gets the same object. */
@@ -186,8 +216,12 @@ export function sidecarVirtualHosts(
     for (const d of fresh) usedDomains.add(d);
     if (fresh.length > 0) hosts.push({ name, domains: fresh, routes: routes ?? [] });
   };
+  const byHostname = new Map(services.map((s) => [s.hostname, s]));
   for (const vs of virtualServices) {
-    const matched = services.filter((s) => !claimed.has(s) && vs.hosts.some((h) => hostMatches(h, s.hostname)));
+    // Exact hosts are looked up; only wildcard hosts scan the services.
+    const matched = vs.hosts.some((h) => h.includes("*"))
+      ? services.filter((s) => !claimed.has(s) && vs.hosts.some((h) => hostMatches(h, s.hostname)))
+      : vs.hosts.map((h) => byHostname.get(h)).filter((s): s is MeshService => s !== undefined && !claimed.has(s));
     const extraHosts = vs.hosts.filter((h) => !serviceHosts.has(h));
     // Off port 80, only VirtualServices that match a service on the port contribute (istiod does the same).
     if (matched.length === 0 && (port !== 80 || extraHosts.length === 0)) continue;
@@ -198,12 +232,29 @@ export function sidecarVirtualHosts(
     for (const s of matched)
       add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), routes);
   }
+  const defaults = memoOf(mesh).defaultHosts;
   for (const s of services) {
     if (claimed.has(s)) continue;
-    const cluster = `outbound|${port}||${s.hostname}`;
-    add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), [
-      defaultRoute(cluster, ctx.proxyless),
-    ]);
+    const name = `${s.hostname}:${port}`;
+    if (names.has(name)) continue;
+    // The same object for every view of the namespace, and across versions while the service is unchanged.
+    const key = `${ctx.namespace}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
+    let vhost = defaults.get(key);
+    if (!vhost) {
+      vhost = {
+        name,
+        domains: serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless),
+        routes: [defaultRoute(`outbound|${port}||${s.hostname}`, ctx.proxyless)],
+      };
+      defaults.set(key, vhost);
+    }
+    if ((vhost.domains ?? []).some((d) => usedDomains.has(d))) {
+      add(name, [...(vhost.domains ?? [])], vhost.routes);
+      continue;
+    }
+    names.add(name);
+    for (const d of vhost.domains ?? []) usedDomains.add(d);
+    hosts.push(vhost);
   }
   return hosts.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
 }

@@ -50,6 +50,8 @@ export interface RouteContext {
 }
 
 const ZERO = { seconds: 0, nanos: 0 };
+let defaultRetry: RouteAction["retryPolicy"];
+let defaultHashRetry: RouteAction["retryPolicy"];
 
 /** Envoy routes of one VirtualService for one listener port, or [] when no route applies to this proxy. */
 export function virtualServiceRoutes(ctx: RouteContext, vs: VirtualServiceEntry, port: number): Route[] {
@@ -353,6 +355,11 @@ function hashPolicyOf(
 
 /** Istio's default policy when unset; none when attempts is 0; integers in retryOn become status codes. */
 export function retryPolicy(in_: HTTPRetry | undefined, consistentHash: boolean): RouteAction["retryPolicy"] {
+  // The default policies are shared by every route that uses them (generated messages are never mutated).
+  if (!in_) {
+    const cached = consistentHash ? defaultHashRetry : defaultRetry;
+    if (cached) return cached;
+  }
   const out: NonNullable<RouteAction["retryPolicy"]> = {
     retryOn: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
     numRetries: 2,
@@ -366,7 +373,11 @@ export function retryPolicy(in_: HTTPRetry | undefined, consistentHash: boolean)
         typedConfig: packAny(TYPE.previousHosts, PreviousHostsPredicate, {}),
       },
     ];
-  if (!in_) return out;
+  if (!in_) {
+    if (consistentHash) defaultHashRetry = out;
+    else defaultRetry = out;
+    return out;
+  }
   if (!in_.attempts || in_.attempts <= 0) return undefined;
   out.numRetries = in_.attempts;
   if (in_.retryOn) {

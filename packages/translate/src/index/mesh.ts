@@ -13,7 +13,7 @@ import {
 } from "@xdskit/core/istio";
 import type { LoadResult } from "../config/loader.js";
 import { type AnyConfigObject, type ConfigKey, type ConfigObject, configKey } from "../config/model.js";
-import { buildRegistry, selects } from "../registry/build.js";
+import { buildRegistry, compareStrings, selects } from "../registry/build.js";
 import type { MeshService, Registry } from "../registry/model.js";
 import { hostMatches, isVisible, mostSpecificMatch, resolveHost } from "./hosts.js";
 
@@ -110,7 +110,7 @@ const olderFirst = (a: { metadata: ConfigObject["metadata"] }, b: { metadata: Co
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name);
+  return compareStrings(a.metadata.namespace, b.metadata.namespace) || compareStrings(a.metadata.name, b.metadata.name);
 };
 
 const meshCache = new WeakMap<object, Mesh>();

@@ -6,6 +6,11 @@ import { type AnyConfigObject, type ConfigKey, type ConfigObject, configKey } fr
 import type { MeshService, Registry, Resolution, ServiceEndpoint, ServicePort, Workload } from "./model.js";
 import { parseProtocol, protocolOfKubernetesPort } from "./protocol.js";
 
+/** Code-unit order: deterministic and much cheaper than localeCompare. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface RegistryOptions {
   /** The cluster's DNS suffix; default `cluster.local`. */
   readonly domainSuffix?: string;
@@ -22,7 +27,7 @@ export function selects(
 }
 
 const byName = <T extends { metadata: { namespace: string; name: string } }>(a: T, b: T) =>
-  a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name);
+  compareStrings(a.metadata.namespace, b.metadata.namespace) || compareStrings(a.metadata.name, b.metadata.name);
 
 interface Built {
   service: MeshService;
@@ -81,6 +86,18 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
   ];
 
   const built: Built[] = [];
+  // Selectors only pick workloads of their own namespace: index them by namespace once.
+  const byNamespace = <T extends { metadata: { namespace: string } }>(list: readonly T[]) => {
+    const map = new Map<string, T[]>();
+    for (const item of list) {
+      const group = map.get(item.metadata.namespace);
+      if (group) group.push(item);
+      else map.set(item.metadata.namespace, [item]);
+    }
+    return map;
+  };
+  const podsIn = byNamespace(pods);
+  const entriesIn = byNamespace(workloadEntries);
 
   // WorkloadEntries (and Pods) a selector picks in a namespace, as endpoints of one service port.
   const selectedEndpoints = (
@@ -92,9 +109,8 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
   ): ServiceEndpoint[] => {
     const out: ServiceEndpoint[] = [];
     if (includePods)
-      for (const pod of pods) {
-        if (pod.metadata.namespace !== namespace || !pod.spec.podIP || !selects(selector, pod.metadata.labels))
-          continue;
+      for (const pod of podsIn.get(namespace) ?? []) {
+        if (!pod.spec.podIP || !selects(selector, pod.metadata.labels)) continue;
         const target = resolveTargetPort(port, containerPorts(pod.spec.containers));
         if (target === undefined) continue;
         inputs.push(configKey(pod));
@@ -109,9 +125,9 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
           workload: configKey(pod),
         });
       }
-    for (const entry of workloadEntries) {
+    for (const entry of entriesIn.get(namespace) ?? []) {
       const labels = { ...entry.metadata.labels, ...(entry.spec.labels ?? {}) };
-      if (entry.metadata.namespace !== namespace || !entry.spec.address || !selects(selector, labels)) continue;
+      if (!entry.spec.address || !selects(selector, labels)) continue;
       inputs.push(configKey(entry));
       out.push({
         address: entry.spec.address,
@@ -253,9 +269,9 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
 
   built.sort(
     (a, b) =>
-      a.service.hostname.localeCompare(b.service.hostname) ||
-      a.service.namespace.localeCompare(b.service.namespace) ||
-      a.service.source.localeCompare(b.service.source),
+      compareStrings(a.service.hostname, b.service.hostname) ||
+      compareStrings(a.service.namespace, b.service.namespace) ||
+      compareStrings(a.service.source, b.service.source),
   );
   const services = built.map((b) => b.service);
   const byHostname = new Map<string, MeshService[]>();
@@ -272,6 +288,12 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
     if (!workloadIndex.has(key)) workloadIndex.set(key, w);
   }
   const servicesOfCache = new Map<Workload, MeshService[]>();
+  const servicesIn = new Map<string, MeshService[]>();
+  for (const service of services) {
+    const group = servicesIn.get(service.namespace);
+    if (group) group.push(service);
+    else servicesIn.set(service.namespace, [service]);
+  }
   const sourceObjects = new Map<ConfigKey, AnyConfigObject>(
     objects.filter((o) => o.kind === "Service" || o.kind === "ServiceEntry").map((o) => [configKey(o), o]),
   );
@@ -285,8 +307,8 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
     servicesOf(workload) {
       let found = servicesOfCache.get(workload);
       if (!found) {
-        found = services.filter((service) => {
-          if (service.namespace !== workload.namespace && service.registry === "Kubernetes") return false;
+        // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector).
+        found = (servicesIn.get(workload.namespace) ?? []).filter((service) => {
           const svcObject = sourceObjects.get(service.source);
           if (svcObject?.kind === "Service") {
             const selector = svcObject.spec.selector;
@@ -393,5 +415,5 @@ function sortEndpoints(list: ServiceEndpoint[]): ServiceEndpoint[] {
       seen.add(key);
       return true;
     })
-    .sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
+    .sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
 }

@@ -1,0 +1,403 @@
+// The incremental front of translate: configuration changes in; which connected proxies' resources changed
+// (per kind, per name) out. An index from what each proxy's view depends on (service hosts, its namespace's
+// Sidecar, its workload, gateways) to the proxies finds the affected ones; only their views are generated
+// again, against a new Mesh that inherits every cluster the change did not touch.
+import { type Node, prepareResource, type ResourceKind, resourceTypes, XdsKitError } from "@xdskit/core";
+import type { AnyConfigObject, ConfigKey } from "./config/model.js";
+import { configKey } from "./config/model.js";
+import { generate } from "./generate/generate.js";
+import { inheritClusters, visibleServices } from "./generate/outbound.js";
+import { type MeshProxy, proxyOf } from "./generate/proxy.js";
+import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
+import { hostMatches, resolveHost } from "./index/hosts.js";
+import { buildMesh, type Mesh, type MeshOptions } from "./index/mesh.js";
+
+/** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
+export type TranslatorChange =
+  | { readonly op: "add" | "update"; readonly object: AnyConfigObject }
+  | { readonly op: "delete"; readonly object?: AnyConfigObject; readonly key?: ConfigKey };
+
+export type ProxyResourceKind = (typeof PROXY_RESOURCE_KINDS)[number];
+
+/** What changed for one proxy, by kind: names added or modified, and names removed. */
+export type ResourceChanges = Partial<
+  Record<ProxyResourceKind, { readonly updated: readonly string[]; readonly removed: readonly string[] }>
+>;
+
+export interface ProxyUpdate {
+  /** The proxy's complete resources now (hand them to createSnapshot). */
+  readonly resources: ProxyResources;
+  readonly changes: ResourceChanges;
+}
+
+export interface TranslationUpdate {
+  /** Proxies whose resources changed, by id. Proxies not listed keep what they have. */
+  readonly proxies: ReadonlyMap<string, ProxyUpdate>;
+  /** How much work the change took: proxies whose view was looked at, and distinct views generated. */
+  readonly affectedProxies: number;
+  readonly generatedViews: number;
+}
+
+/** Options of {@link createTranslator}. */
+export interface TranslatorOptions {
+  /** The configuration to start from; default none. */
+  readonly objects?: readonly AnyConfigObject[];
+  /** Mesh-wide settings (domain suffix, root namespace, outbound traffic policy); defaults as in buildMesh. */
+  readonly mesh?: MeshOptions;
+}
+
+export interface Translator {
+  /** The mesh of the current configuration. */
+  readonly mesh: Mesh;
+  /** Connected proxies by id. */
+  readonly proxies: ReadonlyMap<string, MeshProxy>;
+  /** Starts translating for a proxy (a workload `namespace/name` or an Envoy Node); returns its resources. */
+  connect(id: string, who: string | Node): ProxyResources;
+  disconnect(id: string): void;
+  resourcesOf(id: string): ProxyResources | undefined;
+  /** Applies changes; answers which proxies' resources changed and how. */
+  apply(changes: readonly TranslatorChange[]): TranslationUpdate;
+}
+
+interface Connected {
+  who: string | Node;
+  proxy: MeshProxy;
+  resources: ProxyResources;
+  tokens: Tokens;
+}
+
+/** What a proxy's view depends on: tokens shared by its view, and its own workload. */
+interface Tokens {
+  readonly shared: readonly string[];
+  readonly workload?: string;
+}
+
+const ALL = "all";
+/** Kinds that only feed endpoints (and workload identity), never services or routes. */
+const ENDPOINT_KINDS = new Set(["Pod", "Endpoints", "EndpointSlice", "WorkloadEntry", "Deployment"]);
+
+/** Same services (hosts, ports, VIPs) in both versions: routes built for one hold for the other. */
+function sameServices(before: Mesh, after: Mesh): boolean {
+  const a = before.registry.services;
+  const b = after.registry.services;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (!x || !y || x.hostname !== y.hostname || x.namespace !== y.namespace) return false;
+    if (x.addresses.join() !== y.addresses.join()) return false;
+    if (x.ports.map((p) => `${p.port}/${p.protocol}`).join() !== y.ports.map((p) => `${p.port}/${p.protocol}`).join())
+      return false;
+  }
+  return true;
+}
+
+export function createTranslator(options: TranslatorOptions = {}): Translator {
+  if (options === null || typeof options !== "object")
+    throw new XdsKitError("INVALID_ARGUMENT", "createTranslator: options must be an object");
+  const objects = new Map<ConfigKey, AnyConfigObject>();
+  for (const object of options.objects ?? []) objects.set(configKey(object), object);
+  let mesh = buildMesh([...objects.values()], options.mesh ?? {});
+  const connected = new Map<string, Connected>();
+  const proxies = new Map<string, MeshProxy>();
+  // Dependencies are indexed per view, not per proxy: the proxies of one view share one token list (an
+  // array per view and mesh version), so connecting or re-indexing a proxy costs O(1), not O(tokens).
+  const members = new Map<readonly string[], Set<string>>(); // token list → proxy ids
+  const byToken = new Map<string, Set<readonly string[]>>(); // token → token lists holding it
+  const byWorkload = new Map<string, Set<string>>(); // workload token → proxy ids
+
+  const index = (id: string, tokens: Tokens) => {
+    let ids = members.get(tokens.shared);
+    if (!ids) {
+      ids = new Set();
+      members.set(tokens.shared, ids);
+      for (const token of tokens.shared) {
+        let lists = byToken.get(token);
+        if (!lists) {
+          lists = new Set();
+          byToken.set(token, lists);
+        }
+        lists.add(tokens.shared);
+      }
+    }
+    ids.add(id);
+    if (tokens.workload) {
+      let set = byWorkload.get(tokens.workload);
+      if (!set) {
+        set = new Set();
+        byWorkload.set(tokens.workload, set);
+      }
+      set.add(id);
+    }
+  };
+  const unindex = (id: string, tokens: Tokens) => {
+    const ids = members.get(tokens.shared);
+    ids?.delete(id);
+    if (ids && ids.size === 0) {
+      members.delete(tokens.shared);
+      for (const token of tokens.shared) byToken.get(token)?.delete(tokens.shared);
+    }
+    if (tokens.workload) byWorkload.get(tokens.workload)?.delete(id);
+  };
+  const dependentsOf = (token: string, into: Set<string>) => {
+    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) into.add(id);
+    for (const id of byWorkload.get(token) ?? []) into.add(id);
+  };
+
+  const identify = (who: string | Node, previous?: MeshProxy): MeshProxy => {
+    try {
+      return proxyOf(mesh, who);
+    } catch (error) {
+      if (previous) return { ...previous, workload: undefined } as MeshProxy; // its workload is gone: keep the identity
+      throw error;
+    }
+  };
+
+  const tokensCache = new WeakMap<Mesh, Map<string, string[]>>();
+  const tokensOf = (proxy: MeshProxy): Tokens => {
+    const scope = mesh.sidecarScope(proxy.namespace, proxy.labels);
+    let perMesh = tokensCache.get(mesh);
+    if (!perMesh) {
+      perMesh = new Map();
+      tokensCache.set(mesh, perMesh);
+    }
+    const key = `${proxy.type}|${proxy.namespace}|${scope.key}`;
+    let shared = perMesh.get(key);
+    if (!shared) {
+      const services =
+        proxy.type === "router"
+          ? mesh.servicesVisibleTo(proxy.namespace)
+          : visibleServices(mesh, proxy.namespace, scope);
+      shared = [
+        ALL,
+        `ns:${proxy.namespace}`,
+        ...new Set(services.map((s) => `host:${s.hostname}`)),
+        ...new Set(scope.egress.flatMap((e) => e.hosts.map((h) => `ns-services:${h.namespace}`))),
+      ];
+      if (proxy.type === "router") shared.push("gateways", "ns-services:*");
+      perMesh.set(key, shared);
+    }
+    return { shared, ...(proxy.workload ? { workload: `workload:${proxy.workload.key}` } : {}) };
+  };
+
+  return {
+    get mesh() {
+      return mesh;
+    },
+    proxies,
+    connect(id, who) {
+      if (typeof id !== "string" || !id)
+        throw new XdsKitError("INVALID_ARGUMENT", "connect: id must be a non-empty string");
+      const old = connected.get(id);
+      if (old) unindex(id, old.tokens);
+      const proxy = identify(who);
+      const resources = generate(mesh, proxy);
+      const tokens = tokensOf(proxy);
+      connected.set(id, { who, proxy, resources, tokens });
+      proxies.set(id, proxy);
+      index(id, tokens);
+      return resources;
+    },
+    disconnect(id) {
+      const old = connected.get(id);
+      if (!old) return;
+      unindex(id, old.tokens);
+      connected.delete(id);
+      proxies.delete(id);
+    },
+    resourcesOf: (id) => connected.get(id)?.resources,
+    apply(changes) {
+      if (!Array.isArray(changes)) throw new XdsKitError("INVALID_ARGUMENT", "apply: changes must be an array");
+      const before = mesh;
+      const touched: Array<{ old?: AnyConfigObject; next?: AnyConfigObject }> = [];
+      for (const [i, change] of changes.entries()) {
+        const key = change?.object ? configKey(change.object) : change?.key;
+        if (!change || !key || !["add", "update", "delete"].includes(change.op))
+          throw new XdsKitError(
+            "INVALID_ARGUMENT",
+            `apply: changes[${i}] must be { op: add|update|delete, object } or { op: "delete", key }`,
+          );
+        const old = objects.get(key);
+        if (change.op === "delete") objects.delete(key);
+        else objects.set(key, change.object as AnyConfigObject);
+        touched.push({ old, next: change.op === "delete" ? undefined : change.object });
+      }
+      mesh = buildMesh([...objects.values()], options.mesh ?? {});
+      const tokens = affectedTokens(before, mesh, touched);
+      const staleHosts = tokens.has(ALL)
+        ? "all"
+        : new Set([...tokens].filter((t) => t.startsWith("host:")).map((t) => t.slice(5)));
+      const endpointsOnly =
+        touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
+        sameServices(before, mesh);
+      inheritClusters(mesh, before, staleHosts, { endpointsOnly });
+
+      const affected = new Set<string>();
+      for (const token of tokens) dependentsOf(token, affected);
+      const updates = new Map<string, ProxyUpdate>();
+      const views = new Set<ProxyResources>();
+      for (const id of affected) {
+        const entry = connected.get(id);
+        if (!entry) continue;
+        unindex(id, entry.tokens);
+        const proxy = identify(entry.who, entry.proxy);
+        const resources = generate(mesh, proxy);
+        views.add(resources);
+        const nextTokens = tokensOf(proxy);
+        index(id, nextTokens);
+        const diff = diffResources(entry.resources, resources);
+        connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens });
+        proxies.set(id, proxy);
+        if (Object.keys(diff).length > 0) updates.set(id, { resources, changes: diff });
+      }
+      return { proxies: updates, affectedProxies: affected.size, generatedViews: views.size };
+    },
+  };
+}
+
+/** The dependency tokens a set of changes touches, looked up in the mesh before and after. */
+function affectedTokens(
+  before: Mesh,
+  after: Mesh,
+  touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
+): Set<string> {
+  const tokens = new Set<string>();
+  const hostsOfInput = (mesh: Mesh, key: ConfigKey) => hostsByInput(mesh).get(key) ?? [];
+  const matchingHosts = (mesh: Mesh, pattern: string) =>
+    pattern.includes("*")
+      ? mesh.registry.services.filter((s) => hostMatches(pattern, s.hostname)).map((s) => s.hostname)
+      : [pattern];
+  for (const { old, next } of touched) {
+    for (const object of [old, next]) {
+      if (!object) continue;
+      const key = configKey(object);
+      const domain = after.options.domainSuffix;
+      switch (object.kind) {
+        case "Service":
+        case "ServiceEntry": {
+          const hosts = new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)]);
+          for (const h of hosts) tokens.add(`host:${h}`);
+          if (!old || !next || hostsChanged(before, after, key)) {
+            tokens.add(`ns-services:${object.metadata.namespace}`);
+            tokens.add("ns-services:*");
+          }
+          break;
+        }
+        case "Endpoints":
+        case "EndpointSlice":
+        case "Pod":
+        case "WorkloadEntry":
+        case "Deployment":
+          for (const h of new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)])) tokens.add(`host:${h}`);
+          tokens.add(`workload:${key}`);
+          break;
+        case "VirtualService": {
+          const spec = object.spec;
+          if ((spec.hosts ?? []).length === 0 || (spec.gateways ?? []).some((g) => g !== "mesh"))
+            tokens.add("gateways");
+          if ((spec.hosts ?? []).length === 0) tokens.add("all"); // a delegate: its roots are anywhere
+          for (const raw of spec.hosts ?? []) {
+            const host = resolveHost(raw, object.metadata.namespace, domain);
+            const known = matchingHosts(after, host).filter((h) => after.registry.byHostname.has(h));
+            if (known.length === 0) tokens.add("all"); // a host that is no service shows up as a virtual host anywhere
+            for (const h of known) tokens.add(`host:${h}`);
+          }
+          break;
+        }
+        case "DestinationRule": {
+          const host = resolveHost(object.spec.host ?? "", object.metadata.namespace, domain);
+          for (const h of matchingHosts(after, host)) tokens.add(`host:${h}`);
+          break;
+        }
+        case "Sidecar":
+          tokens.add(
+            object.metadata.namespace === after.options.rootNamespace ? "all" : `ns:${object.metadata.namespace}`,
+          );
+          break;
+        case "Gateway":
+          tokens.add("gateways");
+          break;
+        default:
+          break; // Namespaces, ServiceAccounts and security kinds do not change what is generated yet
+      }
+    }
+  }
+  return tokens;
+}
+
+const inputIndexes = new WeakMap<Mesh, Map<ConfigKey, string[]>>();
+/** Config key → hosts of the services computed from it (built once per mesh version). */
+function hostsByInput(mesh: Mesh): Map<ConfigKey, string[]> {
+  let index = inputIndexes.get(mesh);
+  if (!index) {
+    index = new Map();
+    for (const [service, inputs] of mesh.registry.inputsOf)
+      for (const key of inputs) {
+        const hosts = index.get(key);
+        if (hosts) hosts.push(service.hostname);
+        else index.set(key, [service.hostname]);
+      }
+    inputIndexes.set(mesh, index);
+  }
+  return index;
+}
+
+function hostsChanged(before: Mesh, after: Mesh, key: ConfigKey): boolean {
+  const hosts = (mesh: Mesh) =>
+    mesh.registry.services
+      .filter((s) => s.source === key)
+      .map((s) => s.hostname)
+      .join(",");
+  return hosts(before) !== hosts(after);
+}
+
+const versions = new WeakMap<object, string>();
+function versionOf(kind: ResourceKind, resource: object): string {
+  let version = versions.get(resource);
+  if (version === undefined) {
+    version = prepareResource(resourceTypes[kind] as never, resource as never).version;
+    versions.set(resource, version);
+  }
+  return version;
+}
+
+// Proxies that share a view share its before/after objects: their difference is computed once.
+const diffs = new WeakMap<ProxyResources, WeakMap<ProxyResources, ResourceChanges>>();
+function diffResources(before: ProxyResources, after: ProxyResources): ResourceChanges {
+  let byAfter = diffs.get(before);
+  if (!byAfter) {
+    byAfter = new WeakMap();
+    diffs.set(before, byAfter);
+  }
+  let diff = byAfter.get(after);
+  if (!diff) {
+    diff = computeDiff(before, after);
+    byAfter.set(after, diff);
+  }
+  return diff;
+}
+
+/** Names added or modified, and removed, per kind; identical objects are skipped without encoding. */
+function computeDiff(before: ProxyResources, after: ProxyResources): ResourceChanges {
+  const out: Record<string, { updated: string[]; removed: string[] }> = {};
+  if (before === after) return out;
+  for (const kind of PROXY_RESOURCE_KINDS) {
+    const a = before[kind] as ReadonlyArray<{ name?: string; clusterName?: string }>;
+    const b = after[kind] as ReadonlyArray<{ name?: string; clusterName?: string }>;
+    if (a === b) continue;
+    const nameOf = (r: { name?: string; clusterName?: string }) => r.name ?? r.clusterName ?? "";
+    const old = new Map(a.map((r) => [nameOf(r), r]));
+    const updated: string[] = [];
+    const seen = new Set<string>();
+    for (const r of b) {
+      const name = nameOf(r);
+      seen.add(name);
+      const prev = old.get(name);
+      if (prev === r) continue;
+      if (!prev || versionOf(kind, prev) !== versionOf(kind, r)) updated.push(name);
+    }
+    const removed = [...old.keys()].filter((n) => !seen.has(n));
+    if (updated.length > 0 || removed.length > 0) out[kind] = { updated, removed };
+  }
+  return out as ResourceChanges;
+}
