@@ -227,8 +227,10 @@ function runGo(binary: string, port: number, rootPath: string, count: number, in
     p50Ms: number;
     p99Ms: number;
     failures?: number;
+    errors?: string[];
   };
-  if (result.failures) throw new Error(`go client: ${result.failures} failures`);
+  if (result.failures)
+    throw new Error(`go client: ${result.failures} failures, e.g. ${(result.errors ?? []).join("; ")}${run.stderr}`);
   return { perSecond: result.perSecond, seconds: result.seconds, p50: result.p50Ms, p99: result.p99Ms };
 }
 
