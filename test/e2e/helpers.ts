@@ -187,12 +187,21 @@ export function edsClusterVia(name: string, transport: XdsTransport): Cluster {
   };
 }
 
-/** An HTTP listener on 127.0.0.1:0 whose route configuration `routeName` comes over `transport` (RDS). */
-export function httpListenerVia(name: string, routeName: string, transport: XdsTransport): Listener {
+/**
+ * An HTTP listener on 127.0.0.1:0 whose route configuration `routeName` comes over `transport` (RDS);
+ * `options` override fields of its connection manager.
+ */
+export function httpListenerVia(
+  name: string,
+  routeName: string,
+  transport: XdsTransport,
+  options: Partial<HttpConnectionManager> = {},
+): Listener {
   const hcm = HttpConnectionManager.fromPartial({
     statPrefix: name,
     rds: { configSource: configSourceFor(transport), routeConfigName: routeName },
     httpFilters: [routerFilter()],
+    ...options,
   });
   return {
     name,

@@ -20,7 +20,7 @@ import { HCM_TYPE, routerFilter, socketAddress } from "../harness/envoy-config.j
 import { freePort } from "../harness/ports.js";
 import { createTestPki, type TestPki } from "../harness/test-pki.js";
 import { type HttpUpstream, type HttpUpstreamReply, startHttpUpstream } from "../harness/upstreams.js";
-import { configSourceFor, edsClusterVia, endpointsOf, envoyBootstrap, startXds, type XdsUnderTest } from "./helpers.js";
+import { edsClusterVia, endpointsOf, envoyBootstrap, httpListenerVia, startXds, type XdsUnderTest } from "./helpers.js";
 import {
   type ChainCriteria,
   type ChainProbe,
@@ -54,26 +54,7 @@ interface Observed {
 
 /** An HTTP listener on 127.0.0.1:0 routing with RDS `ROUTE` over ADS. */
 function httpListener(name: string, options: Partial<HttpConnectionManager>): Listener {
-  const hcm = HttpConnectionManager.fromPartial({
-    statPrefix: name,
-    rds: { configSource: configSourceFor("ads-sotw"), routeConfigName: ROUTE },
-    httpFilters: [routerFilter()],
-    ...options,
-  });
-  return {
-    name,
-    address: socketAddress("127.0.0.1", 0),
-    filterChains: [
-      {
-        filters: [
-          {
-            name: "envoy.filters.network.http_connection_manager",
-            typedConfig: packAny(HCM_TYPE, HttpConnectionManager, hcm),
-          },
-        ],
-      },
-    ],
-  };
+  return httpListenerVia(name, ROUTE, "ads-sotw", options);
 }
 
 const TLS_INSPECTOR = "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector";
