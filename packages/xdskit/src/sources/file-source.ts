@@ -145,6 +145,14 @@ export function createFileSource(options: FileSourceOptions): ConfigSource {
       if (unsettled) schedule();
     };
 
+    // A change seen while a scan ran is scanned again once that scan ends.
+    const scanEnded = () => {
+      scanning = undefined;
+      if (again && !closed) {
+        again = false;
+        schedule();
+      }
+    };
     const runScan = () => {
       timer = undefined;
       if (closed) return;
@@ -154,13 +162,7 @@ export function createFileSource(options: FileSourceOptions): ConfigSource {
       }
       scanning = scan(false)
         .catch((error: unknown) => subscriber.error(error))
-        .finally(() => {
-          scanning = undefined;
-          if (again && !closed) {
-            again = false;
-            schedule();
-          }
-        });
+        .finally(scanEnded);
     };
     const schedule = () => {
       if (closed) return;
@@ -192,13 +194,7 @@ export function createFileSource(options: FileSourceOptions): ConfigSource {
       await scanning;
     })()
       .catch((error: unknown) => subscriber.error(error))
-      .finally(() => {
-        scanning = undefined;
-        if (again && !closed) {
-          again = false;
-          schedule();
-        }
-      });
+      .finally(scanEnded);
 
     return () => {
       closed = true;
