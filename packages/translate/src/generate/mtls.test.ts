@@ -183,6 +183,42 @@ spec: { hosts: [api.example.com], location: MESH_EXTERNAL, resolution: DNS, port
     expect(() => meshOf("", { sdsConfig: "file" as never })).toThrow(/options\.sdsConfig/);
   });
 
+  it("HTTP/2 ports add h2 to the ALPNs; passthrough services get the mTLS socket only when every endpoint has a sidecar", () => {
+    const services = (dbLabels: string) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: grpc, namespace: default }
+spec: { hosts: [grpc.default.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, ports: [{ number: 7070, name: grpc, protocol: GRPC }], endpoints: [{ address: 10.1.0.1 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db, namespace: default }
+spec: { hosts: [db.default.svc.cluster.local], location: MESH_INTERNAL, resolution: NONE, ports: [{ number: 5432, name: tcp, protocol: TCP }], workloadSelector: { labels: { app: db } } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: db-1, namespace: default }
+spec: { address: 10.2.0.1, labels: { app: db, security.istio.io/tlsMode: istio } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: db-2, namespace: default }
+spec: { address: 10.2.0.2, labels: { app: db${dbLabels} } }`;
+    const allSidecars = productpage(services(", security.istio.io/tlsMode: istio"));
+    const grpc = cluster(allSidecars, "outbound|7070||grpc.default.svc.cluster.local");
+    expect(upstream(grpc.transportSocketMatches?.[0]?.transportSocket).commonTlsContext?.alpnProtocols).toEqual([
+      "istio-peer-exchange",
+      "istio",
+      "h2",
+    ]);
+    const db = cluster(allSidecars, "outbound|5432||db.default.svc.cluster.local");
+    expect(db.type).toBe(4); // ORIGINAL_DST: no endpoint metadata to match on
+    expect(db.transportSocketMatches ?? []).toEqual([]);
+    expect(upstream(db.transportSocket).sni).toBe("outbound_.5432_._.db.default.svc.cluster.local");
+    const mixed = cluster(productpage(services("")), "outbound|5432||db.default.svc.cluster.local");
+    expect(mixed.transportSocket).toBeUndefined();
+  });
+
   it("proxyless gRPC clients get no mesh mTLS", () => {
     const mesh = meshOf(REVIEWS_ISTIO_MUTUAL("{ mode: ISTIO_MUTUAL }"));
     const proxy = proxyOf(mesh, { id: "grpc-client", metadata: { NAMESPACE: "default", GENERATOR: "grpc" } });
