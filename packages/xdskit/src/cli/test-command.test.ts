@@ -57,7 +57,7 @@ describe("xdskit test", () => {
     expect(await runCli(["test", mesh, "-t", failing, "-q"], c.io)).toBe(1);
     expect(c.out()).toContain(
       [
-        "FAIL  " + failing + ": bots on /cart get the fault",
+        `FAIL  ${failing}: bots on /cart get the fault`,
         "      GET http://shop.example/cart [x-request-class: bot]",
         "        fault:",
         '          expected {"abort":{"httpStatus":403,"percentage":{"value":100}}}',
