@@ -43,13 +43,13 @@ describe("xdskit test", () => {
     expect(c.out()).toMatch(/^PASS {2}.*shop-istio-config-validator\.yml \(document 2\): Bot traffic is refused/m);
     expect(c.out()).toMatch(/^PASS {2}.*shop-router-check\.json: home redirects$/m);
     expect(c.out()).toMatch(/^PASS {2}.*shop\.routes\.yaml: bots are refused$/m);
-    expect(c.out()).toMatch(/^19 passed, 0 failed, 0 errors \(\d+ requests\)$/m);
+    expect(c.out()).toMatch(/^21 passed, 0 failed, 0 errors \(\d+ requests\)$/m);
     expect(c.err()).toMatch(
-      /^xdskit test: 19 test cases against router~127\.0\.0\.1~istio-ingressgateway\.istio-system~/,
+      /^xdskit test: 21 test cases against router~127\.0\.0\.1~istio-ingressgateway\.istio-system~/,
     );
     const xml = fs.readFileSync(junit, "utf8");
     expect(xml.match(/<testsuite /g)).toHaveLength(4);
-    expect(xml).toMatch(/<testsuites name="xdskit test" tests="19" failures="0" errors="0"/);
+    expect(xml).toMatch(/<testsuites name="xdskit test" tests="21" failures="0" errors="0"/);
   });
 
   it("fails with a readable diff (expected, actual, the route that matched and why), exit 1", async () => {
@@ -86,13 +86,13 @@ describe("xdskit test", () => {
   });
 
   it("--fail-under fails a passing run whose route coverage is too low", async () => {
-    const routes = path.join(tests, "shop.routes.yaml");
+    const routes = path.join(tests, "shop-istio-config-validator.yml");
     const ok = capture();
-    expect(await runCli(["test", mesh, "-t", routes, "--fail-under", "40"], ok.io)).toBe(0);
+    expect(await runCli(["test", mesh, "-t", routes, "--fail-under", "50"], ok.io)).toBe(0);
     const low = capture();
-    expect(await runCli(["test", mesh, "-t", routes, "--fail-under", "50"], low.io)).toBe(1);
-    expect(low.out()).toMatch(/^route coverage: 7 of 16 routes \(43\.8%\)/m);
-    expect(low.err()).toMatch(/route coverage 43\.8% is under --fail-under 50%\n$/);
+    expect(await runCli(["test", mesh, "-t", routes, "--fail-under", "60"], low.io)).toBe(1);
+    expect(low.out()).toMatch(/^route coverage: 8 of 16 routes \(50\.0%\)/m);
+    expect(low.err()).toMatch(/route coverage 50\.0% is under --fail-under 60%\n$/);
   });
 
   it("tests a sidecar's view with --proxy and --address, like simulate", async () => {
