@@ -113,6 +113,10 @@ export function addTestCommand(program: Command, io: CliIo, examples: (...lines:
       }
       if (flags.output === "text")
         io.stderr(`xdskit test: ${cases.length} test cases against ${target.proxy} (${target.why})\n`);
+      if ((target.resources.routes ?? []).length === 0)
+        warn(
+          `${target.proxy} has no HTTP route configuration: a sidecar gets one per port of the services (Service, ServiceEntry) in the config, a gateway per Gateway server`,
+        );
 
       const run = runRouteTests(cases, target.resources, {
         ...(flags.address !== undefined ? { address: flags.address } : {}),

@@ -49,6 +49,7 @@ function canonical(object: Json): Json {
 }
 
 export function isEnvoyTests(doc: unknown): boolean {
+  if (isObject(doc) && "runtime" in doc && "tests" in doc) return true;
   const tests = Array.isArray(doc) ? doc : isObject(doc) ? doc.tests : undefined;
   return Array.isArray(tests) && tests.some((t) => isObject(t) && ("test_name" in t || "testName" in t));
 }

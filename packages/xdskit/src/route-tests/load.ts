@@ -9,7 +9,7 @@ import { isXdskitTests, parseXdskitTests } from "./xdskit-format.js";
 /** Parses the text of one test file; `warn` receives fields a format tolerates but xdskit ignores. */
 export function parseRouteTestFile(file: string, text: string, warn: (text: string) => void): RouteTestCase[] {
   const out: RouteTestCase[] = [];
-  const docs = parseAllDocuments(text, { prettyErrors: false });
+  const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) return out; // an empty stream
   for (const [d, doc] of docs.entries()) {
     const where = docs.length > 1 ? `${file} (document ${d + 1})` : file;

@@ -233,6 +233,13 @@ function targeted(
   return onPort.length === 1 ? { ...request, port, listener: onPort[0]?.name ?? "" } : { ...request, port };
 }
 
+/** The trace without the filter chain matcher's every step (the chain chosen is kept). */
+function withShortTrace(result: SimulationResult): SimulationResult {
+  const chains = result.trace.filter((line) => line.stage === "filter-chain");
+  const last = chains[chains.length - 1];
+  return { ...result, trace: result.trace.filter((line) => line.stage !== "filter-chain" || line === last) };
+}
+
 function routeLabel(result: SimulationResult): string | undefined {
   if (!result.route) return undefined;
   return result.route.name ? result.route.name : `#${result.route.index}`;
@@ -291,7 +298,7 @@ export function runRouteTests(
           ...(route !== undefined ? { route } : {}),
         },
         action: describeAction(result.action),
-        ...(passed ? {} : { trace: explain(result) }),
+        ...(passed ? {} : { trace: explain(withShortTrace(result)) }),
       });
     }
     const status = requests.some((r) => r.error !== undefined)
