@@ -3,7 +3,7 @@
 import { XdsKitError } from "@xdskit/core";
 import { Command, CommanderError } from "commander";
 import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
-import { describeExit, startSidecarAgent } from "../agent/sidecar-agent.js";
+import { describeExit, startSidecarAgent, writeXdsTlsSecretFiles } from "../agent/sidecar-agent.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
@@ -53,7 +53,11 @@ export function createProgram(io: CliIo): Command {
     )
     .action((flags: Record<string, unknown>) => {
       const workload = workloadOf(flags);
+      if (flags.grpc && workload.xdsTls)
+        throw new CliError("--xds-tls-dir is for Envoy; a gRPC bootstrap connects to the control plane in plaintext");
       const bootstrap = flags.grpc ? grpcBootstrap(workload) : workloadBootstrap(workload);
+      // The mTLS bootstrap reads its certificate through two SDS files next to the certificates.
+      if (workload.xdsTls) writeXdsTlsSecretFiles(workload.xdsTls.certificateDir);
       io.stdout(`${JSON.stringify(bootstrap, null, 2)}\n`);
     });
 
