@@ -7,6 +7,7 @@ import { describeExit, startSidecarAgent } from "../agent/sidecar-agent.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
+import { addDemoCommands } from "./demo-commands.js";
 import { addMeshCommands } from "./mesh-commands.js";
 import { addServeCommand } from "./serve-command.js";
 import { addValidateCommands } from "./validate-command.js";
@@ -135,6 +136,7 @@ export function createProgram(io: CliIo): Command {
   addValidateCommands(program, io, examples);
   addMeshCommands(program, io, examples);
   addCaCommands(program, io, examples);
+  addDemoCommands(program, io, examples);
 
   for (const command of program.commands) {
     command.exitOverride();
