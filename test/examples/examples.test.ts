@@ -55,6 +55,14 @@ describe("examples", () => {
     expect(out).toMatch(/after one LinearCache update: -> reviews v2 \(1 xDS response sent\)/);
   }, 90_000);
 
+  it("embedded-control-plane: createControlPlane + cp.apply() from code route an Envoy gateway, live", async () => {
+    const out = await runExample("examples/embedded-control-plane/main.ts");
+    expect(out).toMatch(/^through the gateway: hello from v1$/m);
+    expect(out).toMatch(/^after cp\.apply\(\): hello from v2$/m);
+    expect(out).toMatch(/^an invalid VirtualService is rejected: .*route.* is required/m);
+    expect(out).toMatch(/^and the last good one keeps serving: hello from v2$/m);
+  }, 90_000);
+
   it("unit-testing-routes: the example's vitest suite passes with the route simulator", async () => {
     const { stdout } = await run(
       process.execPath,
