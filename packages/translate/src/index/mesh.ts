@@ -138,15 +138,26 @@ export function asMesh(input: Mesh | LoadResult | readonly AnyConfigObject[]): M
   return buildMesh(input as LoadResult | readonly AnyConfigObject[]);
 }
 
-function createMesh(objects: readonly AnyConfigObject[], options: MeshOptions): Mesh {
+/** What a caller that keeps its own indexes (the translator) already has for {@link createMesh}. */
+export interface PrebuiltIndexes {
+  readonly registry: Registry;
+  readonly objectsByKey: ReadonlyMap<ConfigKey, AnyConfigObject>;
+}
+
+/** A mesh over objects, reusing a registry (and key index) built for exactly those objects when given. */
+export function createMesh(
+  objects: readonly AnyConfigObject[],
+  options: MeshOptions,
+  prebuilt?: PrebuiltIndexes,
+): Mesh {
   const resolved: ResolvedMeshOptions = {
     domainSuffix: options.domainSuffix ?? "cluster.local",
     rootNamespace: options.rootNamespace ?? "istio-system",
     outboundTrafficPolicy: options.outboundTrafficPolicy ?? "ALLOW_ANY",
   };
   const { domainSuffix, rootNamespace } = resolved;
-  const registry = buildRegistry(objects, { domainSuffix });
-  const objectsByKey = new Map(objects.map((o) => [configKey(o), o]));
+  const registry = prebuilt?.registry ?? buildRegistry(objects, { domainSuffix });
+  const objectsByKey = prebuilt?.objectsByKey ?? new Map(objects.map((o) => [configKey(o), o]));
   const ofKind = <K extends AnyConfigObject["kind"]>(kind: K) =>
     (objects.filter((o) => o.kind === kind) as unknown as ConfigObject<K>[]).sort(olderFirst);
 

@@ -10,6 +10,7 @@ import { CliError, type CliIo } from "./cli-io.js";
 import { addDemoCommands } from "./demo-commands.js";
 import { addMeshCommands } from "./mesh-commands.js";
 import { addServeCommand } from "./serve-command.js";
+import { addTestCommand } from "./test-command.js";
 import { addValidateCommands } from "./validate-command.js";
 import { addWorkloadOptions, workloadOf } from "./workload-options.js";
 
@@ -135,6 +136,7 @@ export function createProgram(io: CliIo): Command {
   addServeCommand(program, io, examples);
   addValidateCommands(program, io, examples);
   addMeshCommands(program, io, examples);
+  addTestCommand(program, io, examples);
   addCaCommands(program, io, examples);
   addDemoCommands(program, io, examples);
 
@@ -159,7 +161,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode; // commander printed the message already
     if (error instanceof CliError) {
-      io.stderr(`xdskit: ${error.message}\n`);
+      if (error.message) io.stderr(`xdskit: ${error.message}\n`); // "" = the command already said why
       return error.exitCode;
     }
     if (error instanceof XdsKitError) {

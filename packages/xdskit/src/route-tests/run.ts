@@ -1,0 +1,342 @@
+// Runs route test cases against one proxy's xDS resources with the simulator, and measures which routes
+// the tests exercise.
+import type { RouteConfiguration } from "@xdskit/core";
+import {
+  describeAction,
+  expectRoute,
+  explain,
+  type SimulationRequest,
+  type SimulationResources,
+  type SimulationResult,
+  simulationResourcesOf,
+} from "@xdskit/translate";
+import { type Mismatch, type Outcome, type RouteTestCase, RouteTestUnsupported } from "./model.js";
+
+export interface RunOptions {
+  /** The listener address requests arrive at (a Sidecar's egress bind); default: the listener on the port. */
+  readonly address?: string;
+  /** The listener port when the authority names none; default: the proxy's only HTTP port, else 80. */
+  readonly port?: number;
+}
+
+export interface RequestReport {
+  /** "GET http://host/path [header: value]". */
+  readonly request: string;
+  readonly passed: boolean;
+  /** Set when the check could not run (something the simulator does not model). */
+  readonly error?: string;
+  readonly mismatches: readonly Mismatch[];
+  readonly matched: { routeConfiguration?: string; virtualHost?: string; route?: string };
+  /** Where the request went, in a few words. */
+  readonly action: string;
+  /** explain()'s trace: every step and why earlier routes did not match (failures only). */
+  readonly trace?: string;
+}
+
+export interface CaseReport {
+  readonly name: string;
+  readonly file: string;
+  readonly format: RouteTestCase["format"];
+  readonly status: "passed" | "failed" | "error";
+  readonly requests: readonly RequestReport[];
+  readonly durationMs: number;
+}
+
+export interface RouteRef {
+  readonly virtualHost: string;
+  readonly index: number;
+  readonly name: string;
+}
+
+export interface CoverageReport {
+  readonly total: number;
+  readonly covered: number;
+  /** 100 when there is no route at all. */
+  readonly percent: number;
+  /** Per route configuration the tests routed through: its routes, and those no request matched. */
+  readonly routeConfigurations: ReadonlyArray<{
+    name: string;
+    total: number;
+    covered: number;
+    uncovered: readonly RouteRef[];
+  }>;
+}
+
+export interface RunReport {
+  readonly cases: readonly CaseReport[];
+  readonly coverage: CoverageReport;
+  readonly passed: number;
+  readonly failed: number;
+  readonly errors: number;
+  readonly requests: number;
+}
+
+/** "GET http://host/path [name: value; ...]". */
+export function describeRequest(request: SimulationRequest): string {
+  const target = request.url ?? `${request.scheme ?? "http"}://${request.authority ?? ""}${request.path ?? "/"}`;
+  const headers = Object.entries(request.headers ?? {})
+    .filter(([name]) => name !== "x-forwarded-proto")
+    .map(([name, value]) => `${name}: ${Array.isArray(value) ? value.join(", ") : value}`)
+    .join("; ");
+  return `${request.method ?? "GET"} ${target}${headers ? ` [${headers}]` : ""}`;
+}
+
+/** The route table with runtime fractions of numerator 0 made 1, as router_check_tool does. */
+function withZeroFractionsEnabled(resources: SimulationResources): SimulationResources {
+  const routes = (resources.routes ?? []).map((config) => {
+    const copy = structuredClone(config);
+    for (const vhost of copy.virtualHosts ?? [])
+      for (const route of vhost.routes ?? []) {
+        const fraction = route.match?.runtimeFraction?.defaultValue;
+        if (fraction && !fraction.numerator) fraction.numerator = 1;
+      }
+    return copy;
+  });
+  return { ...resources, routes };
+}
+
+type HeaderOption = NonNullable<RouteConfiguration["requestHeadersToAdd"]>[number];
+interface HeaderLevel {
+  requestHeadersToAdd?: readonly HeaderOption[];
+  requestHeadersToRemove?: readonly string[];
+  responseHeadersToAdd?: readonly HeaderOption[];
+  responseHeadersToRemove?: readonly string[];
+}
+
+/** A header value with Envoy's %% escape resolved; a %FORMATTER% cannot be simulated. */
+function literal(value: string, name: string): string {
+  if (/%[A-Z_]+(\(|%)/.test(value.replace(/%%/g, "")))
+    throw new RouteTestUnsupported(`header ${name}: ${JSON.stringify(value)} uses a formatter, which is not simulated`);
+  return value.replace(/%%/g, "%");
+}
+
+/** Envoy's header operations of one level: removals, then additions by append action. */
+function applyLevel(
+  headers: Map<string, string[]>,
+  add: readonly HeaderOption[] | undefined,
+  remove: readonly string[] | undefined,
+) {
+  for (const name of remove ?? []) headers.delete(name.toLowerCase());
+  for (const option of add ?? []) {
+    const name = (option.header?.key ?? "").toLowerCase();
+    const value = literal(option.header?.value ?? "", name);
+    if (value === "" && !option.keepEmptyValue) continue;
+    const legacy = option.append as unknown;
+    // The deprecated `append` (a BoolValue) wins when set: true appends, false overwrites.
+    const action =
+      legacy !== undefined && legacy !== null
+        ? (typeof legacy === "object" ? (legacy as { value?: boolean }).value : legacy)
+          ? 0
+          : 2
+        : (option.appendAction ?? 0);
+    const existing = headers.get(name);
+    if (action === 0) headers.set(name, [...(existing ?? []), value]);
+    else if (action === 1) {
+      if (!existing) headers.set(name, [value]);
+    } else if (action === 2) headers.set(name, [value]);
+    else if (action === 3 && existing) headers.set(name, [value]);
+  }
+}
+
+/** The header parsers of a matched route, in the order Envoy evaluates them (the last one wins). */
+function levelsOf(result: SimulationResult, config: RouteConfiguration | undefined): HeaderLevel[] {
+  const levels: HeaderLevel[] = [
+    (result.route?.config ?? {}) as HeaderLevel,
+    (result.virtualHost?.config ?? {}) as HeaderLevel,
+    (config ?? {}) as HeaderLevel,
+  ];
+  return config?.mostSpecificHeaderMutationsWins ? levels.reverse() : levels;
+}
+
+function requestHeaderMap(request: SimulationRequest): Map<string, string[]> {
+  const url = request.url ? new URL(request.url) : undefined;
+  const scheme = request.scheme ?? (url ? url.protocol.slice(0, -1) : "http");
+  const headers = new Map<string, string[]>([
+    [":method", [request.method ?? "GET"]],
+    [":scheme", [scheme]],
+    [":authority", [request.authority ?? url?.host ?? ""]],
+    [":path", [request.path ?? (url ? `${url.pathname}${url.search}` : "/")]],
+  ]);
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (lower === "host") headers.set(":authority", [String(value)]);
+    else headers.set(lower, [...(headers.get(lower) ?? []), ...(typeof value === "string" ? [value] : value)]);
+  }
+  if (!headers.has("x-forwarded-proto")) headers.set("x-forwarded-proto", [scheme]);
+  return headers;
+}
+
+function outcomeOf(
+  resources: SimulationResources,
+  request: SimulationRequest,
+  routes: ReadonlyMap<string, RouteConfiguration>,
+): Outcome {
+  const assertion = expectRoute(resources, request);
+  const { result } = assertion;
+  const config = result.routeConfiguration ? routes.get(result.routeConfiguration.name) : undefined;
+  return {
+    request,
+    result,
+    expectRoute: (fields) => void assertion.toGo(fields),
+    requestHeaders() {
+      const headers = requestHeaderMap(request);
+      if (result.action.kind === "cluster") {
+        headers.set(":path", [result.action.path]);
+        headers.set(":authority", [result.action.host]);
+      }
+      if (result.route)
+        for (const level of levelsOf(result, config))
+          applyLevel(headers, level.requestHeadersToAdd, level.requestHeadersToRemove);
+      return headers;
+    },
+    responseHeaders(extra) {
+      const headers = new Map<string, string[]>();
+      for (const [name, value] of extra) headers.set(name.toLowerCase(), [...(headers.get(name) ?? []), value]);
+      if (result.route)
+        for (const level of levelsOf(result, config))
+          applyLevel(headers, level.responseHeadersToAdd, level.responseHeadersToRemove);
+      return headers;
+    },
+  };
+}
+
+/** Ports of the listeners that route HTTP (they have a route configuration), for the default port. */
+function httpPorts(resources: SimulationResources): number[] {
+  const ports = new Set<number>();
+  for (const listener of resources.listeners ?? []) {
+    const port = listener.address?.socketAddress?.portValue;
+    if (!port || port === 15001 || port === 15006) continue;
+    ports.add(port);
+  }
+  return [...ports];
+}
+
+/** Where a test request is sent: its port (URL's or authority's, else the default) and that port's listener. */
+function targeted(
+  request: SimulationRequest,
+  resources: SimulationResources,
+  options: RunOptions,
+  fallbackPort: number,
+): SimulationRequest {
+  let port = request.port;
+  let authority = request.authority ?? "";
+  if (request.url !== undefined && URL.canParse(request.url)) authority = new URL(request.url).host;
+  const colon = authority.lastIndexOf(":");
+  if (port === undefined && colon >= 0 && colon > authority.lastIndexOf("]")) {
+    const value = Number(authority.slice(colon + 1));
+    if (Number.isInteger(value)) port = value;
+  }
+  port ??= fallbackPort;
+  const address = request.address ?? options.address;
+  if (address !== undefined) return { ...request, port, address };
+  const onPort = (resources.listeners ?? []).filter((l) => l.address?.socketAddress?.portValue === port);
+  return onPort.length === 1 ? { ...request, port, listener: onPort[0]?.name ?? "" } : { ...request, port };
+}
+
+function routeLabel(result: SimulationResult): string | undefined {
+  if (!result.route) return undefined;
+  return result.route.name ? result.route.name : `#${result.route.index}`;
+}
+
+/** Runs every case against `input` (one proxy's resources). */
+export function runRouteTests(
+  cases: readonly RouteTestCase[],
+  input: Parameters<typeof simulationResourcesOf>[0],
+  options: RunOptions = {},
+  onCase?: (report: CaseReport, index: number) => void,
+): RunReport {
+  const resources = simulationResourcesOf(input);
+  let zeroEnabled: SimulationResources | undefined;
+  const routes = new Map((resources.routes ?? []).map((r) => [r.name ?? "", r]));
+  const ports = httpPorts(resources);
+  const fallbackPort = options.port ?? (ports.length === 1 ? (ports[0] as number) : 80);
+  const covered = new Set<string>();
+  const reached = new Set<string>();
+  const reports: CaseReport[] = [];
+  for (const [caseIndex, testCase] of cases.entries()) {
+    const started = performance.now();
+    const requests: RequestReport[] = [];
+    for (const item of testCase.requests) {
+      let use = resources;
+      if (item.runtimeZeroIsOne) {
+        zeroEnabled ??= withZeroFractionsEnabled(resources);
+        use = zeroEnabled;
+      }
+      const request = targeted(item.request, use, options, fallbackPort);
+      const outcome = outcomeOf(use, request, routes);
+      const { result } = outcome;
+      if (result.routeConfiguration && !result.routeConfiguration.inline) {
+        reached.add(result.routeConfiguration.name);
+        if (result.route && result.virtualHost)
+          covered.add(`${result.routeConfiguration.name}\u0000${result.virtualHost.index}\u0000${result.route.index}`);
+      }
+      let mismatches: Mismatch[] = [];
+      let error: string | undefined;
+      try {
+        mismatches = item.check(outcome);
+      } catch (e) {
+        if (!(e instanceof RouteTestUnsupported)) throw e;
+        error = e.message;
+      }
+      const passed = error === undefined && mismatches.length === 0;
+      const route = routeLabel(result);
+      requests.push({
+        request: describeRequest(item.request),
+        passed,
+        ...(error !== undefined ? { error } : {}),
+        mismatches,
+        matched: {
+          ...(result.routeConfiguration ? { routeConfiguration: result.routeConfiguration.name } : {}),
+          ...(result.virtualHost ? { virtualHost: result.virtualHost.name } : {}),
+          ...(route !== undefined ? { route } : {}),
+        },
+        action: describeAction(result.action),
+        ...(passed ? {} : { trace: explain(result) }),
+      });
+    }
+    const status = requests.some((r) => r.error !== undefined)
+      ? "error"
+      : requests.every((r) => r.passed)
+        ? "passed"
+        : "failed";
+    const report: CaseReport = {
+      name: testCase.name,
+      file: testCase.file,
+      format: testCase.format,
+      status,
+      requests,
+      durationMs: performance.now() - started,
+    };
+    reports.push(report);
+    onCase?.(report, caseIndex);
+  }
+  return {
+    cases: reports,
+    coverage: coverageOf(resources, reached, covered),
+    passed: reports.filter((r) => r.status === "passed").length,
+    failed: reports.filter((r) => r.status === "failed").length,
+    errors: reports.filter((r) => r.status === "error").length,
+    requests: reports.reduce((n, r) => n + r.requests.length, 0),
+  };
+}
+
+function coverageOf(resources: SimulationResources, reached: Set<string>, covered: Set<string>): CoverageReport {
+  const routeConfigurations: Array<CoverageReport["routeConfigurations"][number]> = [];
+  for (const config of resources.routes ?? []) {
+    const name = config.name ?? "";
+    if (!reached.has(name)) continue;
+    let total = 0;
+    let hit = 0;
+    const uncovered: RouteRef[] = [];
+    for (const [v, vhost] of (config.virtualHosts ?? []).entries())
+      for (const [r, route] of (vhost.routes ?? []).entries()) {
+        total++;
+        if (covered.has(`${name}\u0000${v}\u0000${r}`)) hit++;
+        else uncovered.push({ virtualHost: vhost.name ?? "", index: r, name: route.name ?? "" });
+      }
+    routeConfigurations.push({ name, total, covered: hit, uncovered });
+  }
+  const total = routeConfigurations.reduce((n, c) => n + c.total, 0);
+  const hit = routeConfigurations.reduce((n, c) => n + c.covered, 0);
+  return { total, covered: hit, percent: total === 0 ? 100 : (hit * 100) / total, routeConfigurations };
+}
