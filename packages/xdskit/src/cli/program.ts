@@ -7,6 +7,7 @@ import { describeExit, startSidecarAgent, writeXdsTlsSecretFiles } from "../agen
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
+import { addDemoCommands } from "./demo-commands.js";
 import { addMeshCommands } from "./mesh-commands.js";
 import { addServeCommand } from "./serve-command.js";
 import { addTestCommand } from "./test-command.js";
@@ -141,6 +142,7 @@ export function createProgram(io: CliIo): Command {
   addMeshCommands(program, io, examples);
   addTestCommand(program, io, examples);
   addCaCommands(program, io, examples);
+  addDemoCommands(program, io, examples);
 
   for (const command of program.commands) {
     command.exitOverride();
