@@ -156,10 +156,13 @@ describe("xdskit test", () => {
     const bad = path.join(tmp, "bad.yaml");
     fs.writeFileSync(
       bad,
-      "tests:\n- test_name: x\n  input: { authority: a, path: /, runtime: feature.on }\n  validate: { cluster_name: c }\n",
+      "tests:\n- test_name: x\n  input: { authority: a, path: /, dynamic_metadata: [] }\n  validate: { cluster_name: c }\n",
     );
     const cases: Array<[string[], RegExp]> = [
-      [["test", mesh, "-t", bad], /^xdskit: .*bad\.yaml: test "x"\.input\.runtime: runtime keys are not supported/],
+      [
+        ["test", mesh, "-t", bad],
+        /^xdskit: .*bad\.yaml: test "x"\.input\.dynamic_metadata: dynamic metadata is not supported/,
+      ],
       [["test", "-t", bad], /^xdskit: give the config to test \(files or directories\), or --control-plane <url>$/],
       [
         ["test", mesh, "-t", failing, "--fail-under", "120"],

@@ -81,14 +81,21 @@ export function describeRequest(request: SimulationRequest): string {
   return `${request.method ?? "GET"} ${target}${headers ? ` [${headers}]` : ""}`;
 }
 
-/** The route table with runtime fractions of numerator 0 made 1, as router_check_tool does. */
-function withZeroFractionsEnabled(resources: SimulationResources): SimulationResources {
+/**
+ * The route table as router_check_tool evaluates runtime fractions: only the routes of the test's runtime
+ * key can match (a numerator of 0 made 1, so random_value 0 enables them); every other fraction is off.
+ */
+function withRouterCheckRuntime(resources: SimulationResources, runtime: string): SimulationResources {
   const routes = (resources.routes ?? []).map((config) => {
     const copy = structuredClone(config);
     for (const vhost of copy.virtualHosts ?? [])
       for (const route of vhost.routes ?? []) {
-        const fraction = route.match?.runtimeFraction?.defaultValue;
-        if (fraction && !fraction.numerator) fraction.numerator = 1;
+        const runtimeFraction = route.match?.runtimeFraction;
+        if (!runtimeFraction) continue;
+        runtimeFraction.defaultValue ??= { numerator: 0, denominator: 0 };
+        const fraction = runtimeFraction.defaultValue;
+        fraction.numerator =
+          runtime !== "" && runtimeFraction.runtimeKey === runtime ? Math.max(fraction.numerator ?? 0, 1) : 0;
       }
     return copy;
   });
@@ -184,7 +191,8 @@ function outcomeOf(
         headers.set(":path", [result.action.path]);
         headers.set(":authority", [result.action.host]);
       }
-      if (result.route)
+      // Envoy adds request headers only when it forwards (a route with a route action).
+      if (result.route?.config.route)
         for (const level of levelsOf(result, config))
           applyLevel(headers, level.requestHeadersToAdd, level.requestHeadersToRemove);
       return headers;
@@ -253,7 +261,7 @@ export function runRouteTests(
   onCase?: (report: CaseReport, index: number) => void,
 ): RunReport {
   const resources = simulationResourcesOf(input);
-  let zeroEnabled: SimulationResources | undefined;
+  const byRuntime = new Map<string, SimulationResources>();
   const routes = new Map((resources.routes ?? []).map((r) => [r.name ?? "", r]));
   const ports = httpPorts(resources);
   const fallbackPort = options.port ?? (ports.length === 1 ? (ports[0] as number) : 80);
@@ -265,9 +273,10 @@ export function runRouteTests(
     const requests: RequestReport[] = [];
     for (const item of testCase.requests) {
       let use = resources;
-      if (item.runtimeZeroIsOne) {
-        zeroEnabled ??= withZeroFractionsEnabled(resources);
-        use = zeroEnabled;
+      if (item.routerCheckRuntime !== undefined) {
+        const runtime = item.routerCheckRuntime;
+        use = byRuntime.get(runtime) ?? withRouterCheckRuntime(resources, runtime);
+        byRuntime.set(runtime, use);
       }
       const request = targeted(item.request, use, options, fallbackPort);
       const outcome = outcomeOf(use, request, routes);
