@@ -208,10 +208,15 @@ function outcomeOf(
   };
 }
 
+// core.v3.TrafficDirection.
+const INBOUND = 1;
+const OUTBOUND = 2;
+
 /** Ports of the listeners that route HTTP (they have a route configuration), for the default port. */
 function httpPorts(resources: SimulationResources): number[] {
   const ports = new Set<number>();
   for (const listener of resources.listeners ?? []) {
+    if (listener.trafficDirection === INBOUND) continue;
     const port = listener.address?.socketAddress?.portValue;
     if (!port || port === 15001 || port === 15006) continue;
     ports.add(port);
@@ -237,7 +242,9 @@ function targeted(
   port ??= fallbackPort;
   const address = request.address ?? options.address;
   if (address !== undefined) return { ...request, port, address };
-  const onPort = (resources.listeners ?? []).filter((l) => l.address?.socketAddress?.portValue === port);
+  let onPort = (resources.listeners ?? []).filter((l) => l.address?.socketAddress?.portValue === port);
+  // Requests leave the proxy: a sidecar's outbound listener, not its inbound one on the same port.
+  if (onPort.length > 1) onPort = onPort.filter((l) => l.trafficDirection === OUTBOUND);
   return onPort.length === 1 ? { ...request, port, listener: onPort[0]?.name ?? "" } : { ...request, port };
 }
 
