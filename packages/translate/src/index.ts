@@ -31,6 +31,15 @@ export {
   createConfigStore,
 } from "./config/store.js";
 export { generate } from "./generate/generate.js";
+export {
+  type MtlsMode,
+  SDS_CERTIFICATE,
+  SDS_ROOT_CA,
+  serviceMtlsMode,
+  spiffeId,
+  TLS_MODE_LABEL,
+  workloadMtlsMode,
+} from "./generate/mtls.js";
 export { type MeshProxy, type ProxyOfOptions, type ProxyType, proxyOf } from "./generate/proxy.js";
 export { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 export { type RouteOrigin, routeOrigin } from "./generate/routes.js";

@@ -13,7 +13,7 @@ function capture(signal?: AbortSignal) {
   return { io, out: () => out.join(""), err: () => err.join("") };
 }
 
-const bookinfo = new URL("../../../../examples/bookinfo", import.meta.url).pathname;
+const bookinfo = new URL("../bookinfo", import.meta.url).pathname;
 const mesh = path.join(bookinfo, "mesh");
 
 describe("xdskit translate", () => {
