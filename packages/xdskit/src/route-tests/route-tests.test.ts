@@ -338,6 +338,45 @@ describe("Envoy router_check_tool's format", () => {
   });
 });
 
+describe("header operations", () => {
+  it("apply in Envoy's order (route, virtual host, route configuration: the last wins); a formatter is an error", () => {
+    const config = structuredClone(gateway.resources.routes?.[0]) as NonNullable<
+      typeof gateway.resources.routes
+    >[number];
+    const vhost = config.virtualHosts?.[0];
+    const route = vhost?.routes?.[1];
+    if (!vhost || route?.name !== "cart") throw new Error("fixture: cart second");
+    route.requestHeadersToAdd = [{ header: { key: "x-level", value: "route" }, appendAction: 2 }];
+    vhost.requestHeadersToAdd = [{ header: { key: "x-level", value: "vhost" }, appendAction: 2 }];
+    config.requestHeadersToAdd = [
+      { header: { key: "x-level", value: "config" }, appendAction: 2 },
+      { header: { key: "x-client", value: "%DOWNSTREAM_REMOTE_ADDRESS%" }, appendAction: 2 },
+    ];
+    const test = (header: string, value: string) =>
+      `tests: [{ name: ${header}, request: { url: http://shop.example/cart }, expect: { requestHeaders: { ${header}: ${value} } } }]`;
+    const runOf = (text: string, routes = [config]) =>
+      runRouteTests(
+        parseRouteTestFile("t.yaml", text, () => {}),
+        { ...gateway.resources, routes },
+      );
+    const check = (text: string, routes = [config]) => runOf(text, routes).cases[0];
+    expect(check(test("x-level", "config"))?.status).toBe("passed");
+    const specific = { ...config, mostSpecificHeaderMutationsWins: true };
+    expect(check(test("x-level", "config"), [specific])?.requests[0]?.mismatches).toEqual([
+      { field: "requestHeaders.x-level", expected: "config", actual: "route" },
+    ]);
+    const formatter = runOf(test("x-client", "127.0.0.1"));
+    expect(formatter.cases[0]?.status).toBe("error");
+    expect(formatter.errors).toBe(1);
+    expect(formatter.cases[0]?.requests[0]?.error).toBe(
+      'header x-client: "%DOWNSTREAM_REMOTE_ADDRESS%" uses a formatter, which is not simulated',
+    );
+    expect(formatJunit(formatter)).toMatch(
+      /<error message="header x-client: &quot;%DOWNSTREAM_REMOTE_ADDRESS%&quot; uses a formatter/,
+    );
+  });
+});
+
 describe("reports", () => {
   const { report } = run(`
 tests:

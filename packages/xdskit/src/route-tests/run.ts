@@ -111,22 +111,39 @@ interface HeaderLevel {
 }
 
 /** A header value with Envoy's %% escape resolved; a %FORMATTER% cannot be simulated. */
-function literal(value: string, name: string): string {
-  if (/%[A-Z_]+(\(|%)/.test(value.replace(/%%/g, "")))
-    throw new RouteTestUnsupported(`header ${name}: ${JSON.stringify(value)} uses a formatter, which is not simulated`);
-  return value.replace(/%%/g, "%");
+const usesFormatter = (value: string) => /%[A-Z_]+(\(|%)/.test(value.replace(/%%/g, ""));
+
+/** Headers some of which hold a %FORMATTER% value: reading one of those is a check the simulator cannot make. */
+export class SimulatedHeaders extends Map<string, string[]> {
+  readonly formatted = new Map<string, string>();
+  override get(name: string): string[] | undefined {
+    const value = this.formatted.get(name);
+    if (value !== undefined)
+      throw new RouteTestUnsupported(
+        `header ${name}: ${JSON.stringify(value)} uses a formatter, which is not simulated`,
+      );
+    return super.get(name);
+  }
 }
 
 /** Envoy's header operations of one level: removals, then additions by append action. */
 function applyLevel(
-  headers: Map<string, string[]>,
+  headers: SimulatedHeaders,
   add: readonly HeaderOption[] | undefined,
   remove: readonly string[] | undefined,
 ) {
-  for (const name of remove ?? []) headers.delete(name.toLowerCase());
+  for (const name of remove ?? []) {
+    headers.delete(name.toLowerCase());
+    headers.formatted.delete(name.toLowerCase());
+  }
   for (const option of add ?? []) {
     const name = (option.header?.key ?? "").toLowerCase();
-    const value = literal(option.header?.value ?? "", name);
+    const raw = option.header?.value ?? "";
+    if (usesFormatter(raw)) {
+      headers.formatted.set(name, raw);
+      continue;
+    }
+    const value = raw.replace(/%%/g, "%");
     if (value === "" && !option.keepEmptyValue) continue;
     const legacy = option.append as unknown;
     // The deprecated `append` (a BoolValue) wins when set: true appends, false overwrites.
@@ -136,6 +153,8 @@ function applyLevel(
           ? 0
           : 2
         : (option.appendAction ?? 0);
+    if (action === 2 || (action === 3 && headers.formatted.has(name))) headers.formatted.delete(name);
+    if (headers.formatted.has(name)) continue; // appended to a value the simulator does not know
     const existing = headers.get(name);
     if (action === 0) headers.set(name, [...(existing ?? []), value]);
     else if (action === 1) {
@@ -155,10 +174,10 @@ function levelsOf(result: SimulationResult, config: RouteConfiguration | undefin
   return config?.mostSpecificHeaderMutationsWins ? levels.reverse() : levels;
 }
 
-function requestHeaderMap(request: SimulationRequest): Map<string, string[]> {
+function requestHeaderMap(request: SimulationRequest): SimulatedHeaders {
   const url = request.url ? new URL(request.url) : undefined;
   const scheme = request.scheme ?? (url ? url.protocol.slice(0, -1) : "http");
-  const headers = new Map<string, string[]>([
+  const headers = new SimulatedHeaders([
     [":method", [request.method ?? "GET"]],
     [":scheme", [scheme]],
     [":authority", [request.authority ?? url?.host ?? ""]],
@@ -198,7 +217,7 @@ function outcomeOf(
       return headers;
     },
     responseHeaders(extra) {
-      const headers = new Map<string, string[]>();
+      const headers = new SimulatedHeaders();
       for (const [name, value] of extra) headers.set(name.toLowerCase(), [...(headers.get(name) ?? []), value]);
       if (result.route)
         for (const level of levelsOf(result, config))
