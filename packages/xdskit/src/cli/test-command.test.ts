@@ -105,7 +105,7 @@ describe("xdskit test", () => {
   expect: { cluster: outbound|9080||reviews.default.svc.cluster.local }
 `,
     );
-    const bookinfo = path.join(repo, "examples/bookinfo/mesh");
+    const bookinfo = path.join(repo, "packages/xdskit/src/bookinfo/mesh");
     const c = capture();
     const argv = ["test", bookinfo, "-t", file, "-p", "default/productpage-v1", "--address", "127.0.20.1"];
     expect(await runCli(argv, c.io), c.out()).toBe(0);
