@@ -3,9 +3,9 @@
 // by what decides it, so proxies with the same view get the same objects.
 import type { Cluster, ClusterLoadAssignment, RouteConfiguration } from "@xdskit/core";
 import { hostMatches } from "../index/hosts.js";
-import type { Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
+import type { MergedDestinationRule, Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
 import { egressAllows } from "../index/mesh.js";
-import type { MeshService } from "../registry/model.js";
+import type { MeshService, ServicePort } from "../registry/model.js";
 import { isHttpProtocol } from "../registry/protocol.js";
 import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
 import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRoutes } from "./routes.js";
@@ -13,8 +13,18 @@ import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRou
 type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 
 /** Per-mesh memo tables (the mesh is immutable, so entries never go stale). */
+/** The clusters and load assignments of one service port as seen with one DestinationRule, and what built them. */
+interface ClusterEntry {
+  readonly clusters: Cluster[];
+  readonly endpoints: ClusterLoadAssignment[];
+  readonly service: MeshService;
+  readonly port: ServicePort;
+  readonly rule: MergedDestinationRule | undefined;
+  readonly proxyless: boolean;
+}
+
 interface Memo {
-  clusters: Map<string, { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] }>;
+  clusters: Map<string, ClusterEntry>;
   routes: Map<string, RouteConfiguration>;
   /** Virtual hosts of services without a VirtualService: `<namespace>|<port>|<host>|<g>`. */
   defaultHosts: Map<string, VirtualHost>;
@@ -46,10 +56,8 @@ export function inheritClusters(
   const source = memos.get(from);
   if (!source) return;
   const target = memoOf(to);
-  for (const [key, entry] of source.clusters) {
-    const hostname = key.split("|")[1] ?? "";
-    if (!staleHosts.has(hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
-  }
+  for (const [key, entry] of source.clusters)
+    if (!staleHosts.has(entry.service.hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
   for (const [key, vhost] of source.defaultHosts) {
     const hostname = key.split("|")[2] ?? "";
     if (!staleHosts.has(hostname) && !target.defaultHosts.has(key)) target.defaultHosts.set(key, vhost);
@@ -118,19 +126,7 @@ export function outboundClustersOf(
       const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${options.proxyless ? "g" : ""}`;
       let entry = memo.clusters.get(key);
       if (!entry) {
-        const all = mesh.registry.endpointsOf(service, port.port);
-        const built = outboundClusters(service, port, rule, all);
-        if (options.proxyless)
-          for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
-        const assignments: ClusterLoadAssignment[] = [];
-        for (const cluster of built) {
-          if (!cluster.edsClusterConfig) continue;
-          const subsetName = (cluster.name ?? "").split("|")[2] ?? "";
-          const subset = rule?.subsets.find((s) => s.name === subsetName);
-          const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
-          assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
-        }
-        entry = { clusters: built, endpoints: assignments };
+        entry = clusterEntry(mesh, service, port, rule, options.proxyless ?? false);
         memo.clusters.set(key, entry);
       }
       clusters.push(...entry.clusters);
@@ -138,6 +134,59 @@ export function outboundClustersOf(
     }
   }
   return { clusters, endpoints };
+}
+
+function clusterEntry(
+  mesh: Mesh,
+  service: MeshService,
+  port: ServicePort,
+  rule: MergedDestinationRule | undefined,
+  proxyless: boolean,
+): ClusterEntry {
+  const all = mesh.registry.endpointsOf(service, port.port);
+  const built = outboundClusters(service, port, rule, all);
+  if (proxyless) for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
+  const assignments: ClusterLoadAssignment[] = [];
+  for (const cluster of built) {
+    if (!cluster.edsClusterConfig) continue;
+    const subsetName = (cluster.name ?? "").split("|")[2] ?? "";
+    const subset = rule?.subsets.find((s) => s.name === subsetName);
+    const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
+    assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
+  }
+  return { clusters: built, endpoints: assignments, service, port, rule, proxyless };
+}
+
+/**
+ * The clusters and load assignments of `hosts` as a sidecar in `namespace` sees them in `mesh`, by name
+ * (built once per mesh and key, like outboundClustersOf does); null when a host names several services.
+ */
+export function sidecarEntriesOf(
+  mesh: Mesh,
+  namespace: string,
+  hosts: ReadonlySet<string>,
+): Map<string, Cluster | ClusterLoadAssignment> | null {
+  const memo = memoOf(mesh);
+  const byName = new Map<string, Cluster | ClusterLoadAssignment>();
+  for (const hostname of hosts) {
+    const services = mesh.registry.byHostname.get(hostname) ?? [];
+    if (services.length > 1) return null;
+    const service = services[0];
+    if (!service) continue;
+    const rule = mesh.destinationRule(namespace, service);
+    const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
+    for (const port of service.ports) {
+      const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|`;
+      let entry = memo.clusters.get(key);
+      if (!entry) {
+        entry = clusterEntry(mesh, service, port, rule, false);
+        memo.clusters.set(key, entry);
+      }
+      for (const cluster of entry.clusters) byName.set(`c:${cluster.name}`, cluster);
+      for (const assignment of entry.endpoints) byName.set(`e:${assignment.clusterName}`, assignment);
+    }
+  }
+  return byName;
 }
 
 /** The egress listener that decides port `port`: the one declaring the port, else the catch-all one. */

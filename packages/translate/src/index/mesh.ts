@@ -222,10 +222,17 @@ export function createMesh(
       });
     }
   }
+  // Wildcard hosts per namespace: an exact host is a map lookup, only wildcards are scanned.
+  const wildcardHosts = new Map<string, string[]>();
+  for (const [namespace, byHost] of drByNamespace)
+    wildcardHosts.set(
+      namespace,
+      [...byHost.keys()].filter((h) => h.startsWith("*")),
+    );
   const lookupIn = (namespace: string, hostname: string, viewer: string, requireExport: boolean) => {
     const byHost = drByNamespace.get(namespace);
     if (!byHost) return undefined;
-    const match = mostSpecificMatch(hostname, byHost.keys());
+    const match = byHost.has(hostname) ? hostname : mostSpecificMatch(hostname, wildcardHosts.get(namespace) ?? []);
     if (match === undefined) return undefined;
     const rule = byHost.get(match);
     if (!rule) return undefined;
