@@ -11,7 +11,7 @@ import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js"
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
-import { createMesh, type Mesh, type MeshOptions } from "./index/mesh.js";
+import { createMesh, isRoutingKind, type Mesh, type MeshOptions } from "./index/mesh.js";
 import { createRegistryState } from "./registry/build.js";
 
 /** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
@@ -120,11 +120,26 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   const meshOptions = options.mesh ?? {};
   // The registry is kept up to date change by change; the rest of the mesh (routing objects) is indexed again.
   const registryState = createRegistryState([...objects.values()], meshOptions);
-  const meshOfObjects = () =>
-    createMesh([...objects.values()], meshOptions, {
+  const routing = new Map<string, Map<ConfigKey, AnyConfigObject>>();
+  const place = (key: ConfigKey, object: AnyConfigObject | undefined, kind: string) => {
+    if (!isRoutingKind(kind)) return;
+    let byKey = routing.get(kind);
+    if (!byKey) {
+      byKey = new Map();
+      routing.set(kind, byKey);
+    }
+    if (object) byKey.set(key, object);
+    else byKey.delete(key);
+  };
+  for (const [key, object] of objects) place(key, object, object.kind);
+  const meshOfObjects = () => {
+    const byKey = new Map(objects); // this version's objects, for whoever reads mesh.objects
+    return createMesh(() => [...byKey.values()], meshOptions, {
       registry: registryState.registry,
-      objectsByKey: new Map(objects),
+      objectsByKey: byKey,
+      byKind: new Map([...routing].map(([kind, ofKind]) => [kind, [...ofKind.values()]])),
     });
+  };
   let mesh = meshOfObjects();
   const connected = new Map<string, Connected>();
   const proxies = new Map<string, MeshProxy>();
@@ -249,6 +264,9 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         const old = objects.get(key);
         if (change.op === "delete") objects.delete(key);
         else objects.set(key, change.object as AnyConfigObject);
+        if (old) place(key, undefined, old.kind);
+        if (change.op !== "delete")
+          place(key, change.object as AnyConfigObject, (change.object as AnyConfigObject).kind);
         touched.push({ old, next: change.op === "delete" ? undefined : change.object });
       }
       registryState.update(touched);
@@ -500,6 +518,14 @@ function computeDiff(before: ProxyResources, after: ProxyResources): ResourceCha
     const b = after[kind] as ReadonlyArray<{ name?: string; clusterName?: string }>;
     if (a === b) continue;
     const nameOf = (r: { name?: string; clusterName?: string }) => r.name ?? r.clusterName ?? "";
+    // A patched list keeps every name at its place: compare side by side, without indexing.
+    if (a.length === b.length && a.every((r, i) => r === b[i] || nameOf(r) === nameOf(b[i] as typeof r))) {
+      const updated: string[] = [];
+      for (let i = 0; i < a.length; i++)
+        if (a[i] !== b[i] && !sameMessage(a[i], b[i])) updated.push(nameOf(a[i] ?? {}));
+      if (updated.length > 0) out[kind] = { updated, removed: [] };
+      continue;
+    }
     const old = new Map(a.map((r) => [nameOf(r), r]));
     const updated: string[] = [];
     const seen = new Set<string>();

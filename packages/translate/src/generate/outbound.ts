@@ -33,13 +33,45 @@ interface Memo {
 }
 const memos = new WeakMap<Mesh, Memo>();
 
+/**
+ * What a mesh inherits from an older version, applied when its memo is first used: a change answered by
+ * patching views alone never copies the tables, and a run of such changes inherits from the last mesh
+ * that was used, with the stale hosts of every change in between.
+ */
+interface Inheritance {
+  readonly from: Mesh;
+  readonly staleHosts: ReadonlySet<string>;
+  readonly endpointsOnly: boolean;
+}
+const pending = new WeakMap<Mesh, Inheritance>();
+
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
     memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), views: new Map() };
     memos.set(mesh, memo);
+    const inheritance = pending.get(mesh);
+    if (inheritance) {
+      pending.delete(mesh);
+      copyMemo(memo, inheritance);
+    }
   }
   return memo;
+}
+
+function copyMemo(target: Memo, { from, staleHosts, endpointsOnly }: Inheritance): void {
+  const source = memos.get(from);
+  if (!source) return;
+  for (const [key, entry] of source.clusters)
+    if (!staleHosts.has(entry.service.hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
+  for (const [key, vhost] of source.defaultHosts) {
+    const hostname = key.split("|")[2] ?? "";
+    if (!staleHosts.has(hostname) && !target.defaultHosts.has(key)) target.defaultHosts.set(key, vhost);
+  }
+  // Route configurations read services, VirtualServices and DestinationRules, never endpoints: a change of
+  // endpoints alone keeps every one of them.
+  if (endpointsOnly)
+    for (const [key, config] of source.routes) if (!target.routes.has(key)) target.routes.set(key, config);
 }
 
 /**
@@ -52,20 +84,16 @@ export function inheritClusters(
   staleHosts: ReadonlySet<string> | "all",
   options: { endpointsOnly?: boolean } = {},
 ): void {
-  if (staleHosts === "all") return;
-  const source = memos.get(from);
-  if (!source) return;
-  const target = memoOf(to);
-  for (const [key, entry] of source.clusters)
-    if (!staleHosts.has(entry.service.hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
-  for (const [key, vhost] of source.defaultHosts) {
-    const hostname = key.split("|")[2] ?? "";
-    if (!staleHosts.has(hostname) && !target.defaultHosts.has(key)) target.defaultHosts.set(key, vhost);
-  }
-  // Route configurations read services, VirtualServices and DestinationRules, never endpoints: a change of
-  // endpoints alone keeps every one of them.
-  if (options.endpointsOnly)
-    for (const [key, config] of source.routes) if (!target.routes.has(key)) target.routes.set(key, config);
+  if (staleHosts === "all" || memos.has(to)) return;
+  const endpointsOnly = options.endpointsOnly ?? false;
+  const earlier = memos.has(from) ? undefined : pending.get(from);
+  if (earlier)
+    pending.set(to, {
+      from: earlier.from,
+      staleHosts: new Set([...earlier.staleHosts, ...staleHosts]),
+      endpointsOnly: earlier.endpointsOnly && endpointsOnly,
+    });
+  else if (memos.has(from)) pending.set(to, { from, staleHosts, endpointsOnly });
 }
 
 /** Memoizes `build()` under `key` on the mesh: the same view gets the same object. */
@@ -161,12 +189,18 @@ function clusterEntry(
  * The clusters and load assignments of `hosts` as a sidecar in `namespace` sees them in `mesh`, by name
  * (built once per mesh and key, like outboundClustersOf does); null when a host names several services.
  */
+const patchEntries = new WeakMap<Mesh, Map<string, ClusterEntry>>();
 export function sidecarEntriesOf(
   mesh: Mesh,
   namespace: string,
   hosts: ReadonlySet<string>,
 ): Map<string, Cluster | ClusterLoadAssignment> | null {
-  const memo = memoOf(mesh);
+  // Kept apart from the memo, so that patching does not make the mesh inherit the memo of its predecessor.
+  let entries = patchEntries.get(mesh);
+  if (!entries) {
+    entries = new Map();
+    patchEntries.set(mesh, entries);
+  }
   const byName = new Map<string, Cluster | ClusterLoadAssignment>();
   for (const hostname of hosts) {
     const services = mesh.registry.byHostname.get(hostname) ?? [];
@@ -177,10 +211,10 @@ export function sidecarEntriesOf(
     const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
     for (const port of service.ports) {
       const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|`;
-      let entry = memo.clusters.get(key);
+      let entry = entries.get(key);
       if (!entry) {
         entry = clusterEntry(mesh, service, port, rule, false);
-        memo.clusters.set(key, entry);
+        entries.set(key, entry);
       }
       for (const cluster of entry.clusters) byName.set(`c:${cluster.name}`, cluster);
       for (const assignment of entry.endpoints) byName.set(`e:${assignment.clusterName}`, assignment);

@@ -21,16 +21,18 @@ export function substituteByName(
 ): ProxyResources | undefined {
   let found = 0;
   const swap = <T extends { name?: string; clusterName?: string }>(list: readonly T[], prefix: string) => {
+    const positions = positionsOf(list);
     let out: T[] | undefined;
-    for (let i = 0; i < list.length; i++) {
-      const item = list[i] as T;
-      const next = replacements.get(prefix + (item.name ?? item.clusterName ?? "")) as T | undefined;
-      if (next === undefined) continue;
+    for (const [key, next] of replacements) {
+      if (!key.startsWith(prefix)) continue;
+      const i = positions.get(key.slice(prefix.length));
+      if (i === undefined) continue;
       found++;
-      if (next === item) continue;
+      if (list[i] === next) continue;
       out ??= [...list];
-      out[i] = next;
+      out[i] = next as T;
     }
+    if (out) namePositions.set(out, positions); // the same names at the same places
     return out ?? list;
   };
   const Cluster = swap(view.Cluster, "c:");
@@ -38,6 +40,21 @@ export function substituteByName(
   if (found !== 0 && found !== replacements.size) return undefined;
   if (Cluster === view.Cluster && ClusterLoadAssignment === view.ClusterLoadAssignment) return view;
   return { ...view, Cluster, ClusterLoadAssignment };
+}
+
+/** Where each name is in a list of resources, computed once per list (lists are never changed). */
+const namePositions = new WeakMap<readonly object[], Map<string, number>>();
+function positionsOf(list: readonly { name?: string; clusterName?: string }[]): Map<string, number> {
+  let positions = namePositions.get(list);
+  if (!positions) {
+    positions = new Map();
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i] as { name?: string; clusterName?: string };
+      positions.set(item.name ?? item.clusterName ?? "", i);
+    }
+    namePositions.set(list, positions);
+  }
+  return positions;
 }
 
 export interface RoutePatch {

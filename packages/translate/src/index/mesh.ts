@@ -114,6 +114,8 @@ const olderFirst = (a: { metadata: ConfigObject["metadata"] }, b: { metadata: Co
 };
 
 const meshCache = new WeakMap<object, Mesh>();
+/** A VirtualService's resolved entry, per object (objects are immutable), for the suffix it was resolved with. */
+const vsEntries = new WeakMap<object, { domainSuffix: string; entry: VirtualServiceEntry }>();
 
 /** A mesh from loaded config (`loadConfig`'s result or a list of objects). The same input gives the same Mesh. */
 export function buildMesh(input: LoadResult | readonly AnyConfigObject[], options: MeshOptions = {}): Mesh {
@@ -142,30 +144,46 @@ export function asMesh(input: Mesh | LoadResult | readonly AnyConfigObject[]): M
 export interface PrebuiltIndexes {
   readonly registry: Registry;
   readonly objectsByKey: ReadonlyMap<ConfigKey, AnyConfigObject>;
+  /** The routing objects by kind (VirtualService, DestinationRule, Gateway, Sidecar), in any order. */
+  readonly byKind: ReadonlyMap<string, Iterable<AnyConfigObject>>;
 }
+
+const ROUTING_KINDS = ["VirtualService", "DestinationRule", "Gateway", "Sidecar"];
+/** The kinds createMesh reads beside the registry's. */
+export const isRoutingKind = (kind: string) => ROUTING_KINDS.includes(kind);
 
 /** A mesh over objects, reusing a registry (and key index) built for exactly those objects when given. */
 export function createMesh(
-  objects: readonly AnyConfigObject[],
+  objectList: readonly AnyConfigObject[] | (() => readonly AnyConfigObject[]),
   options: MeshOptions,
   prebuilt?: PrebuiltIndexes,
 ): Mesh {
+  let list = typeof objectList === "function" ? undefined : objectList;
+  const allObjects = () => {
+    list ??= (objectList as () => readonly AnyConfigObject[])();
+    return list;
+  };
   const resolved: ResolvedMeshOptions = {
     domainSuffix: options.domainSuffix ?? "cluster.local",
     rootNamespace: options.rootNamespace ?? "istio-system",
     outboundTrafficPolicy: options.outboundTrafficPolicy ?? "ALLOW_ANY",
   };
   const { domainSuffix, rootNamespace } = resolved;
-  const registry = prebuilt?.registry ?? buildRegistry(objects, { domainSuffix });
-  const objectsByKey = prebuilt?.objectsByKey ?? new Map(objects.map((o) => [configKey(o), o]));
+  const registry = prebuilt?.registry ?? buildRegistry(allObjects(), { domainSuffix });
+  const objectsByKey = prebuilt?.objectsByKey ?? new Map(allObjects().map((o) => [configKey(o), o]));
   const ofKind = <K extends AnyConfigObject["kind"]>(kind: K) =>
-    (objects.filter((o) => o.kind === kind) as unknown as ConfigObject<K>[]).sort(olderFirst);
+    (prebuilt
+      ? ([...(prebuilt.byKind.get(kind) ?? [])] as unknown as ConfigObject<K>[])
+      : (allObjects().filter((o) => o.kind === kind) as unknown as ConfigObject<K>[])
+    ).sort(olderFirst);
 
   const allVs: VirtualServiceEntry[] = ofKind("VirtualService").map((object) => {
+    const cached = vsEntries.get(object);
+    if (cached?.domainSuffix === domainSuffix) return cached.entry;
     const { namespace, name } = object.metadata;
     const spec = object.spec;
     const gateways = (spec.gateways ?? []).map((g) => resolveGateway(g, namespace));
-    return {
+    const entry: VirtualServiceEntry = {
       key: configKey(object),
       object,
       namespace,
@@ -175,6 +193,8 @@ export function createMesh(
       exportTo: spec.exportTo ?? [],
       spec,
     };
+    vsEntries.set(object, { domainSuffix, entry });
+    return entry;
   });
   const virtualServices = allVs.filter((vs) => vs.hosts.length > 0);
   const delegates = new Map(
@@ -242,7 +262,9 @@ export function createMesh(
 
   return {
     options: resolved,
-    objects,
+    get objects() {
+      return allObjects();
+    },
     objectsByKey,
     registry,
     virtualServices,
