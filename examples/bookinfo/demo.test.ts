@@ -3,6 +3,7 @@
 // free ports), then `xdskit apply` of Istio's samples in the tutorial's order; the page through the gateway must
 // show what the tutorial says. Ctrl-C (the abort signal) must free every port and leave no state behind.
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -61,6 +62,20 @@ async function load(user?: string): Promise<Page> {
     stars: [...body.matchAll(/data-color="(\w+)"/g)].map((m) => m[1] ?? ""),
     body,
   };
+}
+
+/** One GET on a new connection with a Host header; the status and the x-bookinfo-peer the application echoes. */
+function get(url: string, host: string): Promise<{ status: number; peer: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { headers: { host }, agent: false, timeout: 10_000 }, (response) => {
+      response.resume();
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, peer: String(response.headers["x-bookinfo-peer"] ?? "") }),
+      );
+    });
+    request.on("timeout", () => request.destroy(new Error("no answer in 10 s")));
+    request.on("error", reject);
+  });
 }
 
 async function xdskit(...argv: string[]): Promise<{ code: number; out: string }> {
@@ -181,6 +196,32 @@ describe("xdskit demo: Bookinfo on one machine (real Envoy sidecars and gateway)
     expect(results.length).toBeGreaterThan(0);
     expect(results.filter((p) => p.status !== 200 || !p.servedBy || p.body.includes(DETAILS_UNAVAILABLE))).toEqual([]);
     for (const page of await ten()) expect(page).toMatchObject({ servedBy: "reviews-v3", stars: ["red", "red"] });
+  });
+
+  it("mutual TLS (mesh-wide PeerAuthentication STRICT): SPIFFE certificates from the control plane, mTLS between sidecars, plaintext refused", async () => {
+    const workloads = readWorkloads(path.join(demo.meshDir, "platform.yaml"));
+    const admin = (name: string) => demo.sidecars?.[name] ?? "";
+    const spiffe = (serviceAccount: string) => `spiffe://cluster.local/ns/default/sa/${serviceAccount}`;
+    // Each sidecar holds the workload certificate of its service account (SDS `default`, over its ADS stream).
+    for (const w of workloads) {
+      const dump = (await (await fetch(`${admin(w.name)}/certs`)).json()) as {
+        certificates: { cert_chain?: { subject_alt_names?: { uri?: string }[] }[] }[];
+      };
+      const sans = dump.certificates.flatMap((c) => c.cert_chain ?? []).flatMap((e) => e.subject_alt_names ?? []);
+      expect(new Set(sans.map((san) => san.uri)), w.name).toEqual(new Set([spiffe(w.serviceAccount)]));
+    }
+    const productpage = workloads.find((w) => w.name === "productpage-v1");
+    const details = workloads.find((w) => w.name === "details-v1");
+    if (!productpage || !details) throw new Error("platform.yaml has no productpage-v1 or details-v1");
+    // Calling details as the productpage application does (through its sidecar): details' sidecar names both ends.
+    const viaMesh = await get(`http://${productpage.egressIp}:9080/details/0`, "details:9080");
+    expect(viaMesh.status).toBe(200);
+    expect(viaMesh.peer).toContain(`By=${spiffe(details.serviceAccount)};`);
+    expect(viaMesh.peer).toContain(`URI=${spiffe(productpage.serviceAccount)}`);
+    const stats = await (await fetch(`${admin(productpage.name)}/stats?filter=details.*ssl.handshake`)).text();
+    expect(stats).toMatch(/^cluster\.outbound\|9080\|\|details\.default\.svc\.cluster\.local\.ssl\.handshake: [1-9]/m);
+    // Straight to details' sidecar without a mesh certificate: refused.
+    await expect(get(`http://${details.ip}:9080/details/0`, "details:9080")).rejects.toThrow();
   });
 
   it("Ctrl-C stops everything: exit 0, every port free again, no demo state left", async () => {

