@@ -30,7 +30,7 @@ const service = (ns: string, name: string, spec: Record<string, unknown>, annota
   spec,
 });
 const istio = (kind: string, ns: string, name: string, spec: Record<string, unknown>) => ({
-  apiVersion: V1,
+  apiVersion: kind === "PeerAuthentication" ? "security.istio.io/v1" : V1,
   kind,
   metadata: { name, namespace: ns },
   spec,
@@ -253,6 +253,44 @@ const SLOTS: ReadonlyArray<ReadonlyArray<object | undefined>> = [
   [
     istio("WorkloadEntry", "a", "vm1", { address: "10.9.9.9", labels: { app: "reviews", version: "v3" } }),
     istio("WorkloadEntry", "a", "vm1", { address: "10.9.9.10", labels: { app: "ratings" }, weight: 3 }),
+    undefined,
+  ],
+  [
+    istio("PeerAuthentication", "a", "default", { mtls: { mode: "DISABLE" } }),
+    istio("PeerAuthentication", "a", "default", { mtls: { mode: "STRICT" } }),
+    undefined,
+  ],
+  [
+    istio("PeerAuthentication", "a", "reviews", {
+      selector: { matchLabels: { app: "reviews" } },
+      mtls: { mode: "STRICT" },
+      portLevelMtls: { 9080: { mode: "DISABLE" } },
+    }),
+    istio("PeerAuthentication", "a", "reviews", {
+      selector: { matchLabels: { app: "reviews" } },
+      mtls: { mode: "DISABLE" },
+    }),
+    undefined,
+  ],
+  [istio("PeerAuthentication", "istio-system", "default", { mtls: { mode: "DISABLE" } }), undefined],
+  [
+    istio("DestinationRule", "b", "details-tls", {
+      host: "details",
+      trafficPolicy: { tls: { mode: "ISTIO_MUTUAL" } },
+    }),
+    istio("DestinationRule", "b", "details-tls", {
+      host: "details",
+      trafficPolicy: { tls: { mode: "ISTIO_MUTUAL", subjectAltNames: ["spiffe://cluster.local/ns/b/sa/x"] } },
+    }),
+    undefined,
+  ],
+  [
+    istio("WorkloadEntry", "a", "vm2", {
+      address: "10.9.9.11",
+      labels: { app: "reviews", version: "v2", "security.istio.io/tlsMode": "istio" },
+      serviceAccount: "reviews",
+    }),
+    istio("WorkloadEntry", "a", "vm2", { address: "10.9.9.11", labels: { app: "reviews", version: "v2" } }),
     undefined,
   ],
   [
