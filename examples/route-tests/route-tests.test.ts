@@ -3,8 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, it } from "vitest";
-import type { CliIo } from "../../packages/xdskit/src/cli/cli-io.js";
-import { runCli } from "../../packages/xdskit/src/cli/program.js";
+import { type CliIo, runCli } from "xdskit";
 
 it("xdskit test passes the example's route tests with full route coverage, and reports them as JUnit", async () => {
   const dir = path.dirname(new URL(import.meta.url).pathname);

@@ -19,7 +19,7 @@ const spiffe = (sa: string) => `spiffe://cluster.local/ns/default/sa/${sa}`;
 function plainGet(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: "127.0.0.1", port, path: "/", headers: { host: HOST }, agent: false, timeout: 2000 },
+      { host: "127.0.0.1", port, path: "/", headers: { host: HOST }, agent: false, timeout: 5000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

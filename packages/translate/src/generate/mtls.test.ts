@@ -364,3 +364,57 @@ spec: { selector: { app: productpage }, ports: [{ name: tcp-db, port: 5432 }] }`
     expect(listener?.filterChains?.map((c) => c.filterChainMatch?.transportProtocol)).toEqual(["tls"]);
   });
 });
+
+describe("mesh mTLS: gateways", () => {
+  it("an ISTIO_MUTUAL server terminates mesh mTLS with the gateway's default/ROOTCA and requires a client certificate", () => {
+    const mesh = buildMesh(
+      loadConfig(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: east-west, namespace: istio-system }
+spec:
+  selector: { istio: eastwestgateway }
+  servers:
+  - port: { number: 15443, name: https-mesh, protocol: HTTPS }
+    hosts: ["*/web.example.com"]
+    tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["spiffe://cluster.local/ns/shop/sa/web-client"] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web, namespace: shop }
+spec:
+  hosts: [web.example.com]
+  gateways: [istio-system/east-west]
+  http: [{ route: [{ destination: { host: web } }] }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec: { ports: [{ name: http, port: 8080 }] }
+`),
+      { sdsConfig: "sds-grpc" },
+    );
+    const out = generate(
+      mesh,
+      proxyOf(mesh, {
+        id: "router~10.0.0.98~ew-1.istio-system~istio-system.svc.cluster.local",
+        metadata: { NAMESPACE: "istio-system", LABELS: { istio: "eastwestgateway" } },
+      }),
+    );
+    const listener = out.Listener.find((l) => l.name === "0.0.0.0_15443");
+    expect(listener?.filterChains?.map((c) => c.filterChainMatch?.serverNames)).toEqual([["web.example.com"]]);
+    expect(out.RouteConfiguration.map((r) => r.name)).toEqual(["https.15443.https-mesh.east-west.istio-system"]);
+    const tls = downstream(listener?.filterChains?.[0]?.transportSocket);
+    expect(tls.requireClientCertificate).toBe(true);
+    const common = tls.commonTlsContext;
+    expect(common?.tlsCertificateSdsSecretConfigs?.map((s) => s.name)).toEqual(["default"]);
+    expect(
+      common?.tlsCertificateSdsSecretConfigs?.[0]?.sdsConfig?.apiConfigSource?.grpcServices?.[0]?.envoyGrpc
+        ?.clusterName,
+    ).toBe("sds-grpc");
+    expect(common?.combinedValidationContext?.validationContextSdsSecretConfig?.name).toBe("ROOTCA");
+    expect(
+      common?.combinedValidationContext?.defaultValidationContext?.matchSubjectAltNames?.map((m) => m.exact),
+    ).toEqual(["spiffe://cluster.local/ns/shop/sa/web-client"]);
+  });
+});

@@ -267,7 +267,10 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       if (!ref || (ref.kind && ref.kind !== "Pod") || !ref.name) return undefined;
       const podKey = `${ref.namespace ?? namespace}/${ref.name}`;
       readPods.add(podKey);
-      return podsByKey.get(podKey);
+      const pod = podsByKey.get(podKey);
+      // The pod gives the endpoint its labels and service account (mTLS SANs): a change of it changes the service.
+      if (pod) inputs.push(configKey(pod));
+      return pod;
     };
     for (const port of ports) {
       let list: ServiceEndpoint[] = [];
@@ -302,6 +305,8 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       endpoints.set(port.port, sortEndpoints(list));
     }
     const key = configKey(svc);
+    // Pods named by the endpoints' targetRefs give them labels and service accounts: they are inputs too.
+    for (const podKey of readPods) inputs.push(`Pod/${podKey}` as ConfigKey);
     for (const podKey of readPods) {
       let readers = podReaders.get(podKey);
       if (!readers) {

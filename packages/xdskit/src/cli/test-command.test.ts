@@ -95,7 +95,7 @@ describe("xdskit test", () => {
     expect(low.err()).toMatch(/route coverage 50\.0% is under --fail-under 60%\n$/);
   });
 
-  it("tests a sidecar's view with --proxy and --address, like simulate", async () => {
+  it("tests a sidecar's view with --proxy (and --address, like simulate)", async () => {
     const file = path.join(tmp, "sidecar.yaml");
     fs.writeFileSync(
       file,
@@ -110,6 +110,11 @@ describe("xdskit test", () => {
     const argv = ["test", bookinfo, "-t", file, "-p", "default/productpage-v1", "--address", "127.0.20.1"];
     expect(await runCli(argv, c.io), c.out()).toBe(0);
     expect(c.err()).toMatch(/against sidecar~127\.0\.10\.1~productpage-v1\.default~/);
+    // Without --address: the outbound listener on the port, not the inbound one beside it.
+    const outbound = capture();
+    expect(await runCli(argv.slice(0, -2), outbound.io), outbound.out()).toBe(0);
+    // The reviews default route, in the sidecar's route configuration "9080" of five virtual hosts.
+    expect(outbound.out()).toMatch(/^ {2}9080: 1 of 5$/m);
   });
 
   it("runs against what a running control plane serves its gateway", async () => {
@@ -156,10 +161,13 @@ describe("xdskit test", () => {
     const bad = path.join(tmp, "bad.yaml");
     fs.writeFileSync(
       bad,
-      "tests:\n- test_name: x\n  input: { authority: a, path: /, runtime: feature.on }\n  validate: { cluster_name: c }\n",
+      "tests:\n- test_name: x\n  input: { authority: a, path: /, dynamic_metadata: [] }\n  validate: { cluster_name: c }\n",
     );
     const cases: Array<[string[], RegExp]> = [
-      [["test", mesh, "-t", bad], /^xdskit: .*bad\.yaml: test "x"\.input\.runtime: runtime keys are not supported/],
+      [
+        ["test", mesh, "-t", bad],
+        /^xdskit: .*bad\.yaml: test "x"\.input\.dynamic_metadata: dynamic metadata is not supported/,
+      ],
       [["test", "-t", bad], /^xdskit: give the config to test \(files or directories\), or --control-plane <url>$/],
       [
         ["test", mesh, "-t", failing, "--fail-under", "120"],

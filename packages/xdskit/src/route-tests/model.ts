@@ -29,8 +29,11 @@ export interface Outcome {
 /** One request of a test case and how to check its outcome. */
 export interface RouteTestRequest {
   readonly request: SimulationRequest;
-  /** Router check tool's numerator 0 → 1 rewrite of runtime fractions (so "random_value: 0" enables them). */
-  readonly runtimeZeroIsOne?: boolean;
+  /**
+   * router_check_tool's runtime: a route with a runtime fraction matches only when its runtime key is this
+   * one ("" = none) and random_value falls in its fraction (a numerator of 0 counting as 1).
+   */
+  readonly routerCheckRuntime?: string;
   /** Mismatches (none = pass). Throws RouteTestUnsupported for what cannot be checked. */
   check(outcome: Outcome): Mismatch[];
 }

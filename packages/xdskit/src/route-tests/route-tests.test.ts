@@ -226,7 +226,12 @@ describe("Envoy router_check_tool's format", () => {
           {
             test_name: "redirect has no cluster",
             input: { authority: "shop.example", path: "/home", method: "GET", ssl: true },
-            validate: { cluster_name: "", path_redirect: "https://shop.example/", code_redirect: 301 },
+            validate: {
+              cluster_name: "",
+              virtual_host_name: "",
+              path_redirect: "https://shop.example/",
+              code_redirect: 301,
+            },
           },
           {
             test_name: "random_value defaults to 0: the first weighted cluster",
@@ -277,55 +282,98 @@ describe("Envoy router_check_tool's format", () => {
     expect(report.cases[0]?.status).toBe("passed");
   });
 
-  it("makes runtime fractions of 0 testable with random_value 0, as the tool does", () => {
+  it("enables a runtime fraction only for the test's runtime key, a numerator of 0 counting as 1, as the tool does", () => {
     const config = structuredClone(gateway.resources.routes?.[0]);
     const route = config?.virtualHosts?.[0]?.routes?.[0];
-    if (!route?.match) throw new Error("fixture");
-    route.match.runtimeFraction = { defaultValue: { numerator: 0, denominator: 0 }, runtimeKey: "k" };
+    if (!route?.match || route.name !== "cart-beta") throw new Error("fixture: cart-beta first");
+    route.match.runtimeFraction = { defaultValue: { numerator: 0, denominator: 0 }, runtimeKey: "beta.enabled" };
     const resources = { ...gateway.resources, routes: [config as NonNullable<typeof config>] };
-    const test = (random: number) =>
+    const test = (input: object) =>
       JSON.stringify({
+        runtime: { "re2.max_program_size.error_level": 32768 },
         tests: [
           {
-            test_name: `r${random}`,
+            test_name: "t",
             input: {
               authority: "shop.example",
               path: "/cart",
               method: "GET",
-              random_value: random,
               additional_request_headers: [{ key: "x-beta", value: "1" }],
+              ...input,
             },
             validate: { cluster_name: CART_V2 },
           },
         ],
       });
-    const on = runRouteTests(
-      parseRouteTestFile("t.json", test(0), () => {}),
-      resources,
-    );
-    const off = runRouteTests(
-      parseRouteTestFile("t.json", test(1), () => {}),
-      resources,
-    );
-    expect(on.cases[0]?.status).toBe("passed");
-    expect(off.cases[0]?.requests[0]?.mismatches[0]).toMatchObject({ field: "cluster_name", actual: CART_V1 });
+    const cluster = (input: object) => {
+      const report = runRouteTests(
+        parseRouteTestFile("t.json", test(input), () => {}),
+        resources,
+      );
+      return report.cases[0]?.requests[0]?.mismatches[0]?.actual ?? CART_V2;
+    };
+    expect(cluster({ runtime: "beta.enabled" })).toBe(CART_V2);
+    expect(cluster({ runtime: "beta.enabled", random_value: 1 })).toBe(CART_V1);
+    expect(cluster({})).toBe(CART_V1);
+    expect(cluster({ runtime: "other.key" })).toBe(CART_V1);
+    // The route table itself is left as it was.
+    expect(route.match.runtimeFraction.defaultValue?.numerator).toBe(0);
   });
 
   it("refuses what it cannot simulate, with the field named", () => {
     const base = { test_name: "x", validate: { cluster_name: "" } };
     const file = (input: object) =>
       JSON.stringify({ tests: [{ ...base, input: { authority: "a", path: "/", ...input } }] });
-    expect(parseError(file({ runtime: "feature.x" }))).toMatch(
-      /^t\.yaml: test "x"\.input\.runtime: runtime keys are not supported/,
-    );
+    expect(parseError(file({ runtime: 5 }))).toBe('t.yaml: test "x".input.runtime: expected a string');
     expect(parseError(file({ dynamic_metadata: [] }))).toMatch(
       /input\.dynamic_metadata: dynamic metadata is not supported/,
     );
-    expect(parseError(JSON.stringify({ runtime: { a: 1 }, tests: [] }))).toMatch(/runtime overrides are not supported/);
+    expect(
+      parseError(JSON.stringify({ tests: [{ ...base, input: { authority: "a", path: "/" } }], other: 1 })),
+    ).toMatch(/other: unknown top-level field/);
     expect(parseError(file({ bogus: 1 }))).toMatch(/input\.bogus: unknown field/);
     expect(
       parseError(JSON.stringify({ tests: [{ test_name: "x", input: { path: "/" }, validate: { cluster_name: "" } }] })),
     ).toMatch(/authority and path are required/);
+  });
+});
+
+describe("header operations", () => {
+  it("apply in Envoy's order (route, virtual host, route configuration: the last wins); a formatter is an error", () => {
+    const config = structuredClone(gateway.resources.routes?.[0]) as NonNullable<
+      typeof gateway.resources.routes
+    >[number];
+    const vhost = config.virtualHosts?.[0];
+    const route = vhost?.routes?.[1];
+    if (!vhost || route?.name !== "cart") throw new Error("fixture: cart second");
+    route.requestHeadersToAdd = [{ header: { key: "x-level", value: "route" }, appendAction: 2 }];
+    vhost.requestHeadersToAdd = [{ header: { key: "x-level", value: "vhost" }, appendAction: 2 }];
+    config.requestHeadersToAdd = [
+      { header: { key: "x-level", value: "config" }, appendAction: 2 },
+      { header: { key: "x-client", value: "%DOWNSTREAM_REMOTE_ADDRESS%" }, appendAction: 2 },
+    ];
+    const test = (header: string, value: string) =>
+      `tests: [{ name: ${header}, request: { url: http://shop.example/cart }, expect: { requestHeaders: { ${header}: ${value} } } }]`;
+    const runOf = (text: string, routes = [config]) =>
+      runRouteTests(
+        parseRouteTestFile("t.yaml", text, () => {}),
+        { ...gateway.resources, routes },
+      );
+    const check = (text: string, routes = [config]) => runOf(text, routes).cases[0];
+    expect(check(test("x-level", "config"))?.status).toBe("passed");
+    const specific = { ...config, mostSpecificHeaderMutationsWins: true };
+    expect(check(test("x-level", "config"), [specific])?.requests[0]?.mismatches).toEqual([
+      { field: "requestHeaders.x-level", expected: "config", actual: "route" },
+    ]);
+    const formatter = runOf(test("x-client", "127.0.0.1"));
+    expect(formatter.cases[0]?.status).toBe("error");
+    expect(formatter.errors).toBe(1);
+    expect(formatter.cases[0]?.requests[0]?.error).toBe(
+      'header x-client: "%DOWNSTREAM_REMOTE_ADDRESS%" uses a formatter, which is not simulated',
+    );
+    expect(formatJunit(formatter)).toMatch(
+      /<error message="header x-client: &quot;%DOWNSTREAM_REMOTE_ADDRESS%&quot; uses a formatter/,
+    );
   });
 });
 

@@ -81,14 +81,21 @@ export function describeRequest(request: SimulationRequest): string {
   return `${request.method ?? "GET"} ${target}${headers ? ` [${headers}]` : ""}`;
 }
 
-/** The route table with runtime fractions of numerator 0 made 1, as router_check_tool does. */
-function withZeroFractionsEnabled(resources: SimulationResources): SimulationResources {
+/**
+ * The route table as router_check_tool evaluates runtime fractions: only the routes of the test's runtime
+ * key can match (a numerator of 0 made 1, so random_value 0 enables them); every other fraction is off.
+ */
+function withRouterCheckRuntime(resources: SimulationResources, runtime: string): SimulationResources {
   const routes = (resources.routes ?? []).map((config) => {
     const copy = structuredClone(config);
     for (const vhost of copy.virtualHosts ?? [])
       for (const route of vhost.routes ?? []) {
-        const fraction = route.match?.runtimeFraction?.defaultValue;
-        if (fraction && !fraction.numerator) fraction.numerator = 1;
+        const runtimeFraction = route.match?.runtimeFraction;
+        if (!runtimeFraction) continue;
+        runtimeFraction.defaultValue ??= { numerator: 0, denominator: 0 };
+        const fraction = runtimeFraction.defaultValue;
+        fraction.numerator =
+          runtime !== "" && runtimeFraction.runtimeKey === runtime ? Math.max(fraction.numerator ?? 0, 1) : 0;
       }
     return copy;
   });
@@ -104,22 +111,39 @@ interface HeaderLevel {
 }
 
 /** A header value with Envoy's %% escape resolved; a %FORMATTER% cannot be simulated. */
-function literal(value: string, name: string): string {
-  if (/%[A-Z_]+(\(|%)/.test(value.replace(/%%/g, "")))
-    throw new RouteTestUnsupported(`header ${name}: ${JSON.stringify(value)} uses a formatter, which is not simulated`);
-  return value.replace(/%%/g, "%");
+const usesFormatter = (value: string) => /%[A-Z_]+(\(|%)/.test(value.replace(/%%/g, ""));
+
+/** Headers some of which hold a %FORMATTER% value: reading one of those is a check the simulator cannot make. */
+export class SimulatedHeaders extends Map<string, string[]> {
+  readonly formatted = new Map<string, string>();
+  override get(name: string): string[] | undefined {
+    const value = this.formatted.get(name);
+    if (value !== undefined)
+      throw new RouteTestUnsupported(
+        `header ${name}: ${JSON.stringify(value)} uses a formatter, which is not simulated`,
+      );
+    return super.get(name);
+  }
 }
 
 /** Envoy's header operations of one level: removals, then additions by append action. */
 function applyLevel(
-  headers: Map<string, string[]>,
+  headers: SimulatedHeaders,
   add: readonly HeaderOption[] | undefined,
   remove: readonly string[] | undefined,
 ) {
-  for (const name of remove ?? []) headers.delete(name.toLowerCase());
+  for (const name of remove ?? []) {
+    headers.delete(name.toLowerCase());
+    headers.formatted.delete(name.toLowerCase());
+  }
   for (const option of add ?? []) {
     const name = (option.header?.key ?? "").toLowerCase();
-    const value = literal(option.header?.value ?? "", name);
+    const raw = option.header?.value ?? "";
+    if (usesFormatter(raw)) {
+      headers.formatted.set(name, raw);
+      continue;
+    }
+    const value = raw.replace(/%%/g, "%");
     if (value === "" && !option.keepEmptyValue) continue;
     const legacy = option.append as unknown;
     // The deprecated `append` (a BoolValue) wins when set: true appends, false overwrites.
@@ -129,6 +153,8 @@ function applyLevel(
           ? 0
           : 2
         : (option.appendAction ?? 0);
+    if (action === 2 || (action === 3 && headers.formatted.has(name))) headers.formatted.delete(name);
+    if (headers.formatted.has(name)) continue; // appended to a value the simulator does not know
     const existing = headers.get(name);
     if (action === 0) headers.set(name, [...(existing ?? []), value]);
     else if (action === 1) {
@@ -148,10 +174,10 @@ function levelsOf(result: SimulationResult, config: RouteConfiguration | undefin
   return config?.mostSpecificHeaderMutationsWins ? levels.reverse() : levels;
 }
 
-function requestHeaderMap(request: SimulationRequest): Map<string, string[]> {
+function requestHeaderMap(request: SimulationRequest): SimulatedHeaders {
   const url = request.url ? new URL(request.url) : undefined;
   const scheme = request.scheme ?? (url ? url.protocol.slice(0, -1) : "http");
-  const headers = new Map<string, string[]>([
+  const headers = new SimulatedHeaders([
     [":method", [request.method ?? "GET"]],
     [":scheme", [scheme]],
     [":authority", [request.authority ?? url?.host ?? ""]],
@@ -184,13 +210,14 @@ function outcomeOf(
         headers.set(":path", [result.action.path]);
         headers.set(":authority", [result.action.host]);
       }
-      if (result.route)
+      // Envoy adds request headers only when it forwards (a route with a route action).
+      if (result.route?.config.route)
         for (const level of levelsOf(result, config))
           applyLevel(headers, level.requestHeadersToAdd, level.requestHeadersToRemove);
       return headers;
     },
     responseHeaders(extra) {
-      const headers = new Map<string, string[]>();
+      const headers = new SimulatedHeaders();
       for (const [name, value] of extra) headers.set(name.toLowerCase(), [...(headers.get(name) ?? []), value]);
       if (result.route)
         for (const level of levelsOf(result, config))
@@ -200,10 +227,15 @@ function outcomeOf(
   };
 }
 
+// core.v3.TrafficDirection.
+const INBOUND = 1;
+const OUTBOUND = 2;
+
 /** Ports of the listeners that route HTTP (they have a route configuration), for the default port. */
 function httpPorts(resources: SimulationResources): number[] {
   const ports = new Set<number>();
   for (const listener of resources.listeners ?? []) {
+    if (listener.trafficDirection === INBOUND) continue;
     const port = listener.address?.socketAddress?.portValue;
     if (!port || port === 15001 || port === 15006) continue;
     ports.add(port);
@@ -229,7 +261,9 @@ function targeted(
   port ??= fallbackPort;
   const address = request.address ?? options.address;
   if (address !== undefined) return { ...request, port, address };
-  const onPort = (resources.listeners ?? []).filter((l) => l.address?.socketAddress?.portValue === port);
+  let onPort = (resources.listeners ?? []).filter((l) => l.address?.socketAddress?.portValue === port);
+  // Requests leave the proxy: a sidecar's outbound listener, not its inbound one on the same port.
+  if (onPort.length > 1) onPort = onPort.filter((l) => l.trafficDirection === OUTBOUND);
   return onPort.length === 1 ? { ...request, port, listener: onPort[0]?.name ?? "" } : { ...request, port };
 }
 
@@ -253,7 +287,7 @@ export function runRouteTests(
   onCase?: (report: CaseReport, index: number) => void,
 ): RunReport {
   const resources = simulationResourcesOf(input);
-  let zeroEnabled: SimulationResources | undefined;
+  const byRuntime = new Map<string, SimulationResources>();
   const routes = new Map((resources.routes ?? []).map((r) => [r.name ?? "", r]));
   const ports = httpPorts(resources);
   const fallbackPort = options.port ?? (ports.length === 1 ? (ports[0] as number) : 80);
@@ -265,9 +299,10 @@ export function runRouteTests(
     const requests: RequestReport[] = [];
     for (const item of testCase.requests) {
       let use = resources;
-      if (item.runtimeZeroIsOne) {
-        zeroEnabled ??= withZeroFractionsEnabled(resources);
-        use = zeroEnabled;
+      if (item.routerCheckRuntime !== undefined) {
+        const runtime = item.routerCheckRuntime;
+        use = byRuntime.get(runtime) ?? withRouterCheckRuntime(resources, runtime);
+        byRuntime.set(runtime, use);
       }
       const request = targeted(item.request, use, options, fallbackPort);
       const outcome = outcomeOf(use, request, routes);
