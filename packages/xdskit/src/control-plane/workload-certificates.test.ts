@@ -228,6 +228,14 @@ describe("createControlPlane: workload certificates over SDS", () => {
     expect(second.at).toBeLessThan(Date.parse(first.leaf.validTo) + 1000);
   });
 
+  it("a 90-day certificate is not renewed at once (half its lifetime is past setTimeout's longest delay)", async () => {
+    const cp = await start({ workloadCertificates: { ttlSeconds: 90 * 24 * 3600 } });
+    const stream = open(cp.xdsAddress, plaintext, nodeOf("cart"));
+    await stream.until(() => stream.seen.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(new Set(stream.seen.map((s) => s.leaf.serialNumber)).size).toBe(1);
+  });
+
   it("follows a root rotation through cp.ca: bundle with both roots, leaves from the new one, old root dropped", async () => {
     const cp = await start();
     const ca = cp.ca;
