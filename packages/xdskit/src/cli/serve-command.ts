@@ -14,6 +14,10 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
     .option("--xds-port <port>", "plaintext xDS port (0 = pick one)", "15010")
     .option("--xds-tls-port <port>", "xDS over TLS + Istio's CreateCertificate (0 = pick one)", "15012")
     .option("--ca-dir <dir>", "keep the CA's root here (created when empty); default: a new root in memory")
+    .option(
+      "--certificates-on-plaintext <yes|no>",
+      "serve workload certificates on the plaintext port to the identity a node declares (unproven); default: yes on a loopback --host, no otherwise",
+    )
     .option("--monitoring-port <port>", "HTTP monitoring port: /metrics, /ready, /debug/* (0 = pick one)", "15014")
     .option("--debounce-ms <ms>", "quiet time after a change before pushing", "100")
     .option("--log-level <level>", `${LEVELS.join(", ")}`, "info")
@@ -33,6 +37,7 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
           xdsPort: string;
           xdsTlsPort: string;
           caDir?: string;
+          certificatesOnPlaintext?: string;
           monitoringPort: string;
           debounceMs: string;
           logLevel: string;
@@ -45,11 +50,15 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
         };
         if (!LEVELS.includes(flags.logLevel))
           throw new CliError(`--log-level ${flags.logLevel}: expected ${LEVELS.join(", ")}`);
+        const plaintext = flags.certificatesOnPlaintext;
+        if (plaintext !== undefined && plaintext !== "yes" && plaintext !== "no")
+          throw new CliError(`--certificates-on-plaintext ${plaintext}: expected yes or no`);
         const cp = await createControlPlane({
           config: { path, debounceMs: number("debounce-ms", flags.debounceMs) },
           xds: { host: flags.host, port: number("xds-port", flags.xdsPort) },
           xdsTls: { port: number("xds-tls-port", flags.xdsTlsPort) },
           ca: flags.caDir ? { dir: flags.caDir } : {},
+          ...(plaintext ? { workloadCertificates: { plaintext: plaintext === "yes" } } : {}),
           monitoring: { host: flags.host, port: number("monitoring-port", flags.monitoringPort) },
           logger: { level: flags.logLevel },
         });

@@ -292,12 +292,26 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     },
   };
   const callbacks = combineCallbacks(metrics.callbacks, ownCallbacks, options.xds?.server?.callbacks);
+  // A refused subscription ends the proxy's stream; say why here too, not only in the proxy's log.
+  const logged =
+    (port: string, authorize: Authorize): Authorize =>
+    async (request) => {
+      const verdict = await authorize(request);
+      if (verdict !== true)
+        logger.warn(
+          { proxy: request.node.id, port, typeUrl: request.typeUrl, names: request.names, reason: verdict },
+          "subscription refused",
+        );
+      return verdict;
+    };
   const server = createXdsServer({
     ...options.xds?.server,
     cache,
     callbacks,
     ...(certificates
-      ? { authorize: bothAuthorize(certificates.authorizePlaintext, options.xds?.server?.authorize) }
+      ? {
+          authorize: logged("xds", bothAuthorize(certificates.authorizePlaintext, options.xds?.server?.authorize)),
+        }
       : {}),
   });
   let tlsServer: XdsServer | undefined;
@@ -365,7 +379,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
               ...serverOptions,
               // A client certificate of this CA says who the stream is; the Secret rule holds the node to it.
               authenticate: serverOptions.authenticate ?? createWorkloadAuthenticator(ca),
-              authorize: bothAuthorize(certificates.authorizeSecure, serverOptions.authorize),
+              authorize: logged("xdsTls", bothAuthorize(certificates.authorizeSecure, serverOptions.authorize)),
             }
           : serverOptions,
         onSigned: (spiffeId, peer) => {

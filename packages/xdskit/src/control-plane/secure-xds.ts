@@ -87,7 +87,8 @@ export async function startSecureXds(options: SecureXdsOptions): Promise<SecureX
   const renewLater = (delayMs: number) => {
     if (stopped) return;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void refresh().catch(failed), Math.max(0, delayMs));
+    // setTimeout's longest delay is ~24.8 days; a later renewal happens at that point instead (early, not at once).
+    timer = setTimeout(() => void refresh().catch(failed), Math.min(2_147_483_647, Math.max(0, delayMs)));
     timer.unref();
   };
   const failed = (error: Error) => {

@@ -1,6 +1,7 @@
 // Workload certificates from the control plane, seen by a raw ADS client: the SDS secrets a proxy is served, who
 // is refused on each port, renewal at half lifetime and a staged root rotation.
 import { X509Certificate } from "node:crypto";
+import { Writable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { IssuedCertificate } from "@xdskit/certs";
 import { DiscoveryRequest, DiscoveryResponse, type Node, resourceTypes, Secret } from "@xdskit/core";
@@ -168,10 +169,22 @@ describe("createControlPlane: workload certificates over SDS", () => {
     expect(anonymous.error()).toMatch(/^PERMISSION_DENIED: .*declares no identity/);
     expect(other.seen).toEqual([]);
 
-    const strict = await start({ workloadCertificates: { plaintext: false } });
+    const lines: { msg?: string; reason?: string; port?: string }[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const strict = await start({ workloadCertificates: { plaintext: false }, logger: { level: "warn", destination } });
     const refused = open(strict.xdsAddress, plaintext, nodeOf("cart"));
     await refused.until(() => refused.error() !== undefined);
     expect(refused.error()).toMatch(/^PERMISSION_DENIED: .*over plaintext xDS: connect with a workload certificate/);
+    // The control plane's log says it too.
+    expect(lines.find((l) => l.msg === "subscription refused")).toMatchObject({
+      port: "xds",
+      reason: expect.stringMatching(/over plaintext xDS/),
+    });
   });
 
   it("on 15012 the client certificate must be the identity the node declares", async () => {
@@ -213,6 +226,14 @@ describe("createControlPlane: workload certificates over SDS", () => {
     // Renewed at ~2 s: not at once (the backdated NotBefore does not count), and before the first one expired.
     expect(second.at - first.at).toBeGreaterThan(1000);
     expect(second.at).toBeLessThan(Date.parse(first.leaf.validTo) + 1000);
+  });
+
+  it("a 90-day certificate is not renewed at once (half its lifetime is past setTimeout's longest delay)", async () => {
+    const cp = await start({ workloadCertificates: { ttlSeconds: 90 * 24 * 3600 } });
+    const stream = open(cp.xdsAddress, plaintext, nodeOf("cart"));
+    await stream.until(() => stream.seen.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(new Set(stream.seen.map((s) => s.leaf.serialNumber)).size).toBe(1);
   });
 
   it("follows a root rotation through cp.ca: bundle with both roots, leaves from the new one, old root dropped", async () => {

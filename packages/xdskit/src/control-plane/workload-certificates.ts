@@ -59,6 +59,8 @@ interface TrackedProxy {
 }
 
 const RETRY_MS = 5000;
+/** setTimeout's longest delay (~24.8 days); a longer one fires at once. Half of a 90-day certificate is longer. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -89,7 +91,8 @@ export function createWorkloadCertificates(setup: {
 
   const schedule = (key: string, proxy: TrackedProxy, delayMs: number) => {
     if (proxy.timer) clearTimeout(proxy.timer);
-    proxy.timer = setTimeout(() => void issue(key, proxy), Math.max(0, delayMs));
+    // A renewal due later than the longest timer renews at that timer instead: early, never in a loop.
+    proxy.timer = setTimeout(() => void issue(key, proxy), Math.min(MAX_TIMER_MS, Math.max(0, delayMs)));
     proxy.timer.unref();
   };
 
