@@ -225,6 +225,59 @@ status: { podIP: 10.1.1.1 }
     expect(delegated?.http).not.toHaveProperty("origin");
   });
 
+  it("merges delegate matches as istiod does: a delegate may only narrow its root's match", () => {
+    const text = `
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec: { ports: [{ name: http, port: 80 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web, namespace: shop }
+spec:
+  hosts: [web]
+  http:
+  - { name: re, match: [{ uri: { regex: "/re(/.*)?" } }], delegate: { name: child } }
+  - { name: ex, match: [{ uri: { exact: /ex } }], delegate: { name: child } }
+  - { name: pre, match: [{ uri: { prefix: /pre } }, { method: { exact: GET } }], delegate: { name: child } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: child, namespace: shop }
+spec:
+  http:
+  - { name: a, match: [{ uri: { prefix: /pre/a } }], route: [{ destination: { host: web } }] }
+  - { name: b, match: [{ uri: { exact: /ex } }], route: [{ destination: { host: web } }] }
+  - { name: c, match: [{ uri: { regex: "/pre/c.*" } }], route: [{ destination: { host: web } }] }
+  - { name: d, match: [{ method: { exact: POST } }], route: [{ destination: { host: web } }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: shop }
+spec: {}
+status: { podIP: 10.1.1.1 }
+`;
+    const mesh = buildMesh(loadConfig(text));
+    const routes = vhost(generate(mesh, proxyOf(mesh, "shop/client")), "80", "web.shop.svc.cluster.local:80")?.routes;
+    // re: a regex root conflicts with every delegate uri match, so only d (no uri) merges; ex: only the same
+    // exact (b) and d; pre's prefix takes a (inside /pre) and d, and pre's GET match takes every child but d,
+    // whose POST conflicts with it.
+    expect(
+      routes?.map((r) => `${r.name} ${JSON.stringify(r.match?.safeRegex?.regex ?? r.match?.path ?? r.match?.prefix)}`),
+    ).toEqual([
+      'd "/re(/.*)?"',
+      'b "/ex"',
+      'd "/ex"',
+      'a "/pre/a"',
+      'a "/pre/a"',
+      'b "/ex"',
+      'c "/pre/c.*"',
+      'd "/pre"',
+    ]);
+    expect(routes?.[4]?.match?.headers).toEqual([{ name: ":method", stringMatch: { exact: "GET" } }]);
+  });
+
   it("turns DestinationRule policies into cluster settings: LB, hash, pool, outlier, TLS, port-level and subset overrides", () => {
     const text = `
 apiVersion: v1

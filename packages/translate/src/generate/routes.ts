@@ -149,6 +149,34 @@ function expandDelegates(mesh: Mesh, vs: VirtualServiceEntry): ExpandedRoute[] {
   return out;
 }
 
+/**
+ * istiod's test of a delegate's string match against its root's: the delegate may only narrow it — the
+ * same exact value, or an exact or prefix inside the root's prefix; a regex on either side conflicts with
+ * any match on the other.
+ */
+function stringMatchConflict(root: StringMatch | undefined, leaf: StringMatch | undefined): boolean {
+  if (!root || !leaf) return false;
+  if (root.regex && (leaf.regex || leaf.prefix || leaf.exact)) return true;
+  if (leaf.regex && (root.prefix || root.exact)) return true;
+  if (root.exact) return leaf.prefix ? true : leaf.exact !== root.exact;
+  if (root.prefix) {
+    if (leaf.prefix) return !leaf.prefix.startsWith(root.prefix);
+    if (leaf.exact) return !leaf.exact.startsWith(root.prefix);
+  }
+  return true;
+}
+
+/** istiod's conflicts between a root match and a delegate's (pilot's delegate merge). */
+function matchesConflict(root: HTTPMatchRequest, leaf: HTTPMatchRequest): boolean {
+  for (const key of ["uri", "scheme", "method", "authority"] as const)
+    if (stringMatchConflict(root[key], leaf[key])) return true;
+  for (const key of ["headers", "withoutHeaders", "queryParams"] as const)
+    for (const [name, value] of Object.entries(leaf[key] ?? {}))
+      if (stringMatchConflict(root[key]?.[name], value)) return true;
+  if ((root.ignoreUriCase ?? false) !== (leaf.ignoreUriCase ?? false)) return true;
+  return Boolean(root.port && leaf.port && root.port !== leaf.port);
+}
+
 /** Root × delegate matches (each pair merged); null when no pair is compatible. */
 function mergeMatches(root: HTTPMatchRequest[], child: HTTPMatchRequest[]): HTTPMatchRequest[] | null {
   if (root.length === 0) return child;
@@ -156,15 +184,17 @@ function mergeMatches(root: HTTPMatchRequest[], child: HTTPMatchRequest[]): HTTP
   const out: HTTPMatchRequest[] = [];
   for (const r of root)
     for (const c of child) {
-      // The delegate may only narrow the root's URI.
-      if (r.uri?.prefix !== undefined && c.uri) {
-        const inside = (c.uri.prefix ?? c.uri.exact ?? "").startsWith(r.uri.prefix);
-        if (!inside && c.uri.regex === undefined) continue;
-      }
+      // A pair istiod finds in conflict contributes no route.
+      if (matchesConflict(r, c)) continue;
       out.push({
         ...r,
         ...c,
+        // The delegate's unset fields (decoded as undefined) take the root's.
         uri: c.uri ?? r.uri,
+        scheme: c.scheme ?? r.scheme,
+        method: c.method ?? r.method,
+        authority: c.authority ?? r.authority,
+        port: c.port || r.port,
         headers: { ...(r.headers ?? {}), ...(c.headers ?? {}) },
         queryParams: { ...(r.queryParams ?? {}), ...(c.queryParams ?? {}) },
         withoutHeaders: { ...(r.withoutHeaders ?? {}), ...(c.withoutHeaders ?? {}) },

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { parseRouteTestFile } from "../route-tests/load.js";
 import { type RouteTestCase, RouteTestFileError } from "../route-tests/model.js";
 import { formatJunit, formatRun } from "../route-tests/report.js";
-import { runRouteTests } from "../route-tests/run.js";
+import { type RunReport, runRouteTests } from "../route-tests/run.js";
 import { RouteTestSourceError, type TestTarget, targetOfConfig, targetOfControlPlane } from "../route-tests/source.js";
 import { readConfigFiles } from "../sources/file-source.js";
 import { CliError, type CliIo } from "./cli-io.js";
@@ -118,10 +118,16 @@ export function addTestCommand(program: Command, io: CliIo, examples: (...lines:
           `${target.proxy} has no HTTP route configuration: a sidecar gets one per port of the services (Service, ServiceEntry) in the config, a gateway per Gateway server`,
         );
 
-      const run = runRouteTests(cases, target.resources, {
-        ...(flags.address !== undefined ? { address: flags.address } : {}),
-        ...(port !== undefined ? { port } : {}),
-      });
+      let run: RunReport;
+      try {
+        run = runRouteTests(cases, target.resources, {
+          ...(flags.address !== undefined ? { address: flags.address } : {}),
+          ...(port !== undefined ? { port } : {}),
+        });
+      } catch (error) {
+        if (error instanceof RouteTestFileError) throw new CliError(error.message);
+        throw error;
+      }
       const underCoverage = failUnder !== undefined && run.coverage.percent < failUnder;
       if (flags.junit !== undefined) {
         try {

@@ -103,6 +103,9 @@ tests:
       /^t\.yaml: test "a"\.request\.uri: unknown field/,
     );
     expect(parseError("foo: 1")).toMatch(/^t\.yaml: not a route test file/);
+    expect(() => run("tests: [{ name: ftp, request: { url: ftp://x/ }, expect: { status: 1 } }]")).toThrow(
+      'test "ftp": simulate: request.url must be http: or https:, got ftp:',
+    );
     expect(parseError("tests: [ { name: a")).toMatch(/^t\.yaml:1:\d+: /);
   });
 });

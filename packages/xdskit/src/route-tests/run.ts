@@ -1,6 +1,6 @@
 // Runs route test cases against one proxy's xDS resources with the simulator, and measures which routes
 // the tests exercise.
-import type { RouteConfiguration } from "@xdskit/core";
+import { type RouteConfiguration, XdsKitError } from "@xdskit/core";
 import {
   describeAction,
   expectRoute,
@@ -10,7 +10,7 @@ import {
   type SimulationResult,
   simulationResourcesOf,
 } from "@xdskit/translate";
-import { type Mismatch, type Outcome, type RouteTestCase, RouteTestUnsupported } from "./model.js";
+import { type Mismatch, type Outcome, type RouteTestCase, RouteTestFileError, RouteTestUnsupported } from "./model.js";
 
 export interface RunOptions {
   /** The listener address requests arrive at (a Sidecar's egress bind); default: the listener on the port. */
@@ -305,7 +305,14 @@ export function runRouteTests(
         byRuntime.set(runtime, use);
       }
       const request = targeted(item.request, use, options, fallbackPort);
-      const outcome = outcomeOf(use, request, routes);
+      let outcome: Outcome;
+      try {
+        outcome = outcomeOf(use, request, routes);
+      } catch (error) {
+        // A request the simulator refuses (a URL that is not http, a path without "/"): name the test.
+        if (!(error instanceof XdsKitError)) throw error;
+        throw new RouteTestFileError(`${testCase.file}: test "${testCase.name}": ${error.message}`);
+      }
       const { result } = outcome;
       if (result.routeConfiguration && !result.routeConfiguration.inline) {
         reached.add(result.routeConfiguration.name);
