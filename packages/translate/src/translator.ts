@@ -10,7 +10,8 @@ import { inheritClusters, visibleServices } from "./generate/outbound.js";
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
-import { buildMesh, type Mesh, type MeshOptions } from "./index/mesh.js";
+import { createMesh, type Mesh, type MeshOptions } from "./index/mesh.js";
+import { createRegistryState } from "./registry/build.js";
 
 /** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
 export type TranslatorChange =
@@ -66,10 +67,28 @@ interface Connected {
   tokens: Tokens;
 }
 
-/** What a proxy's view depends on: tokens shared by its view, and its own workload. */
+/** What a proxy's view depends on: tokens shared by its view, and how its own workload is found. */
 interface Tokens {
   readonly shared: readonly string[];
-  readonly workload?: string;
+  readonly workload: string;
+}
+
+/**
+ * The token of a proxy's workload lookup: a workload named `namespace/name` (any kind: a Pod of the same
+ * name takes precedence over a Deployment), or, for a node found by IP or not found at all, every workload
+ * of its namespace. Its inbound side also reads the services of its namespace that select it.
+ */
+function workloadTokenOf(proxy: MeshProxy, who: string | Node): string {
+  if (typeof who === "string") return `workload-name:${who}`;
+  const workload = proxy.workload;
+  if (!workload) return `workloads-in:${proxy.namespace}`;
+  const meta = (who.metadata ?? {}) as Record<string, unknown>;
+  const byName = typeof meta.WORKLOAD_NAME === "string" ? meta.WORKLOAD_NAME : undefined;
+  const podAndNs = (who.id ?? "").split("~")[2] ?? "";
+  const podName = podAndNs.slice(0, Math.max(0, podAndNs.lastIndexOf(".")));
+  return workload.name === byName || workload.name === podName
+    ? `workload-name:${workload.namespace}/${workload.name}`
+    : `workloads-in:${proxy.namespace}`;
 }
 
 const ALL = "all";
@@ -97,7 +116,15 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
     throw new XdsKitError("INVALID_ARGUMENT", "createTranslator: options must be an object");
   const objects = new Map<ConfigKey, AnyConfigObject>();
   for (const object of options.objects ?? []) objects.set(configKey(object), object);
-  let mesh = buildMesh([...objects.values()], options.mesh ?? {});
+  const meshOptions = options.mesh ?? {};
+  // The registry is kept up to date change by change; the rest of the mesh (routing objects) is indexed again.
+  const registryState = createRegistryState([...objects.values()], meshOptions);
+  const meshOfObjects = () =>
+    createMesh([...objects.values()], meshOptions, {
+      registry: registryState.registry,
+      objectsByKey: new Map(objects),
+    });
+  let mesh = meshOfObjects();
   const connected = new Map<string, Connected>();
   const proxies = new Map<string, MeshProxy>();
   // Dependencies are indexed per view, not per proxy: the proxies of one view share one token list (an
@@ -154,7 +181,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   };
 
   const tokensCache = new WeakMap<Mesh, Map<string, string[]>>();
-  const tokensOf = (proxy: MeshProxy): Tokens => {
+  const tokensOf = (proxy: MeshProxy, who: string | Node): Tokens => {
     const scope = mesh.sidecarScope(proxy.namespace, proxy.labels);
     let perMesh = tokensCache.get(mesh);
     if (!perMesh) {
@@ -171,13 +198,14 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       shared = [
         ALL,
         `ns:${proxy.namespace}`,
+        `inbound:${proxy.namespace}`,
         ...new Set(services.map((s) => `host:${s.hostname}`)),
         ...new Set(scope.egress.flatMap((e) => e.hosts.map((h) => `ns-services:${h.namespace}`))),
       ];
       if (proxy.type === "router") shared.push("gateways", "ns-services:*");
       perMesh.set(key, shared);
     }
-    return { shared, ...(proxy.workload ? { workload: `workload:${proxy.workload.key}` } : {}) };
+    return { shared, workload: workloadTokenOf(proxy, who) };
   };
 
   return {
@@ -192,7 +220,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       if (old) unindex(id, old.tokens);
       const proxy = identify(who);
       const resources = generate(mesh, proxy);
-      const tokens = tokensOf(proxy);
+      const tokens = tokensOf(proxy, who);
       connected.set(id, { who, proxy, resources, tokens });
       proxies.set(id, proxy);
       index(id, tokens);
@@ -222,7 +250,8 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         else objects.set(key, change.object as AnyConfigObject);
         touched.push({ old, next: change.op === "delete" ? undefined : change.object });
       }
-      mesh = buildMesh([...objects.values()], options.mesh ?? {});
+      registryState.update(touched);
+      mesh = meshOfObjects();
       const tokens = affectedTokens(before, mesh, touched);
       const staleHosts = tokens.has(ALL)
         ? "all"
@@ -243,7 +272,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         const proxy = identify(entry.who, entry.proxy);
         const resources = generate(mesh, proxy);
         views.add(resources);
-        const nextTokens = tokensOf(proxy);
+        const nextTokens = tokensOf(proxy, entry.who);
         index(id, nextTokens);
         const diff = diffResources(entry.resources, resources);
         connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens });
@@ -277,6 +306,7 @@ function affectedTokens(
         case "ServiceEntry": {
           const hosts = new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)]);
           for (const h of hosts) tokens.add(`host:${h}`);
+          tokens.add(`inbound:${object.metadata.namespace}`);
           if (!old || !next || hostsChanged(before, after, key)) {
             tokens.add(`ns-services:${object.metadata.namespace}`);
             tokens.add("ns-services:*");
@@ -289,7 +319,10 @@ function affectedTokens(
         case "WorkloadEntry":
         case "Deployment":
           for (const h of new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)])) tokens.add(`host:${h}`);
-          tokens.add(`workload:${key}`);
+          if (object.kind !== "Endpoints" && object.kind !== "EndpointSlice") {
+            tokens.add(`workload-name:${object.metadata.namespace}/${object.metadata.name}`);
+            tokens.add(`workloads-in:${object.metadata.namespace}`);
+          }
           break;
         case "VirtualService": {
           const spec = object.spec;
@@ -317,8 +350,16 @@ function affectedTokens(
         case "Gateway":
           tokens.add("gateways");
           break;
+        case "PeerAuthentication": {
+          // A selecting policy changes its namespace's inbound chains only; a namespace or mesh policy also
+          // changes how every client reaches that namespace's services (auto mTLS).
+          const selecting = Object.keys(object.spec.selector?.matchLabels ?? {}).length > 0;
+          const root = object.metadata.namespace === after.options.rootNamespace;
+          tokens.add(selecting && !root ? `ns:${object.metadata.namespace}` : "all");
+          break;
+        }
         default:
-          break; // Namespaces, ServiceAccounts and security kinds do not change what is generated yet
+          break; // Namespaces, ServiceAccounts, AuthorizationPolicies and RequestAuthentications change nothing generated
       }
     }
   }
@@ -342,11 +383,12 @@ function hostsByInput(mesh: Mesh): Map<ConfigKey, string[]> {
   return index;
 }
 
+/** Whether the services of a Service or ServiceEntry changed who sees them: hosts or exportTo. */
 function hostsChanged(before: Mesh, after: Mesh, key: ConfigKey): boolean {
   const hosts = (mesh: Mesh) =>
     mesh.registry.services
       .filter((s) => s.source === key)
-      .map((s) => s.hostname)
+      .map((s) => `${s.hostname}/${s.exportTo.join()}`)
       .join(",");
   return hosts(before) !== hosts(after);
 }

@@ -8,6 +8,7 @@ import { egressAllows } from "../index/mesh.js";
 import type { MeshService } from "../registry/model.js";
 import { isHttpProtocol } from "../registry/protocol.js";
 import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
+import { serviceAccountsOf } from "./mtls.js";
 import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRoutes } from "./routes.js";
 
 type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
@@ -114,12 +115,15 @@ export function outboundClustersOf(
   for (const service of services) {
     const rule = mesh.destinationRule(namespace, service);
     const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
+    let serviceAccounts: string[] | undefined;
     for (const port of service.ports) {
       const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${options.proxyless ? "g" : ""}`;
       let entry = memo.clusters.get(key);
       if (!entry) {
         const all = mesh.registry.endpointsOf(service, port.port);
-        const built = outboundClusters(service, port, rule, all);
+        serviceAccounts ??= options.proxyless ? [] : serviceAccountsOf(mesh, service);
+        const mtls = options.proxyless ? undefined : { mesh, serviceAccounts };
+        const built = outboundClusters(service, port, rule, all, mtls);
         if (options.proxyless)
           for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
         const assignments: ClusterLoadAssignment[] = [];

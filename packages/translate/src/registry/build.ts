@@ -36,68 +36,168 @@ interface Built {
 }
 
 export function buildRegistry(objects: readonly AnyConfigObject[], options: RegistryOptions = {}): Registry {
-  const domainSuffix = options.domainSuffix ?? "cluster.local";
-  const of = <K extends AnyConfigObject["kind"]>(kind: K) =>
-    (objects.filter((o) => o.kind === kind) as unknown as ConfigObject<K>[]).sort(byName);
-  const pods = of("Pod");
-  const deployments = of("Deployment");
-  const workloadEntries = of("WorkloadEntry");
-  const slices = of("EndpointSlice");
-  const endpointsObjects = new Map(of("Endpoints").map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, e]));
-  const podsByKey = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
+  return createRegistryState(objects, options).registry;
+}
 
-  const workloads: Workload[] = [
-    ...pods.map(
-      (p): Workload => ({
-        key: configKey(p),
-        kind: "Pod",
-        name: p.metadata.name,
-        namespace: p.metadata.namespace,
-        labels: p.metadata.labels,
-        serviceAccount: p.spec.serviceAccountName ?? "default",
-        addresses: p.spec.podIP ? [p.spec.podIP] : [],
-        ports: containerPorts(p.spec.containers),
-      }),
-    ),
-    ...deployments.map(
-      (d): Workload => ({
-        key: configKey(d),
-        kind: "Deployment",
-        name: d.metadata.name,
-        namespace: d.metadata.namespace,
-        labels: d.spec.template?.metadata?.labels ?? {},
-        serviceAccount: d.spec.template?.spec?.serviceAccountName ?? "default",
-        addresses: [],
-        ports: containerPorts(d.spec.template?.spec?.containers),
-      }),
-    ),
-    ...workloadEntries.map(
-      (w): Workload => ({
-        key: configKey(w),
-        kind: "WorkloadEntry",
-        name: w.metadata.name,
-        namespace: w.metadata.namespace,
-        labels: { ...w.metadata.labels, ...(w.spec.labels ?? {}) },
-        serviceAccount: w.spec.serviceAccount || "default",
-        addresses: w.spec.address ? [w.spec.address] : [],
-        ports: Object.entries(w.spec.ports ?? {}).map(([name, port]) => ({ name, port })),
-      }),
-    ),
-  ];
+/** One changed object: its version before (absent when added) and after (absent when deleted). */
+export interface RegistryChange {
+  readonly old?: AnyConfigObject;
+  readonly next?: AnyConfigObject;
+}
 
-  const built: Built[] = [];
-  // Selectors only pick workloads of their own namespace: index them by namespace once.
-  const byNamespace = <T extends { metadata: { namespace: string } }>(list: readonly T[]) => {
-    const map = new Map<string, T[]>();
-    for (const item of list) {
-      const group = map.get(item.metadata.namespace);
-      if (group) group.push(item);
-      else map.set(item.metadata.namespace, [item]);
+/**
+ * A registry kept up to date change by change: each service is built again only when one of the objects
+ * it reads changed (its Service or ServiceEntry, its slices or Endpoints, a Pod or WorkloadEntry its
+ * selector picks), so a change costs what it touches plus copying the snapshot's indexes. Every
+ * `registry` it hands out is an immutable snapshot equal to buildRegistry of the same objects.
+ */
+export interface RegistryState {
+  readonly registry: Registry;
+  /** Applies changes (objects already replaced by the caller) and returns the new snapshot. */
+  update(changes: readonly RegistryChange[]): Registry;
+}
+
+/** Kinds the registry reads; changes of any other kind keep the registry as it is. */
+const REGISTRY_KINDS = new Set([
+  "Service",
+  "ServiceEntry",
+  "Pod",
+  "Deployment",
+  "WorkloadEntry",
+  "Endpoints",
+  "EndpointSlice",
+]);
+
+/** Keyed objects of one kind, with their name order computed once per change of the set. */
+class Group<T extends { metadata: { namespace: string; name: string } }> {
+  readonly byKey = new Map<ConfigKey, T>();
+  private sorted: T[] | undefined;
+  set(key: ConfigKey, object: T | undefined): void {
+    if (object) this.byKey.set(key, object);
+    else this.byKey.delete(key);
+    this.sorted = undefined;
+  }
+  list(): readonly T[] {
+    this.sorted ??= [...this.byKey.values()].sort(byName);
+    return this.sorted;
+  }
+}
+
+/** Groups by a key derived from each object (namespace, or namespace/service for slices). */
+class Grouped<T extends { metadata: { namespace: string; name: string } }> {
+  private readonly groups = new Map<string, Group<T>>();
+  set(group: string, key: ConfigKey, object: T | undefined): void {
+    let g = this.groups.get(group);
+    if (!g) {
+      if (!object) return;
+      g = new Group<T>();
+      this.groups.set(group, g);
     }
-    return map;
+    g.set(key, object);
+    if (g.byKey.size === 0) this.groups.delete(group);
+  }
+  list(group: string): readonly T[] {
+    return this.groups.get(group)?.list() ?? [];
+  }
+}
+
+const workloadCache = new WeakMap<object, Workload>();
+function workloadOf(object: AnyConfigObject): Workload {
+  let workload = workloadCache.get(object);
+  if (workload) return workload;
+  if (object.kind === "Pod") {
+    const p = object as ConfigObject<"Pod">;
+    workload = {
+      key: configKey(p),
+      kind: "Pod",
+      name: p.metadata.name,
+      namespace: p.metadata.namespace,
+      labels: p.metadata.labels,
+      serviceAccount: p.spec.serviceAccountName ?? "default",
+      addresses: p.spec.podIP ? [p.spec.podIP] : [],
+      ports: containerPorts(p.spec.containers),
+    };
+  } else if (object.kind === "Deployment") {
+    const d = object as ConfigObject<"Deployment">;
+    workload = {
+      key: configKey(d),
+      kind: "Deployment",
+      name: d.metadata.name,
+      namespace: d.metadata.namespace,
+      labels: d.spec.template?.metadata?.labels ?? {},
+      serviceAccount: d.spec.template?.spec?.serviceAccountName ?? "default",
+      addresses: [],
+      ports: containerPorts(d.spec.template?.spec?.containers),
+    };
+  } else {
+    const w = object as ConfigObject<"WorkloadEntry">;
+    workload = {
+      key: configKey(w),
+      kind: "WorkloadEntry",
+      name: w.metadata.name,
+      namespace: w.metadata.namespace,
+      labels: { ...w.metadata.labels, ...(w.spec.labels ?? {}) },
+      serviceAccount: w.spec.serviceAccount || "default",
+      addresses: w.spec.address ? [w.spec.address] : [],
+      ports: Object.entries(w.spec.ports ?? {}).map(([name, port]) => ({ name, port })),
+    };
+  }
+  workloadCache.set(object, workload);
+  return workload;
+}
+
+const sliceService = (slice: ConfigObject<"EndpointSlice">) =>
+  `${slice.metadata.namespace}/${slice.metadata.labels["kubernetes.io/service-name"] ?? ""}`;
+
+export function createRegistryState(initial: readonly AnyConfigObject[], options: RegistryOptions = {}): RegistryState {
+  const domainSuffix = options.domainSuffix ?? "cluster.local";
+  const pods = new Group<ConfigObject<"Pod">>();
+  const deployments = new Group<ConfigObject<"Deployment">>();
+  const workloadEntries = new Group<ConfigObject<"WorkloadEntry">>();
+  const podsIn = new Grouped<ConfigObject<"Pod">>();
+  const entriesIn = new Grouped<ConfigObject<"WorkloadEntry">>();
+  const slicesOf = new Grouped<ConfigObject<"EndpointSlice">>(); // by namespace/service-name
+  const endpointsObjects = new Map<string, ConfigObject<"Endpoints">>(); // by namespace/name
+  const podsByKey = new Map<string, ConfigObject<"Pod">>(); // by namespace/name
+  const sources = new Map<ConfigKey, ConfigObject<"Service"> | ConfigObject<"ServiceEntry">>();
+  const builtBySource = new Map<ConfigKey, Built[]>();
+  /** Pods a service's endpoints name (slices and Endpoints target them): their labels are read. */
+  const podReaders = new Map<string, Set<ConfigKey>>();
+
+  const place = (
+    key: ConfigKey,
+    object: AnyConfigObject | undefined,
+    kind: string,
+    namespace: string,
+    name: string,
+  ) => {
+    switch (kind) {
+      case "Pod":
+        pods.set(key, object as ConfigObject<"Pod"> | undefined);
+        podsIn.set(namespace, key, object as ConfigObject<"Pod"> | undefined);
+        if (object) podsByKey.set(`${namespace}/${name}`, object as ConfigObject<"Pod">);
+        else podsByKey.delete(`${namespace}/${name}`);
+        break;
+      case "Deployment":
+        deployments.set(key, object as ConfigObject<"Deployment"> | undefined);
+        break;
+      case "WorkloadEntry":
+        workloadEntries.set(key, object as ConfigObject<"WorkloadEntry"> | undefined);
+        entriesIn.set(namespace, key, object as ConfigObject<"WorkloadEntry"> | undefined);
+        break;
+      case "EndpointSlice":
+        break; // placed by the caller (its group comes from a label that may change)
+      case "Endpoints":
+        if (object) endpointsObjects.set(`${namespace}/${name}`, object as ConfigObject<"Endpoints">);
+        else endpointsObjects.delete(`${namespace}/${name}`);
+        break;
+      case "Service":
+      case "ServiceEntry":
+        if (object) sources.set(key, object as ConfigObject<"Service">);
+        else sources.delete(key);
+        break;
+    }
   };
-  const podsIn = byNamespace(pods);
-  const entriesIn = byNamespace(workloadEntries);
 
   // WorkloadEntries (and Pods) a selector picks in a namespace, as endpoints of one service port.
   const selectedEndpoints = (
@@ -109,7 +209,7 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
   ): ServiceEndpoint[] => {
     const out: ServiceEndpoint[] = [];
     if (includePods)
-      for (const pod of podsIn.get(namespace) ?? []) {
+      for (const pod of podsIn.list(namespace)) {
         if (!pod.spec.podIP || !selects(selector, pod.metadata.labels)) continue;
         const target = resolveTargetPort(port, containerPorts(pod.spec.containers));
         if (target === undefined) continue;
@@ -125,7 +225,7 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
           workload: configKey(pod),
         });
       }
-    for (const entry of entriesIn.get(namespace) ?? []) {
+    for (const entry of entriesIn.list(namespace)) {
       const labels = { ...entry.metadata.labels, ...(entry.spec.labels ?? {}) };
       if (!entry.spec.address || !selects(selector, labels)) continue;
       inputs.push(configKey(entry));
@@ -143,7 +243,7 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
     return out;
   };
 
-  for (const svc of of("Service")) {
+  const buildService = (svc: ConfigObject<"Service">): Built => {
     const { name, namespace } = svc.metadata;
     const spec = svc.spec;
     const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
@@ -160,10 +260,18 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
       : (spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])).filter((a) => a && a !== "None");
     const inputs: ConfigKey[] = [configKey(svc)];
     const endpoints = new Map<number, ServiceEndpoint[]>();
-    const mySlices = slices.filter(
-      (s) => s.metadata.namespace === namespace && s.metadata.labels["kubernetes.io/service-name"] === name,
-    );
+    const mySlices = slicesOf.list(`${namespace}/${name}`);
     const endpointsObject = endpointsObjects.get(`${namespace}/${name}`);
+    const readPods = new Set<string>();
+    const podOf = (ref: { kind?: string; name?: string; namespace?: string } | undefined) => {
+      if (!ref || (ref.kind && ref.kind !== "Pod") || !ref.name) return undefined;
+      const podKey = `${ref.namespace ?? namespace}/${ref.name}`;
+      readPods.add(podKey);
+      const pod = podsByKey.get(podKey);
+      // The pod gives the endpoint its labels and service account (mTLS SANs): a change of it changes the service.
+      if (pod) inputs.push(configKey(pod));
+      return pod;
+    };
     for (const port of ports) {
       let list: ServiceEndpoint[] = [];
       if (externalName) {
@@ -175,7 +283,7 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
           if (slicePort?.port === undefined) continue;
           for (const ep of slice.spec.endpoints ?? []) {
             if (ep.conditions?.ready === false) continue;
-            const pod = podOf(ep.targetRef, namespace);
+            const pod = podOf(ep.targetRef);
             for (const address of ep.addresses)
               list.push(kubeEndpoint(address, slicePort.port, port.port, pod, ep.zone));
           }
@@ -186,7 +294,7 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
           const subsetPort = (subset.ports ?? []).find((p) => (p.name ?? "") === port.name);
           if (!subsetPort) continue;
           for (const address of subset.addresses ?? [])
-            list.push(kubeEndpoint(address.ip, subsetPort.port, port.port, podOf(address.targetRef, namespace)));
+            list.push(kubeEndpoint(address.ip, subsetPort.port, port.port, podOf(address.targetRef)));
         }
       } else if (spec.selector && Object.keys(spec.selector).length > 0) {
         list = selectedEndpoints(namespace, spec.selector, port, inputs, true);
@@ -196,7 +304,18 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
         list.push(...selectedEndpoints(namespace, spec.selector, port, inputs, false));
       endpoints.set(port.port, sortEndpoints(list));
     }
-    built.push({
+    const key = configKey(svc);
+    // Pods named by the endpoints' targetRefs give them labels and service accounts: they are inputs too.
+    for (const podKey of readPods) inputs.push(`Pod/${podKey}` as ConfigKey);
+    for (const podKey of readPods) {
+      let readers = podReaders.get(podKey);
+      if (!readers) {
+        readers = new Set();
+        podReaders.set(podKey, readers);
+      }
+      readers.add(key);
+    }
+    return {
       service: {
         hostname: `${name}.${namespace}.svc.${domainSuffix}`,
         namespace,
@@ -207,14 +326,15 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
         meshExternal: false,
         exportTo: exportToOf(svc.metadata.annotations["networking.istio.io/exportTo"]),
         registry: "Kubernetes",
-        source: configKey(svc),
+        source: key,
       },
       endpoints,
       inputs: [...new Set(inputs)],
-    });
-  }
+    };
+  };
 
-  for (const entry of of("ServiceEntry")) {
+  const buildServiceEntry = (entry: ConfigObject<"ServiceEntry">): Built[] => {
+    const out: Built[] = [];
     const spec = entry.spec;
     const namespace = entry.metadata.namespace;
     const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
@@ -248,7 +368,7 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
         }
         endpoints.set(port.port, sortEndpoints(list));
       }
-      built.push({
+      out.push({
         service: {
           hostname: host,
           namespace,
@@ -265,14 +385,187 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
         inputs: [...new Set(inputs)],
       });
     }
+    return out;
+  };
+
+  const build = (key: ConfigKey) => {
+    const source = sources.get(key);
+    if (!source) builtBySource.delete(key);
+    else
+      builtBySource.set(
+        key,
+        source.kind === "Service"
+          ? [buildService(source as ConfigObject<"Service">)]
+          : buildServiceEntry(source as ConfigObject<"ServiceEntry">),
+      );
+  };
+
+  // Services (by source) that select workloads in a namespace, for finding who reads a Pod or WorkloadEntry.
+  const selectorsIn = new Map<string, Set<ConfigKey>>();
+  const trackSelector = (key: ConfigKey, source: AnyConfigObject | undefined, add: boolean) => {
+    if (!source) return;
+    const namespace = source.metadata.namespace;
+    let set = selectorsIn.get(namespace);
+    if (!set) {
+      set = new Set();
+      selectorsIn.set(namespace, set);
+    }
+    if (add) set.add(key);
+    else set.delete(key);
+  };
+  const selectorOf = (source: AnyConfigObject): Readonly<Record<string, string>> | undefined => {
+    // Even an empty Service selector picks WorkloadEntries next to slices or Endpoints.
+    if (source.kind === "Service") return (source as ConfigObject<"Service">).spec.selector;
+    if (source.kind === "ServiceEntry") {
+      const ws = (source as ConfigObject<"ServiceEntry">).spec.workloadSelector;
+      return ws ? (ws.labels ?? {}) : undefined;
+    }
+    return undefined;
+  };
+  const workloadLabels = (object: AnyConfigObject) =>
+    object.kind === "WorkloadEntry" ? workloadOf(object).labels : object.metadata.labels;
+
+  /** Sources whose services read `object` (one version of a changed object). */
+  const readersOf = (object: AnyConfigObject, into: Set<ConfigKey>) => {
+    const { namespace, name } = object.metadata;
+    switch (object.kind) {
+      case "Service":
+      case "ServiceEntry":
+        into.add(configKey(object));
+        break;
+      case "Pod":
+      case "WorkloadEntry": {
+        const labels = workloadLabels(object);
+        for (const key of selectorsIn.get(namespace) ?? []) {
+          const source = sources.get(key);
+          const selector = source && selectorOf(source);
+          if (selector && selects(selector, labels)) into.add(key);
+        }
+        if (object.kind === "Pod") for (const key of podReaders.get(`${namespace}/${name}`) ?? []) into.add(key);
+        break;
+      }
+      case "EndpointSlice": {
+        const service = sliceService(object as ConfigObject<"EndpointSlice">);
+        into.add(`Service/${service}` as ConfigKey);
+        break;
+      }
+      case "Endpoints":
+        into.add(`Service/${namespace}/${name}` as ConfigKey);
+        break;
+    }
+  };
+
+  for (const object of initial) {
+    if (!REGISTRY_KINDS.has(object.kind)) continue;
+    const key = configKey(object);
+    const { namespace, name } = object.metadata;
+    if (object.kind === "EndpointSlice")
+      slicesOf.set(sliceService(object as ConfigObject<"EndpointSlice">), key, object as ConfigObject<"EndpointSlice">);
+    else place(key, object, object.kind, namespace, name);
+  }
+  for (const [key, source] of sources) {
+    trackSelector(key, source, selectorOf(source) !== undefined);
+    build(key);
   }
 
-  built.sort(
-    (a, b) =>
-      compareStrings(a.service.hostname, b.service.hostname) ||
-      compareStrings(a.service.namespace, b.service.namespace) ||
-      compareStrings(a.service.source, b.service.source),
-  );
+  let order: Built[] = [];
+  const sortAll = () => {
+    order = [...builtBySource.values()].flat();
+    order.sort(
+      (a, b) =>
+        compareStrings(a.service.hostname, b.service.hostname) ||
+        compareStrings(a.service.namespace, b.service.namespace) ||
+        compareStrings(a.service.source, b.service.source),
+    );
+  };
+  sortAll();
+  // Sort ties (a ServiceEntry repeating a host) keep the entry's own order: build order is insertion order.
+
+  const snapshot = (previous: Registry | undefined, rebuiltNamespaces: ReadonlySet<string>): Registry =>
+    registrySnapshot(
+      order,
+      pods.list(),
+      deployments.list(),
+      workloadEntries.list(),
+      new Map(sources),
+      previous,
+      rebuiltNamespaces,
+    );
+
+  let registry = snapshot(undefined, new Set());
+  return {
+    get registry() {
+      return registry;
+    },
+    update(changes) {
+      const relevant = changes.filter(
+        (c) => (c.old && REGISTRY_KINDS.has(c.old.kind)) || (c.next && REGISTRY_KINDS.has(c.next.kind)),
+      );
+      if (relevant.length === 0) return registry;
+      const stale = new Set<ConfigKey>();
+      // Readers of the old versions are found with the old indexes, readers of the new ones with the new.
+      for (const { old } of relevant) if (old) readersOf(old, stale);
+      for (const { old, next } of relevant) {
+        const object = next ?? old;
+        if (!object) continue;
+        const key = configKey(object);
+        const { namespace, name } = object.metadata;
+        if (object.kind === "Service" || object.kind === "ServiceEntry") {
+          trackSelector(key, old, false);
+          place(key, next, object.kind, namespace, name);
+          if (next) trackSelector(key, next, selectorOf(next) !== undefined);
+        } else if (object.kind === "EndpointSlice") {
+          if (old) slicesOf.set(sliceService(old as ConfigObject<"EndpointSlice">), key, undefined);
+          if (next)
+            slicesOf.set(
+              sliceService(next as ConfigObject<"EndpointSlice">),
+              key,
+              next as ConfigObject<"EndpointSlice">,
+            );
+        } else {
+          place(key, next, object.kind, namespace, name);
+        }
+      }
+      for (const { next } of relevant) if (next) readersOf(next, stale);
+      const before = new Map<ConfigKey, Built[]>();
+      for (const key of stale) {
+        before.set(key, builtBySource.get(key) ?? []);
+        build(key);
+      }
+      // The same services (hosts and sources) as before: replace them in place; otherwise sort again.
+      const replaced = new Map<Built, Built>();
+      let sameSet = true;
+      for (const [key, old] of before) {
+        const now = builtBySource.get(key) ?? [];
+        if (now.length !== old.length) sameSet = false;
+        for (let i = 0; sameSet && i < now.length; i++) {
+          const a = old[i] as Built;
+          const b = now[i] as Built;
+          if (a.service.hostname !== b.service.hostname || a.service.namespace !== b.service.namespace) sameSet = false;
+          else replaced.set(a, b);
+        }
+      }
+      if (sameSet) order = order.map((b) => replaced.get(b) ?? b);
+      else sortAll();
+      const rebuiltNamespaces = new Set<string>();
+      for (const built of before.values()) for (const b of built) rebuiltNamespaces.add(b.service.namespace);
+      for (const key of stale) for (const b of builtBySource.get(key) ?? []) rebuiltNamespaces.add(b.service.namespace);
+      registry = snapshot(registry, rebuiltNamespaces);
+      return registry;
+    },
+  };
+}
+
+/** An immutable registry over the built services (in order) and the workloads. */
+function registrySnapshot(
+  built: readonly Built[],
+  pods: readonly ConfigObject<"Pod">[],
+  deployments: readonly ConfigObject<"Deployment">[],
+  workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
+  sources: ReadonlyMap<ConfigKey, AnyConfigObject>,
+  previous: Registry | undefined,
+  rebuiltNamespaces: ReadonlySet<string>,
+): Registry {
   const services = built.map((b) => b.service);
   const byHostname = new Map<string, MeshService[]>();
   for (const service of services) {
@@ -282,34 +575,47 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
   }
   const endpointsByService = new Map(built.map((b) => [b.service, b.endpoints]));
   const inputsOf = new Map(built.map((b) => [b.service, b.inputs]));
-  const workloadIndex = new Map<string, Workload>();
-  for (const w of workloads) {
-    const key = `${w.namespace}/${w.name}`;
-    if (!workloadIndex.has(key)) workloadIndex.set(key, w);
-  }
+  let workloads: Workload[] | undefined;
+  const allWorkloads = () => {
+    workloads ??= [...pods.map(workloadOf), ...deployments.map(workloadOf), ...workloadEntries.map(workloadOf)];
+    return workloads;
+  };
+  let workloadIndex: Map<string, Workload> | undefined;
   const servicesOfCache = new Map<Workload, MeshService[]>();
+  // A workload's services change only when a service of its namespace was built again.
+  const inherited = previous ? servicesOfCaches.get(previous) : undefined;
+  if (inherited)
+    for (const [workload, found] of inherited)
+      if (!rebuiltNamespaces.has(workload.namespace)) servicesOfCache.set(workload, found);
   const servicesIn = new Map<string, MeshService[]>();
   for (const service of services) {
     const group = servicesIn.get(service.namespace);
     if (group) group.push(service);
     else servicesIn.set(service.namespace, [service]);
   }
-  const sourceObjects = new Map<ConfigKey, AnyConfigObject>(
-    objects.filter((o) => o.kind === "Service" || o.kind === "ServiceEntry").map((o) => [configKey(o), o]),
-  );
-
-  return {
+  const registry: Registry = {
     services,
     byHostname,
     endpointsOf: (service, port) => endpointsByService.get(service)?.get(port) ?? [],
-    workloads,
-    workload: (namespace, name) => workloadIndex.get(`${namespace}/${name}`),
+    get workloads() {
+      return allWorkloads();
+    },
+    workload(namespace, name) {
+      if (!workloadIndex) {
+        workloadIndex = new Map();
+        for (const w of allWorkloads()) {
+          const key = `${w.namespace}/${w.name}`;
+          if (!workloadIndex.has(key)) workloadIndex.set(key, w);
+        }
+      }
+      return workloadIndex.get(`${namespace}/${name}`);
+    },
     servicesOf(workload) {
       let found = servicesOfCache.get(workload);
       if (!found) {
         // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector).
         found = (servicesIn.get(workload.namespace) ?? []).filter((service) => {
-          const svcObject = sourceObjects.get(service.source);
+          const svcObject = sources.get(service.source);
           if (svcObject?.kind === "Service") {
             const selector = svcObject.spec.selector;
             if (selector && Object.keys(selector).length > 0) return selects(selector, workload.labels);
@@ -328,12 +634,10 @@ export function buildRegistry(objects: readonly AnyConfigObject[], options: Regi
     },
     inputsOf,
   };
-
-  function podOf(ref: { kind?: string; name?: string; namespace?: string } | undefined, namespace: string) {
-    if (!ref || (ref.kind && ref.kind !== "Pod") || !ref.name) return undefined;
-    return podsByKey.get(`${ref.namespace ?? namespace}/${ref.name}`);
-  }
+  servicesOfCaches.set(registry, servicesOfCache);
+  return registry;
 }
+const servicesOfCaches = new WeakMap<Registry, Map<Workload, MeshService[]>>();
 
 function kubeEndpoint(
   address: string,
