@@ -5,6 +5,7 @@ import { CorsPerRoute, HTTPFault } from "@xdskit/core/extensions";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/loader.js";
 import { buildMesh } from "../index/mesh.js";
+import { simulate } from "../simulate/simulate.js";
 import { TYPE } from "./envoy.js";
 import { generate } from "./generate.js";
 import { proxyOf } from "./proxy.js";
@@ -342,6 +343,19 @@ spec:
     // details is not on port 80: istiod does not look it up on this listener and uses the listener's port.
     expect(routes[0]?.route?.cluster).toBe("outbound|80||details.default.svc.cluster.local");
     expect(routes[1]?.route?.cluster).toBe("outbound|80||web.default.svc.cluster.local");
+  });
+
+  it("sends what no other listener takes through virtualOutbound's catch-all chain, as istiod names it", () => {
+    const mesh = bookinfo();
+    const out = generate(mesh, proxyOf(mesh, "default/productpage-v1"));
+    const outbound = out.Listener.find((l) => l.name === "virtualOutbound");
+    expect(outbound?.defaultFilterChain).toBeUndefined();
+    expect(outbound?.filterChains?.map((c) => [c.name, c.filterChainMatch?.destinationPort])).toEqual([
+      ["virtualOutbound-blackhole", 15001],
+      ["virtualOutbound-catchall-tcp", undefined],
+    ]);
+    const result = simulate(out, { listener: "virtualOutbound", address: "10.9.9.9", port: 5000 });
+    expect(result.action).toMatchObject({ kind: "tcp-proxy", cluster: "PassthroughCluster" });
   });
 
   it("gives proxies with the same view the same objects, and different views different ones", () => {
