@@ -24,6 +24,7 @@ const recordedByName = new Map(answers.scenarios.map((s) => [s.name, s]));
 
 const comparable = (d: Decision) => ({
   listener: d.listener,
+  filterChain: d.filterChain,
   routeConfig: d.routeConfig,
   virtualHost: d.virtualHost,
   route: d.route,
