@@ -181,6 +181,21 @@ const SLOTS: ReadonlyArray<ReadonlyArray<object | undefined>> = [
     undefined,
   ],
   [
+    istio("VirtualService", "a", "ratings", {
+      hosts: ["ratings"],
+      http: [{ route: [{ destination: { host: "ratings" } }] }],
+    }),
+    istio("VirtualService", "a", "ratings", {
+      hosts: ["ratings"],
+      http: [{ retries: { attempts: 5 }, route: [{ destination: { host: "ratings" } }] }],
+    }),
+    istio("VirtualService", "a", "ratings", {
+      hosts: ["ratings"],
+      http: [{ match: [{ uri: { prefix: "/v2" } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }],
+    }),
+    undefined,
+  ],
+  [
     istio("DestinationRule", "a", "reviews", {
       host: "reviews",
       subsets: [
@@ -331,7 +346,9 @@ function run(seed: number, steps: number) {
   for (let step = 0; step < steps; step++) {
     const changes: TranslatorChange[] = [];
     const slots = new Set(
-      Array.from({ length: 1 + Math.floor(random() * 3) }, () => Math.floor(random() * SLOTS.length)),
+      Array.from({ length: random() < 0.6 ? 1 : 2 + Math.floor(random() * 2) }, () =>
+        Math.floor(random() * SLOTS.length),
+      ),
     );
     for (const slot of slots) {
       const before = state[slot];

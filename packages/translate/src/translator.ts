@@ -2,15 +2,16 @@
 // (per kind, per name) out. An index from what each proxy's view depends on (service hosts, its namespace's
 // Sidecar, its workload, gateways) to the proxies finds the affected ones; only their views are generated
 // again, against a new Mesh that inherits every cluster the change did not touch.
-import { type Node, prepareResource, type ResourceKind, resourceTypes, XdsKitError } from "@xdskit/core";
+import { type Node, XdsKitError } from "@xdskit/core";
 import type { AnyConfigObject, ConfigKey } from "./config/model.js";
 import { configKey } from "./config/model.js";
 import { generate } from "./generate/generate.js";
-import { inheritClusters, visibleServices } from "./generate/outbound.js";
+import { inheritClusters, sidecarEntriesOf, visibleServices } from "./generate/outbound.js";
+import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js";
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
-import { createMesh, type Mesh, type MeshOptions } from "./index/mesh.js";
+import { createMesh, isRoutingKind, type Mesh, type MeshOptions } from "./index/mesh.js";
 import { createRegistryState } from "./registry/build.js";
 
 /** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
@@ -119,11 +120,26 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   const meshOptions = options.mesh ?? {};
   // The registry is kept up to date change by change; the rest of the mesh (routing objects) is indexed again.
   const registryState = createRegistryState([...objects.values()], meshOptions);
-  const meshOfObjects = () =>
-    createMesh([...objects.values()], meshOptions, {
+  const routing = new Map<string, Map<ConfigKey, AnyConfigObject>>();
+  const place = (key: ConfigKey, object: AnyConfigObject | undefined, kind: string) => {
+    if (!isRoutingKind(kind)) return;
+    let byKey = routing.get(kind);
+    if (!byKey) {
+      byKey = new Map();
+      routing.set(kind, byKey);
+    }
+    if (object) byKey.set(key, object);
+    else byKey.delete(key);
+  };
+  for (const [key, object] of objects) place(key, object, object.kind);
+  const meshOfObjects = () => {
+    const byKey = new Map(objects); // this version's objects, for whoever reads mesh.objects
+    return createMesh(() => [...byKey.values()], meshOptions, {
       registry: registryState.registry,
-      objectsByKey: new Map(objects),
+      objectsByKey: byKey,
+      byKind: new Map([...routing].map(([kind, ofKind]) => [kind, [...ofKind.values()]])),
     });
+  };
   let mesh = meshOfObjects();
   const connected = new Map<string, Connected>();
   const proxies = new Map<string, MeshProxy>();
@@ -248,6 +264,9 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         const old = objects.get(key);
         if (change.op === "delete") objects.delete(key);
         else objects.set(key, change.object as AnyConfigObject);
+        if (old) place(key, undefined, old.kind);
+        if (change.op !== "delete")
+          place(key, change.object as AnyConfigObject, (change.object as AnyConfigObject).kind);
         touched.push({ old, next: change.op === "delete" ? undefined : change.object });
       }
       registryState.update(touched);
@@ -260,6 +279,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
         sameServices(before, mesh);
       inheritClusters(mesh, before, staleHosts, { endpointsOnly });
+      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly);
 
       const affected = new Set<string>();
       for (const token of tokens) dependentsOf(token, affected);
@@ -268,20 +288,77 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       for (const id of affected) {
         const entry = connected.get(id);
         if (!entry) continue;
-        unindex(id, entry.tokens);
-        const proxy = identify(entry.who, entry.proxy);
-        const resources = generate(mesh, proxy);
+        // A sidecar whose own workload was not touched keeps its identity and dependencies: patch its view.
+        const patched =
+          patch && entry.proxy.type === "sidecar" && !tokens.has(entry.tokens.workload)
+            ? patch(entry.resources, entry.proxy)
+            : undefined;
+        let resources: ProxyResources;
+        if (patched) {
+          resources = patched;
+          connected.set(id, { ...entry, resources });
+        } else {
+          unindex(id, entry.tokens);
+          const proxy = identify(entry.who, entry.proxy);
+          resources = generate(mesh, proxy);
+          const nextTokens = tokensOf(proxy, entry.who);
+          index(id, nextTokens);
+          connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens });
+          proxies.set(id, proxy);
+        }
         views.add(resources);
-        const nextTokens = tokensOf(proxy, entry.who);
-        index(id, nextTokens);
         const diff = diffResources(entry.resources, resources);
-        connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens });
-        proxies.set(id, proxy);
         if (Object.keys(diff).length > 0) updates.set(id, { resources, changes: diff });
       }
       return { proxies: updates, affectedProxies: affected.size, generatedViews: views.size };
     },
   };
+}
+
+/**
+ * How to patch a sidecar's view for this change instead of generating it, when the change is one the
+ * patches cover: endpoints only (the load assignments and clusters of the stale hosts are replaced, while
+ * the workload's own services stay the same), or one VirtualService updated in place.
+ */
+function patchFor(
+  before: Mesh,
+  after: Mesh,
+  touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
+  staleHosts: ReadonlySet<string> | "all",
+  endpointsOnly: boolean,
+): ((resources: ProxyResources, proxy: MeshProxy) => ProxyResources | undefined) | undefined {
+  if (endpointsOnly && staleHosts !== "all") {
+    const sameHosts = (a: readonly { hostname: string }[], b: readonly { hostname: string }[]) =>
+      a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname);
+    const byNamespace = new Map<string, ReadonlyMap<string, object> | null>();
+    const patchedViews = new Map<ProxyResources, ProxyResources | null>(); // a view is of one namespace
+    return (resources, proxy) => {
+      const workload = proxy.workload;
+      if (workload && !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload)))
+        return undefined; // its inbound side may change
+      let replacements = byNamespace.get(proxy.namespace);
+      if (replacements === undefined) {
+        replacements = sidecarEntriesOf(after, proxy.namespace, staleHosts);
+        byNamespace.set(proxy.namespace, replacements);
+      }
+      if (!replacements) return undefined;
+      let patched = patchedViews.get(resources);
+      if (patched === undefined) {
+        patched = substituteByName(resources, replacements) ?? null;
+        patchedViews.set(resources, patched);
+      }
+      return patched ?? undefined;
+    };
+  }
+  const only = touched.length === 1 ? touched[0] : undefined;
+  if (only?.old?.kind === "VirtualService" && only.next?.kind === "VirtualService") {
+    const key = configKey(only.next);
+    const old = before.virtualServices.find((vs) => vs.key === key);
+    const next = after.virtualServices.find((vs) => vs.key === key);
+    const routePatch = old && next ? virtualServiceRoutePatch(before, after, old, next) : undefined;
+    return routePatch ? (resources, proxy) => routePatch.view(resources, proxy) : undefined;
+  }
+  return undefined;
 }
 
 /** The dependency tokens a set of changes touches, looked up in the mesh before and after. */
@@ -393,14 +470,35 @@ function hostsChanged(before: Mesh, after: Mesh, key: ConfigKey): boolean {
   return hosts(before) !== hosts(after);
 }
 
-const versions = new WeakMap<object, string>();
-function versionOf(kind: ResourceKind, resource: object): string {
-  let version = versions.get(resource);
-  if (version === undefined) {
-    version = prepareResource(resourceTypes[kind] as never, resource as never).version;
-    versions.set(resource, version);
+/**
+ * Structural equality of two generated messages, undefined fields read as absent. Generation reuses the
+ * objects of whatever did not change, so a shared reference ends the comparison of a subtree at once and
+ * comparing a regenerated route configuration costs its changed virtual hosts, not its size.
+ */
+export function sameMessage(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameMessage(a[i], b[i])) return false;
+    return true;
   }
-  return version;
+  if (Array.isArray(b)) return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    if (!(a instanceof Uint8Array && b instanceof Uint8Array) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in x) {
+    if (x[key] === undefined) continue;
+    count++;
+    if (!sameMessage(x[key], y[key])) return false;
+  }
+  for (const key in y) if (y[key] !== undefined) count--;
+  return count === 0;
 }
 
 // Proxies that share a view share its before/after objects: their difference is computed once.
@@ -419,7 +517,7 @@ function diffResources(before: ProxyResources, after: ProxyResources): ResourceC
   return diff;
 }
 
-/** Names added or modified, and removed, per kind; identical objects are skipped without encoding. */
+/** Names added or modified, and removed, per kind; compared as structures, never encoded. */
 function computeDiff(before: ProxyResources, after: ProxyResources): ResourceChanges {
   const out: Record<string, { updated: string[]; removed: string[] }> = {};
   if (before === after) return out;
@@ -428,6 +526,14 @@ function computeDiff(before: ProxyResources, after: ProxyResources): ResourceCha
     const b = after[kind] as ReadonlyArray<{ name?: string; clusterName?: string }>;
     if (a === b) continue;
     const nameOf = (r: { name?: string; clusterName?: string }) => r.name ?? r.clusterName ?? "";
+    // A patched list keeps every name at its place: compare side by side, without indexing.
+    if (a.length === b.length && a.every((r, i) => r === b[i] || nameOf(r) === nameOf(b[i] as typeof r))) {
+      const updated: string[] = [];
+      for (let i = 0; i < a.length; i++)
+        if (a[i] !== b[i] && !sameMessage(a[i], b[i])) updated.push(nameOf(a[i] ?? {}));
+      if (updated.length > 0) out[kind] = { updated, removed: [] };
+      continue;
+    }
     const old = new Map(a.map((r) => [nameOf(r), r]));
     const updated: string[] = [];
     const seen = new Set<string>();
@@ -436,7 +542,7 @@ function computeDiff(before: ProxyResources, after: ProxyResources): ResourceCha
       seen.add(name);
       const prev = old.get(name);
       if (prev === r) continue;
-      if (!prev || versionOf(kind, prev) !== versionOf(kind, r)) updated.push(name);
+      if (!prev || !sameMessage(prev, r)) updated.push(name);
     }
     const removed = [...old.keys()].filter((n) => !seen.has(n));
     if (updated.length > 0 || removed.length > 0) out[kind] = { updated, removed };

@@ -3,9 +3,9 @@
 // by what decides it, so proxies with the same view get the same objects.
 import type { Cluster, ClusterLoadAssignment, RouteConfiguration } from "@xdskit/core";
 import { hostMatches } from "../index/hosts.js";
-import type { Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
+import type { MergedDestinationRule, Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
 import { egressAllows } from "../index/mesh.js";
-import type { MeshService } from "../registry/model.js";
+import type { MeshService, ServicePort } from "../registry/model.js";
 import { isHttpProtocol } from "../registry/protocol.js";
 import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
 import { serviceAccountsOf } from "./mtls.js";
@@ -14,8 +14,18 @@ import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRou
 type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 
 /** Per-mesh memo tables (the mesh is immutable, so entries never go stale). */
+/** The clusters and load assignments of one service port as seen with one DestinationRule, and what built them. */
+interface ClusterEntry {
+  readonly clusters: Cluster[];
+  readonly endpoints: ClusterLoadAssignment[];
+  readonly service: MeshService;
+  readonly port: ServicePort;
+  readonly rule: MergedDestinationRule | undefined;
+  readonly proxyless: boolean;
+}
+
 interface Memo {
-  clusters: Map<string, { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] }>;
+  clusters: Map<string, ClusterEntry>;
   routes: Map<string, RouteConfiguration>;
   /** Virtual hosts of services without a VirtualService: `<namespace>|<port>|<host>|<g>`. */
   defaultHosts: Map<string, VirtualHost>;
@@ -24,13 +34,45 @@ interface Memo {
 }
 const memos = new WeakMap<Mesh, Memo>();
 
+/**
+ * What a mesh inherits from an older version, applied when its memo is first used: a change answered by
+ * patching views alone never copies the tables, and a run of such changes inherits from the last mesh
+ * that was used, with the stale hosts of every change in between.
+ */
+interface Inheritance {
+  readonly from: Mesh;
+  readonly staleHosts: ReadonlySet<string>;
+  readonly endpointsOnly: boolean;
+}
+const pending = new WeakMap<Mesh, Inheritance>();
+
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
     memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), views: new Map() };
     memos.set(mesh, memo);
+    const inheritance = pending.get(mesh);
+    if (inheritance) {
+      pending.delete(mesh);
+      copyMemo(memo, inheritance);
+    }
   }
   return memo;
+}
+
+function copyMemo(target: Memo, { from, staleHosts, endpointsOnly }: Inheritance): void {
+  const source = memos.get(from);
+  if (!source) return;
+  for (const [key, entry] of source.clusters)
+    if (!staleHosts.has(entry.service.hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
+  for (const [key, vhost] of source.defaultHosts) {
+    const hostname = key.split("|")[2] ?? "";
+    if (!staleHosts.has(hostname) && !target.defaultHosts.has(key)) target.defaultHosts.set(key, vhost);
+  }
+  // Route configurations read services, VirtualServices and DestinationRules, never endpoints: a change of
+  // endpoints alone keeps every one of them.
+  if (endpointsOnly)
+    for (const [key, config] of source.routes) if (!target.routes.has(key)) target.routes.set(key, config);
 }
 
 /**
@@ -43,22 +85,16 @@ export function inheritClusters(
   staleHosts: ReadonlySet<string> | "all",
   options: { endpointsOnly?: boolean } = {},
 ): void {
-  if (staleHosts === "all") return;
-  const source = memos.get(from);
-  if (!source) return;
-  const target = memoOf(to);
-  for (const [key, entry] of source.clusters) {
-    const hostname = key.split("|")[1] ?? "";
-    if (!staleHosts.has(hostname) && !target.clusters.has(key)) target.clusters.set(key, entry);
-  }
-  for (const [key, vhost] of source.defaultHosts) {
-    const hostname = key.split("|")[2] ?? "";
-    if (!staleHosts.has(hostname) && !target.defaultHosts.has(key)) target.defaultHosts.set(key, vhost);
-  }
-  // Route configurations read services, VirtualServices and DestinationRules, never endpoints: a change of
-  // endpoints alone keeps every one of them.
-  if (options.endpointsOnly)
-    for (const [key, config] of source.routes) if (!target.routes.has(key)) target.routes.set(key, config);
+  if (staleHosts === "all" || memos.has(to)) return;
+  const endpointsOnly = options.endpointsOnly ?? false;
+  const earlier = memos.has(from) ? undefined : pending.get(from);
+  if (earlier)
+    pending.set(to, {
+      from: earlier.from,
+      staleHosts: new Set([...earlier.staleHosts, ...staleHosts]),
+      endpointsOnly: earlier.endpointsOnly && endpointsOnly,
+    });
+  else if (memos.has(from)) pending.set(to, { from, staleHosts, endpointsOnly });
 }
 
 /** Memoizes `build()` under `key` on the mesh: the same view gets the same object. */
@@ -115,26 +151,11 @@ export function outboundClustersOf(
   for (const service of services) {
     const rule = mesh.destinationRule(namespace, service);
     const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
-    let serviceAccounts: string[] | undefined;
     for (const port of service.ports) {
       const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${options.proxyless ? "g" : ""}`;
       let entry = memo.clusters.get(key);
       if (!entry) {
-        const all = mesh.registry.endpointsOf(service, port.port);
-        serviceAccounts ??= options.proxyless ? [] : serviceAccountsOf(mesh, service);
-        const mtls = options.proxyless ? undefined : { mesh, serviceAccounts };
-        const built = outboundClusters(service, port, rule, all, mtls);
-        if (options.proxyless)
-          for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
-        const assignments: ClusterLoadAssignment[] = [];
-        for (const cluster of built) {
-          if (!cluster.edsClusterConfig) continue;
-          const subsetName = (cluster.name ?? "").split("|")[2] ?? "";
-          const subset = rule?.subsets.find((s) => s.name === subsetName);
-          const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
-          assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
-        }
-        entry = { clusters: built, endpoints: assignments };
+        entry = clusterEntry(mesh, service, port, rule, options.proxyless ?? false);
         memo.clusters.set(key, entry);
       }
       clusters.push(...entry.clusters);
@@ -142,6 +163,67 @@ export function outboundClustersOf(
     }
   }
   return { clusters, endpoints };
+}
+
+function clusterEntry(
+  mesh: Mesh,
+  service: MeshService,
+  port: ServicePort,
+  rule: MergedDestinationRule | undefined,
+  proxyless: boolean,
+): ClusterEntry {
+  const all = mesh.registry.endpointsOf(service, port.port);
+  // Proxyless clients get no mesh mTLS (their TLS comes from the gRPC bootstrap's certificate providers).
+  const mtls = proxyless ? undefined : { mesh, serviceAccounts: serviceAccountsOf(mesh, service) };
+  const built = outboundClusters(service, port, rule, all, mtls);
+  if (proxyless) for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
+  const assignments: ClusterLoadAssignment[] = [];
+  for (const cluster of built) {
+    if (!cluster.edsClusterConfig) continue;
+    const subsetName = (cluster.name ?? "").split("|")[2] ?? "";
+    const subset = rule?.subsets.find((s) => s.name === subsetName);
+    const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
+    assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
+  }
+  return { clusters: built, endpoints: assignments, service, port, rule, proxyless };
+}
+
+/**
+ * The clusters and load assignments of `hosts` as a sidecar in `namespace` sees them in `mesh`, by name
+ * (built once per mesh and key, like outboundClustersOf does); null when a host names several services.
+ */
+const patchEntries = new WeakMap<Mesh, Map<string, ClusterEntry>>();
+export function sidecarEntriesOf(
+  mesh: Mesh,
+  namespace: string,
+  hosts: ReadonlySet<string>,
+): Map<string, Cluster | ClusterLoadAssignment> | null {
+  // Kept apart from the memo, so that patching does not make the mesh inherit the memo of its predecessor.
+  let entries = patchEntries.get(mesh);
+  if (!entries) {
+    entries = new Map();
+    patchEntries.set(mesh, entries);
+  }
+  const byName = new Map<string, Cluster | ClusterLoadAssignment>();
+  for (const hostname of hosts) {
+    const services = mesh.registry.byHostname.get(hostname) ?? [];
+    if (services.length > 1) return null;
+    const service = services[0];
+    if (!service) continue;
+    const rule = mesh.destinationRule(namespace, service);
+    const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
+    for (const port of service.ports) {
+      const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|`;
+      let entry = entries.get(key);
+      if (!entry) {
+        entry = clusterEntry(mesh, service, port, rule, false);
+        entries.set(key, entry);
+      }
+      for (const cluster of entry.clusters) byName.set(`c:${cluster.name}`, cluster);
+      for (const assignment of entry.endpoints) byName.set(`e:${assignment.clusterName}`, assignment);
+    }
+  }
+  return byName;
 }
 
 /** The egress listener that decides port `port`: the one declaring the port, else the catch-all one. */

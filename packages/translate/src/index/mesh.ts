@@ -128,6 +128,8 @@ const olderFirst = (a: { metadata: ConfigObject["metadata"] }, b: { metadata: Co
 };
 
 const meshCache = new WeakMap<object, Mesh>();
+/** A VirtualService's resolved entry, per object (objects are immutable), for the suffix it was resolved with. */
+const vsEntries = new WeakMap<object, { domainSuffix: string; entry: VirtualServiceEntry }>();
 
 /** A mesh from loaded config (`loadConfig`'s result or a list of objects). The same input gives the same Mesh. */
 export function buildMesh(input: LoadResult | readonly AnyConfigObject[], options: MeshOptions = {}): Mesh {
@@ -156,14 +158,25 @@ export function asMesh(input: Mesh | LoadResult | readonly AnyConfigObject[]): M
 export interface PrebuiltIndexes {
   readonly registry: Registry;
   readonly objectsByKey: ReadonlyMap<ConfigKey, AnyConfigObject>;
+  /** The routing objects by kind (VirtualService, DestinationRule, Gateway, Sidecar), in any order. */
+  readonly byKind: ReadonlyMap<string, Iterable<AnyConfigObject>>;
 }
+
+const ROUTING_KINDS = ["VirtualService", "DestinationRule", "Gateway", "Sidecar", "PeerAuthentication"];
+/** The kinds createMesh reads beside the registry's. */
+export const isRoutingKind = (kind: string) => ROUTING_KINDS.includes(kind);
 
 /** A mesh over objects, reusing a registry (and key index) built for exactly those objects when given. */
 export function createMesh(
-  objects: readonly AnyConfigObject[],
+  objectList: readonly AnyConfigObject[] | (() => readonly AnyConfigObject[]),
   options: MeshOptions,
   prebuilt?: PrebuiltIndexes,
 ): Mesh {
+  let list = typeof objectList === "function" ? undefined : objectList;
+  const allObjects = () => {
+    list ??= (objectList as () => readonly AnyConfigObject[])();
+    return list;
+  };
   const resolved: ResolvedMeshOptions = {
     domainSuffix: options.domainSuffix ?? "cluster.local",
     rootNamespace: options.rootNamespace ?? "istio-system",
@@ -178,16 +191,21 @@ export function createMesh(
       `buildMesh: options.sdsConfig must be "ads" or "sds-grpc", got ${JSON.stringify(resolved.sdsConfig)}`,
     );
   const { domainSuffix, rootNamespace } = resolved;
-  const registry = prebuilt?.registry ?? buildRegistry(objects, { domainSuffix });
-  const objectsByKey = prebuilt?.objectsByKey ?? new Map(objects.map((o) => [configKey(o), o]));
+  const registry = prebuilt?.registry ?? buildRegistry(allObjects(), { domainSuffix });
+  const objectsByKey = prebuilt?.objectsByKey ?? new Map(allObjects().map((o) => [configKey(o), o]));
   const ofKind = <K extends AnyConfigObject["kind"]>(kind: K) =>
-    (objects.filter((o) => o.kind === kind) as unknown as ConfigObject<K>[]).sort(olderFirst);
+    (prebuilt
+      ? ([...(prebuilt.byKind.get(kind) ?? [])] as unknown as ConfigObject<K>[])
+      : (allObjects().filter((o) => o.kind === kind) as unknown as ConfigObject<K>[])
+    ).sort(olderFirst);
 
   const allVs: VirtualServiceEntry[] = ofKind("VirtualService").map((object) => {
+    const cached = vsEntries.get(object);
+    if (cached?.domainSuffix === domainSuffix) return cached.entry;
     const { namespace, name } = object.metadata;
     const spec = object.spec;
     const gateways = (spec.gateways ?? []).map((g) => resolveGateway(g, namespace));
-    return {
+    const entry: VirtualServiceEntry = {
       key: configKey(object),
       object,
       namespace,
@@ -197,6 +215,8 @@ export function createMesh(
       exportTo: spec.exportTo ?? [],
       spec,
     };
+    vsEntries.set(object, { domainSuffix, entry });
+    return entry;
   });
   const virtualServices = allVs.filter((vs) => vs.hosts.length > 0);
   const delegates = new Map(
@@ -245,10 +265,17 @@ export function createMesh(
       });
     }
   }
+  // Wildcard hosts per namespace: an exact host is a map lookup, only wildcards are scanned.
+  const wildcardHosts = new Map<string, string[]>();
+  for (const [namespace, byHost] of drByNamespace)
+    wildcardHosts.set(
+      namespace,
+      [...byHost.keys()].filter((h) => h.startsWith("*")),
+    );
   const lookupIn = (namespace: string, hostname: string, viewer: string, requireExport: boolean) => {
     const byHost = drByNamespace.get(namespace);
     if (!byHost) return undefined;
-    const match = mostSpecificMatch(hostname, byHost.keys());
+    const match = byHost.has(hostname) ? hostname : mostSpecificMatch(hostname, wildcardHosts.get(namespace) ?? []);
     if (match === undefined) return undefined;
     const rule = byHost.get(match);
     if (!rule) return undefined;
@@ -258,7 +285,9 @@ export function createMesh(
 
   return {
     options: resolved,
-    objects,
+    get objects() {
+      return allObjects();
+    },
     objectsByKey,
     registry,
     virtualServices,

@@ -267,10 +267,7 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       if (!ref || (ref.kind && ref.kind !== "Pod") || !ref.name) return undefined;
       const podKey = `${ref.namespace ?? namespace}/${ref.name}`;
       readPods.add(podKey);
-      const pod = podsByKey.get(podKey);
-      // The pod gives the endpoint its labels and service account (mTLS SANs): a change of it changes the service.
-      if (pod) inputs.push(configKey(pod));
-      return pod;
+      return podsByKey.get(podKey);
     };
     for (const port of ports) {
       let list: ServiceEndpoint[] = [];
@@ -593,6 +590,33 @@ function registrySnapshot(
     if (group) group.push(service);
     else servicesIn.set(service.namespace, [service]);
   }
+  // Per namespace: Services with a selector by one `key=value` of it; everything else is always a candidate.
+  const selectorIndex = new Map<string, { byLabel: Map<string, MeshService[]>; others: MeshService[] }>();
+  const position = new Map(services.map((service, i) => [service, i]));
+  const candidatesFor = (workload: Workload): MeshService[] => {
+    let index = selectorIndex.get(workload.namespace);
+    if (!index) {
+      index = { byLabel: new Map(), others: [] };
+      for (const service of servicesIn.get(workload.namespace) ?? []) {
+        const source = sources.get(service.source);
+        const selector = source?.kind === "Service" ? source.spec.selector : undefined;
+        const first = selector ? Object.keys(selector)[0] : undefined;
+        if (!selector || first === undefined) {
+          index.others.push(service);
+          continue;
+        }
+        const label = `${first}=${selector[first]}`;
+        const list = index.byLabel.get(label);
+        if (list) list.push(service);
+        else index.byLabel.set(label, [service]);
+      }
+      selectorIndex.set(workload.namespace, index);
+    }
+    const out = [...index.others];
+    for (const [key, value] of Object.entries(workload.labels))
+      out.push(...(index.byLabel.get(`${key}=${value}`) ?? []));
+    return out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+  };
   const registry: Registry = {
     services,
     byHostname,
@@ -613,8 +637,9 @@ function registrySnapshot(
     servicesOf(workload) {
       let found = servicesOfCache.get(workload);
       if (!found) {
-        // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector).
-        found = (servicesIn.get(workload.namespace) ?? []).filter((service) => {
+        // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector);
+        // a Service whose selector needs a label the workload has another value of is not looked at.
+        found = candidatesFor(workload).filter((service) => {
           const svcObject = sources.get(service.source);
           if (svcObject?.kind === "Service") {
             const selector = svcObject.spec.selector;

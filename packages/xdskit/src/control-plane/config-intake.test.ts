@@ -112,4 +112,33 @@ describe("createConfigIntake: one object in several documents", () => {
     expect(hosts()).toEqual(["v2"]);
     expect(intake.diagnostics()).toEqual([]);
   });
+
+  it("validates only the objects an edit changed, serving the others as the same objects with their warnings", () => {
+    const validated: string[] = [];
+    const intake = createConfigIntake((objects) => {
+      validated.push(...objects.map(configKey));
+      return objects
+        .filter((o) => o.metadata.name === "b")
+        .map((o) => ({
+          severity: "warning" as const,
+          code: "IST0133",
+          kind: o.kind,
+          name: o.metadata.name,
+          namespace: o.metadata.namespace,
+          path: "spec",
+          message: "a warning that stays while b is unchanged",
+        }));
+    });
+    const text = (last: string) => `${vs("a")}---\n${vs("b")}---\n${vs("c", [last])}`;
+    intake.take("files", { full: true, removed: [], upserted: [{ id: "m.yaml", text: text("c") }] });
+    const first = new Map(intake.objects().map((o) => [o.metadata.name, o]));
+    validated.length = 0;
+    intake.take("files", { full: false, removed: [], upserted: [{ id: "m.yaml", text: text("c2") }] });
+    expect(validated).toEqual(["VirtualService/default/c"]);
+    const second = new Map(intake.objects().map((o) => [o.metadata.name, o]));
+    expect(second.get("a")).toBe(first.get("a"));
+    expect(second.get("b")).toBe(first.get("b"));
+    expect(second.get("c")).not.toBe(first.get("c"));
+    expect(intake.diagnostics().map((d) => `${d.code} ${d.name}`)).toEqual(["IST0133 b"]);
+  });
 });

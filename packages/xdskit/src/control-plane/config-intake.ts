@@ -28,6 +28,8 @@ export interface ConfigIntake {
 interface HeldDocument {
   readonly objects: readonly AnyConfigObject[];
   readonly diagnostics: readonly ConfigDiagnostic[];
+  /** The validation diagnostics of each object it loaded, by key (reused while the object is unchanged). */
+  readonly validation: ReadonlyMap<string, readonly ConfigDiagnostic[]>;
   /** When it last changed (a counter): of two documents defining one object, the newer wins. */
   readonly sequence: number;
 }
@@ -82,7 +84,33 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
         const id = prefix + document.id;
         const previous = documents.get(id);
         const loaded = loadDocument(document);
-        const found = [...loaded.diagnostics, ...(validate ? validate(loaded.objects) : [])];
+        // An object written exactly as before (content and place) is the object served before, with the
+        // validation it had: only new and edited objects are validated, and the translator sees no change.
+        const before = new Map((previous?.objects ?? []).map((o) => [configKey(o), o]));
+        const validation = new Map<string, readonly ConfigDiagnostic[]>();
+        const toValidate: AnyConfigObject[] = [];
+        const objectsLoaded = loaded.objects.map((object) => {
+          const key = configKey(object);
+          const old = before.get(key);
+          const held = previous?.validation.get(key);
+          if (old && held && fingerprint(old) === fingerprint(object)) {
+            validation.set(key, held);
+            return old;
+          }
+          toValidate.push(object);
+          return object;
+        });
+        const fresh = validate && toValidate.length > 0 ? validate(toValidate) : [];
+        for (const object of toValidate) validation.set(configKey(object), []);
+        for (const d of fresh) {
+          const key = keyOfDiagnostic(d);
+          if (key !== undefined && validation.has(key)) validation.set(key, [...(validation.get(key) ?? []), d]);
+        }
+        const found = [
+          ...loaded.diagnostics,
+          ...[...validation.values()].flat(),
+          ...fresh.filter((d) => !validation.has(keyOfDiagnostic(d) ?? "")),
+        ];
         diagnostics.push(...found);
         const unreadable = found.some((d) => d.severity === "error" && keyOfDiagnostic(d) === undefined);
         if (unreadable) {
@@ -91,6 +119,7 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
           documents.set(id, {
             objects: previous?.objects ?? [],
             diagnostics: found,
+            validation: previous?.validation ?? new Map(),
             sequence: previous?.sequence ?? ++sequence,
           });
           continue;
@@ -102,7 +131,7 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
         }
         const previousByKey = new Map((previous?.objects ?? []).map((o) => [configKey(o), o]));
         const objects: AnyConfigObject[] = [];
-        for (const object of loaded.objects) {
+        for (const object of objectsLoaded) {
           const key = configKey(object);
           const errors = errorsByKey.get(key);
           if (!errors) objects.push(object);
@@ -120,7 +149,7 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
             const good = previousByKey.get(key);
             if (good) objects.push(good);
           }
-        documents.set(id, { objects, diagnostics: found, sequence: ++sequence });
+        documents.set(id, { objects, diagnostics: found, validation, sequence: ++sequence });
         changed = true;
       }
       return { changed, rejected, diagnostics };
@@ -128,6 +157,22 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
     objects: () => served().objects,
     diagnostics: () => [...[...documents.values()].flatMap((d) => d.diagnostics), ...served().duplicates],
   };
+}
+
+/** What decides "written as before": everything loaded, positions included. */
+const fingerprints = new WeakMap<AnyConfigObject, string>();
+let unprintable = 0;
+function fingerprint(object: AnyConfigObject): string {
+  let text = fingerprints.get(object);
+  if (text === undefined) {
+    try {
+      text = JSON.stringify(object);
+    } catch {
+      text = `unprintable ${++unprintable}`; // never equal to another: validated every time
+    }
+    fingerprints.set(object, text);
+  }
+  return text;
 }
 
 const documentName = (id: string) => id.slice(id.indexOf("\u0000") + 1);
