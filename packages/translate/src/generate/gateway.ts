@@ -9,7 +9,7 @@ import type { ConfigObject } from "../config/model.js";
 import { hostMatches, resolveHost } from "../index/hosts.js";
 import type { Mesh } from "../index/mesh.js";
 import { parseProtocol } from "../registry/protocol.js";
-import { outboundClusterName } from "./clusters.js";
+import { BLACKHOLE, fixedClusters, outboundClusterName } from "./clusters.js";
 import { adsSource, FILTER, hcmFilter, socketAddress, TYPE, tcpProxyFilter } from "./envoy.js";
 import { SDS_CERTIFICATE, SDS_ROOT_CA, sdsConfigSource } from "./mtls.js";
 import { labelsKey, memoized, outboundClustersOf, routesDependOnLabels } from "./outbound.js";
@@ -140,7 +140,10 @@ function buildGateway(mesh: Mesh, proxy: MeshProxy, gateways: readonly ConfigObj
   return {
     Listener: listeners,
     RouteConfiguration: routes.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : 1)),
-    Cluster: [...clusters].sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : 1)),
+    // istiod gives gateways BlackHoleCluster too (not the passthrough clusters, which are for sidecars).
+    Cluster: [...fixedClusters().filter((c) => c.name === BLACKHOLE), ...clusters].sort((a, b) =>
+      (a.name ?? "") < (b.name ?? "") ? -1 : 1,
+    ),
     ClusterLoadAssignment: endpoints,
     Secret: [],
   };

@@ -5,6 +5,7 @@ import { CorsPerRoute, HTTPFault } from "@xdskit/core/extensions";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/loader.js";
 import { buildMesh } from "../index/mesh.js";
+import { simulate } from "../simulate/simulate.js";
 import { TYPE } from "./envoy.js";
 import { generate } from "./generate.js";
 import { proxyOf } from "./proxy.js";
@@ -358,6 +359,58 @@ status: { podIP: 10.1.1.1 }
     expect(out.RouteConfiguration.find((r) => r.name === "9080")?.virtualHosts?.at(-1)?.name).toBe("block_all");
   });
 
+  it("names routes <http.name>.<match.name> even without an HTTP route name, and ports destinations as istiod does", () => {
+    // Found by the differential test against istiod (test/istiod-oracle).
+    const mesh = buildMesh(
+      loadConfig(`
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: default }
+spec: { clusterIP: 10.96.0.1, selector: { app: web }, ports: [{ name: http, port: 80 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: details, namespace: default }
+spec: { clusterIP: 10.96.0.2, selector: { app: details }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: sleep, namespace: default, labels: { app: sleep } }
+spec: { containers: [{ name: app, image: app }] }
+status: { podIP: 10.1.0.5 }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web, namespace: default }
+spec:
+  hosts: [web]
+  http:
+  - match: [{ name: m0, uri: { prefix: /a } }]
+    route: [{ destination: { host: details } }]
+  - route: [{ destination: { host: web } }]
+`),
+    );
+    const out = generate(mesh, proxyOf(mesh, "default/sleep"));
+    const routes = vhost(out, "80", "web.default.svc.cluster.local:80")?.routes ?? [];
+    expect(routes.map((r) => r.name)).toEqual([".m0", ""]);
+    // details is not on port 80: istiod does not look it up on this listener and uses the listener's port.
+    expect(routes[0]?.route?.cluster).toBe("outbound|80||details.default.svc.cluster.local");
+    expect(routes[1]?.route?.cluster).toBe("outbound|80||web.default.svc.cluster.local");
+  });
+
+  it("sends what no other listener takes through virtualOutbound's catch-all chain, as istiod names it", () => {
+    const mesh = bookinfo();
+    const out = generate(mesh, proxyOf(mesh, "default/productpage-v1"));
+    const outbound = out.Listener.find((l) => l.name === "virtualOutbound");
+    expect(outbound?.defaultFilterChain).toBeUndefined();
+    expect(outbound?.filterChains?.map((c) => [c.name, c.filterChainMatch?.destinationPort])).toEqual([
+      ["virtualOutbound-blackhole", 15001],
+      ["virtualOutbound-catchall-tcp", undefined],
+    ]);
+    const result = simulate(out, { listener: "virtualOutbound", address: "10.9.9.9", port: 5000 });
+    expect(result.action).toMatchObject({ kind: "tcp-proxy", cluster: "PassthroughCluster" });
+  });
+
   it("gives proxies with the same view the same objects, and different views different ones", () => {
     const mesh = bookinfo("destination-rule-all.yaml", "virtual-service-all-v1.yaml");
     const v1 = generate(mesh, proxyOf(mesh, "default/reviews-v1"));
@@ -467,6 +520,14 @@ spec: { ports: [{ name: http, port: 8080 }] }
     const passthrough = out.Listener.find((l) => l.name === "0.0.0.0_8443");
     expect(passthrough?.listenerFilters?.[0]?.name).toBe("envoy.filters.listener.tls_inspector");
     expect(passthrough?.filterChains?.[0]?.filterChainMatch?.serverNames).toEqual(["db.example.com"]);
+  });
+
+  it("gives gateways BlackHoleCluster but not the sidecar passthrough clusters", () => {
+    const mesh = buildMesh(loadConfig(gatewayYaml));
+    const names = generate(mesh, proxyOf(mesh, node)).Cluster.map((c) => c.name);
+    expect(names).toContain("BlackHoleCluster");
+    expect(names).not.toContain("PassthroughCluster");
+    expect(names).not.toContain("InboundPassthroughCluster");
   });
 
   it("answers proxyless gRPC clients with host:port api_listeners over RDS outbound|port||host", () => {

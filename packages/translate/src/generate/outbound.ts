@@ -271,7 +271,8 @@ export function sidecarRouteConfig(
   const vsList = mesh
     .virtualServicesFor("mesh", ctx.namespace)
     .filter((vs) => egress !== undefined && vs.hosts.some((h) => egressAllows(egress, vs.namespace, h)));
-  const virtualHosts = sidecarVirtualHosts(mesh, ctx, onPort, vsList, port);
+  const destinationServices = new Map(onPort.map((s) => [s.hostname, s]));
+  const virtualHosts = sidecarVirtualHosts(mesh, { ...ctx, destinationServices }, onPort, vsList, port);
   const config: RouteConfiguration = {
     name: String(port),
     virtualHosts: [...virtualHosts, catchAllVirtualHost(scope.outboundTrafficPolicy)],

@@ -26,6 +26,7 @@ import {
 } from "@xdskit/core/istio";
 import { resolveHost } from "../index/hosts.js";
 import { type Mesh, resolveGateway, type VirtualServiceEntry } from "../index/mesh.js";
+import type { MeshService } from "../registry/model.js";
 import { effectivePolicy, outboundClusterName, PASSTHROUGH } from "./clusters.js";
 import { FILTER, TYPE } from "./envoy.js";
 
@@ -47,6 +48,11 @@ export interface RouteContext {
   readonly proxyless?: boolean;
   /** A gateway's TLS server: redirect ports default to https. */
   readonly tls?: boolean;
+  /**
+   * Sidecars: the services a destination is looked up in, by hostname — those on the listener's port, as
+   * in istiod. A destination without a port whose service is not among them gets the listener's port.
+   */
+  readonly destinationServices?: ReadonlyMap<string, MeshService>;
 }
 
 const ZERO = { seconds: 0, nanos: 0 };
@@ -223,7 +229,8 @@ function translateRoute(
   port: number,
 ): Route | undefined {
   if (!appliesTo(ctx, vs, match, port)) return undefined;
-  const name = match?.name ? (http.name ? `${http.name}.${match.name}` : match.name) : (http.name ?? "");
+  // istiod joins them even when the HTTP route has no name (".m0").
+  const name = match?.name ? `${http.name ?? ""}.${match.name}` : (http.name ?? "");
   const out: Route = { name, match: translateMatch(match) };
   let authority = "";
   if (http.headers) {
@@ -383,7 +390,9 @@ function routeAction(
 /** `outbound|<port>|<subset>|<host>` of a destination: its port, the service's only port, or the listener's. */
 function destinationCluster(ctx: RouteContext, dst: Destination | undefined, namespace: string, port: number): string {
   const host = resolveHost(dst?.host ?? "", namespace, ctx.mesh.options.domainSuffix);
-  const service = ctx.mesh.registry.byHostname.get(host)?.[0];
+  const service = ctx.destinationServices
+    ? ctx.destinationServices.get(host)
+    : ctx.mesh.registry.byHostname.get(host)?.[0];
   const dstPort =
     dst?.port?.number || (service && service.ports.length === 1 ? (service.ports[0]?.port ?? port) : port);
   return outboundClusterName(host, dstPort, dst?.subset ?? "");

@@ -155,8 +155,16 @@ function virtualOutbound(scope: SidecarScope): Listener {
     trafficDirection: TrafficDirection.OUTBOUND,
     useOriginalDst: true,
     listenerFilters: [{ name: FILTER.originalDst, typedConfig: packAny(TYPE.originalDst, OriginalDst, {}) }],
-    filterChains: [],
-    defaultFilterChain: { name: "PassthroughFilterChain", filters: [tcpProxyFilter(fallback, fallback)] },
+    // As istiod: connections straight to 15001 (not redirected from another port) go nowhere; everything
+    // no other listener takes goes to the outbound traffic policy's cluster.
+    filterChains: [
+      {
+        name: "virtualOutbound-blackhole",
+        filterChainMatch: { destinationPort: 15001 },
+        filters: [tcpProxyFilter(BLACKHOLE, BLACKHOLE)],
+      },
+      { name: "virtualOutbound-catchall-tcp", filters: [tcpProxyFilter(fallback, fallback)] },
+    ],
   };
 }
 
