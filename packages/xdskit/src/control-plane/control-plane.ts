@@ -195,8 +195,11 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     try {
       translatorDiagnostics = translator.update(intake.objects()) ?? [];
       metrics.pushStarted();
+      // An incremental translator names the proxies whose resources changed: the others' snapshots stay as they are.
+      const affected = translator.changedProxies?.();
       const changed: string[] = [];
-      for (const [key, proxy] of proxies) if (snapshotFor(key, proxy.node)) changed.push(key);
+      for (const [key, proxy] of proxies)
+        if ((!affected || affected.has(proxy.node.id ?? "")) && snapshotFor(key, proxy.node)) changed.push(key);
       pushes++;
       logger.info(
         { push: pushes, objects: intake.objects().length, proxies: changed },
@@ -237,6 +240,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       if (!proxy?.streams.delete(info.streamId) || proxy.streams.size > 0) return;
       proxies.delete(key);
       cache.clearSnapshot(key);
+      translator.disconnect?.(proxy.node);
       logger.info({ proxy: info.node.id }, "proxy disconnected");
     },
     onAck(info: { node: Node; typeUrl: string; version: string }) {
