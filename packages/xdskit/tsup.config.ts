@@ -10,9 +10,11 @@ export default defineConfig([
     target: "node20",
   },
   {
-    // The executable: ESM only (it awaits at top level); the shebang in src/cli.ts is kept.
-    entry: ["src/cli.ts"],
+    // The executable and xdskit/bookinfo: ESM only (top-level await; the demo finds its YAML from import.meta.url).
+    // The shebang in src/cli.ts is kept.
+    entry: { cli: "src/cli.ts", bookinfo: "src/bookinfo/index.ts" },
     format: ["esm"],
+    dts: { entry: { bookinfo: "src/bookinfo/index.ts" } },
     sourcemap: true,
     target: "node20",
   },

@@ -9,7 +9,7 @@ import { buildMesh, generate, loadConfig, proxyOf } from "../../packages/transla
 import { type EnvoyHandle, startEnvoy } from "../harness/envoy.js";
 import { freePort } from "../harness/ports.js";
 import { type HttpUpstream, startHttpUpstream } from "../harness/upstreams.js";
-import { closeHttpAgent, envoyBootstrap, httpGet, startXds, type XdsUnderTest } from "./helpers.js";
+import { closeHttpAgent, envoyBootstrap, httpGet, meshSecrets, startXds, type XdsUnderTest } from "./helpers.js";
 
 const fixture = path.resolve(import.meta.dirname, "../fixtures/istio/bookinfo/networking/bookinfo-gateway.yaml");
 
@@ -47,7 +47,8 @@ spec:
     expect(loaded.diagnostics).toEqual([]);
     const mesh = buildMesh(loaded);
     xds = await startXds();
-    const snapshot = xds.set(node.id, generate(mesh, proxyOf(mesh, node)));
+    const proxy = proxyOf(mesh, node);
+    const snapshot = xds.set(node.id, { ...generate(mesh, proxy), Secret: await meshSecrets(proxy) });
     envoy = await startEnvoy({
       name: "bookinfo-ingress-gateway",
       bootstrap: envoyBootstrap({ transport: "ads-sotw", xdsPort: xds.port, nodeId: node.id }),

@@ -11,7 +11,15 @@ import { buildMesh, generate, proxyOf } from "../../packages/translate/src/index
 import { type EnvoyHandle, startEnvoy } from "../harness/envoy.js";
 import { freePort } from "../harness/ports.js";
 import { type HttpUpstream, startHttpUpstream } from "../harness/upstreams.js";
-import { closeHttpAgent, envoyBootstrap, httpGet, startXds, tallyGets, type XdsUnderTest } from "./helpers.js";
+import {
+  closeHttpAgent,
+  envoyBootstrap,
+  httpGet,
+  meshSecrets,
+  startXds,
+  tallyGets,
+  type XdsUnderTest,
+} from "./helpers.js";
 
 const networking = path.resolve(import.meta.dirname, "../fixtures/istio/bookinfo/networking");
 const sample = (file: string) => ({ file, text: fs.readFileSync(path.join(networking, file), "utf8") });
@@ -35,7 +43,7 @@ describe("Bookinfo samples through a real Envoy sidecar (no Kubernetes, captureM
     const mesh = buildMesh(loaded);
     const proxy = proxyOf(mesh, "default/productpage-v1");
     nodeId = proxy.id;
-    const snapshot = xds.set(nodeId, generate(mesh, proxy));
+    const snapshot = xds.set(nodeId, { ...generate(mesh, proxy), Secret: await meshSecrets(proxy) });
     if (envoy) await xds.cache.awaitApplied(nodeId, snapshot.version, { timeoutMs: 10_000 });
     return snapshot;
   };

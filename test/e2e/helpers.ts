@@ -3,6 +3,7 @@
 // (SotW/delta, ADS/per-type), resources wired to those transports, config_dump readers, and a bounded
 // keep-alive HTTP load loop that counts successes and failures.
 import http from "node:http";
+import { type CertificateAuthority, createCertificateAuthority, workloadSecrets } from "@xdskit/certs";
 import {
   ApiConfigSource_ApiType,
   ApiVersion,
@@ -21,6 +22,7 @@ import {
   type ResourceKind,
   type RouteConfiguration,
   resourceTypes,
+  type Secret,
   type Snapshot,
   type SnapshotCache,
   type SnapshotCacheOptions,
@@ -497,4 +499,16 @@ export async function versionTexts(envoy: EnvoyHandle): Promise<Record<string, s
     if (match?.[1]) out[match[1]] = match[2] ?? "";
   }
   return out;
+}
+
+let meshCa: Promise<CertificateAuthority> | undefined;
+
+/**
+ * The mesh certificates a translated sidecar or gateway asks for over SDS (`default`, `ROOTCA`; its inbound
+ * chains and auto-mTLS clusters reference them), issued by one test CA per test file for the proxy's identity.
+ */
+export async function meshSecrets(identity: { namespace: string; serviceAccount: string }): Promise<Secret[]> {
+  meshCa ??= createCertificateAuthority();
+  const ca = await meshCa;
+  return workloadSecrets(await ca.issue({ namespace: identity.namespace, serviceAccount: identity.serviceAccount }));
 }

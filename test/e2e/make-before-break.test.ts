@@ -140,7 +140,9 @@ describe.each(CASES)("make-before-break with ordering $ordering", ({ ordering, s
 
     expect(applied, `Envoy did not apply the new CDS and RDS within 800 ms; ${describeTraffic(result)}`).toBe(true);
     expect(result.failed, describeTraffic(result)).toBe(0);
-    expect(result.ok).toBeGreaterThan(500);
+    // A floor, not a rate: on a loaded 2-core machine 1.5 s yields ~500 requests, on a quiet one thousands.
+    // What matters is traffic on both sides of the switch, which the upstream checks below assert.
+    expect(result.ok, describeTraffic(result)).toBeGreaterThan(200);
     // Traffic really moved: both upstreams answered, and the newest requests all went to v2.
     expect(Object.keys(result.upstreams).sort(), describeTraffic(result)).toEqual(["web/v1", "web/v2"]);
     expect(new Set(result.samples.slice(-50).map((s) => s.upstream))).toEqual(new Set(["web/v2"]));

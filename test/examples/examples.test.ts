@@ -55,6 +55,24 @@ describe("examples", () => {
     expect(out).toMatch(/after one LinearCache update: -> reviews v2 \(1 xDS response sent\)/);
   }, 90_000);
 
+  it("embedded-control-plane: createControlPlane + cp.apply() from code route an Envoy gateway, live", async () => {
+    const out = await runExample("examples/embedded-control-plane/main.ts");
+    expect(out).toMatch(/^through the gateway: hello from v1$/m);
+    expect(out).toMatch(/^after cp\.apply\(\): hello from v2$/m);
+    expect(out).toMatch(/^an invalid VirtualService is rejected: .*route.* is required/m);
+    expect(out).toMatch(/^and the last good one keeps serving: hello from v2$/m);
+  }, 90_000);
+
+  it("proxyless-grpc: a grpc-js-xds client routed by Istio YAML through createControlPlane, changed live", async () => {
+    const out = await runExample("examples/proxyless-grpc/main.ts");
+    expect(out).toMatch(/^jason: v2=10$/m);
+    // 40 calls at 50/50: fewer than 8 of either has a probability below 1e-4.
+    const [, v1, v2] = /^others: v1=(\d+) v2=(\d+)$/m.exec(out) ?? [];
+    expect(Number(v1) + Number(v2), out).toBe(40);
+    expect(Math.min(Number(v1), Number(v2)), out).toBeGreaterThanOrEqual(8);
+    expect(out).toMatch(/^after cp\.apply\(\), jason: v1=10$/m);
+  }, 90_000);
+
   it("unit-testing-routes: the example's vitest suite passes with the route simulator", async () => {
     const { stdout } = await run(
       process.execPath,

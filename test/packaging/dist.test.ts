@@ -38,6 +38,14 @@ const watcher = require("@xdskit/core/watcher");
 console.log(process.version, typeof core.createSnapshotCache, typeof server.createXdsServer, typeof umbrella.createXdsServer, typeof watcher.sotwResponseFrom);
 `;
 
+// The Bookinfo demo from the built CLI and xdskit/bookinfo: its YAML is found next to the installed code.
+const bookinfoScript = `
+import fs from "node:fs";
+import { bookinfoDir, readWorkloads } from "xdskit/bookinfo";
+const samples = fs.readdirSync(bookinfoDir() + "/samples").filter((f) => f.endsWith(".yaml")).length;
+console.log(process.version, readWorkloads(bookinfoDir() + "/mesh/platform.yaml").length, samples);
+`;
+
 describe("built packages", () => {
   it("the suite runs on the Node that started it, not on a dependency's node first on PATH", () => {
     // npm puts node_modules/.bin first on the PATH of scripts: no dependency may provide a `node` there.
@@ -53,6 +61,32 @@ describe("built packages", () => {
       expect(esm.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ from-dist$`, "m"));
       const cjs = await run(bin, ["-e", cjsScript], { cwd: root, timeout: 30_000 });
       expect(cjs.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ function function function function$`, "m"));
+      const bookinfo = await run(bin, ["--input-type=module", "-e", bookinfoScript], { cwd: root, timeout: 30_000 });
+      expect(bookinfo.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ 6 8$`, "m"));
+      const help = await run(bin, ["packages/xdskit/dist/cli.js", "demo", "--help"], { cwd: root, timeout: 30_000 });
+      expect(help.stdout).toMatch(/Usage: xdskit demo/);
     });
   }
+
+  it("npm pack of xdskit ships the CLI, xdskit/bookinfo and the demo's YAML with its license", async () => {
+    const { stdout } = await run("npm", ["pack", "--dry-run", "--json"], {
+      cwd: path.join(root, "packages/xdskit"),
+      timeout: 60_000,
+    });
+    const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "dist/cli.js",
+        "dist/bookinfo.js",
+        "dist/bookinfo.d.ts",
+        "src/bookinfo/mesh/platform.yaml",
+        "src/bookinfo/mesh/bookinfo-gateway.yaml",
+        "src/bookinfo/mesh/destination-rule-all.yaml",
+        "src/bookinfo/samples/LICENSE",
+        "src/bookinfo/samples/virtual-service-all-v1.yaml",
+        "src/bookinfo/samples/virtual-service-ratings-test-abort.yaml",
+        "src/bookinfo/samples/virtual-service-reviews-50-v3.yaml",
+      ]),
+    );
+  });
 });

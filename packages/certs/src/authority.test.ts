@@ -266,6 +266,39 @@ describe("sign(csr, identity)", () => {
     );
   });
 
+  it("names each kind of SAN a foreign CSR asks for, and refuses bytes after the CSR", async () => {
+    const ca = await createCertificateAuthority();
+    const me = "spiffe://cluster.local/ns/shop/sa/cart";
+    const dir = tempDir();
+    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "key.pem")]);
+    const csrWith = (san: string) =>
+      openssl(["req", "-new", "-key", join(dir, "key.pem"), "-subj", "/CN=x", "-addext", `subjectAltName=${san}`]);
+    const refusalOf = (csr: string) =>
+      ca.sign(csr, me).then(
+        () => "signed",
+        (error: { code: string; message: string }) => `${error.code}: ${error.message}`,
+      );
+    for (const [san, named] of [
+      ["DNS:cart.shop.svc", "DNS:cart.shop.svc"],
+      ["IP:10.0.0.1", "IP:10.0.0.1"],
+      ["IP:2001:db8:0:0:0:0:0:1", "IP:2001:db8::1"],
+      ["email:cart@shop.example", "email:cart@shop.example"],
+      [`URI:${me},DNS:extra.example`, "DNS:extra.example"],
+    ]) {
+      expect(await refusalOf(csrWith(san as string))).toBe(
+        `PERMISSION_DENIED: CSR asks for SAN ${named} but the caller's identity is ${me}`,
+      );
+    }
+    const good = csrWith(`URI:${me}`);
+    const der = Buffer.concat([Buffer.from(good.split("\n").slice(1, -2).join(""), "base64"), Buffer.from([0, 0])]);
+    expect(
+      await refusalOf(
+        `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64")}\n-----END CERTIFICATE REQUEST-----\n`,
+      ),
+    ).toBe("INVALID_ARGUMENT: malformed CSR: not a PKCS#10 certification request (CSR: 2 bytes after its end)");
+    expect(await refusalOf(good)).toBe("signed");
+  });
+
   it("refuses malformed, foreign, weak, oversized and out-of-domain requests with clear messages", async () => {
     const ca = await createCertificateAuthority({ maxCsrBytes: 4096 });
     const me = "spiffe://cluster.local/ns/shop/sa/cart";

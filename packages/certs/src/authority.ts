@@ -223,12 +223,17 @@ async function readCacerts(dir: string): Promise<CaMaterial> {
       throw invalid(`cacerts ${dir}: cannot read ${file} (${(error as Error).message})`);
     }
   };
-  const [caCert, caKey, rootCert, certChain] = await Promise.all([
+  // Read together, but the error names the first missing file in this order, whichever read fails first.
+  const reads = await Promise.allSettled([
     read(CACERTS_FILES.caCert, false),
     read(CACERTS_FILES.caKey, false),
     read(CACERTS_FILES.rootCert, false),
     read(CACERTS_FILES.certChain, true),
   ]);
+  const [caCert, caKey, rootCert, certChain] = reads.map((result) => {
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  });
   return { caCert: caCert ?? "", caKey: caKey ?? "", rootCert: rootCert ?? "", ...(certChain ? { certChain } : {}) };
 }
 

@@ -3,10 +3,11 @@
 import { createPublicKey, generateKeyPair as generateKeyPairCallback, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { ECParameters, id_ecPublicKey, id_secp256r1, id_secp384r1 } from "@peculiar/asn1-ecc";
-import { id_rsaEncryption, RSAPublicKey } from "@peculiar/asn1-rsa";
+import { id_rsaEncryption } from "@peculiar/asn1-rsa";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, type SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import { XdsKitError } from "@xdskit/core";
+import * as asn1js from "asn1js";
 
 const generateKeyPairAsync = promisify(generateKeyPairCallback);
 
@@ -110,18 +111,62 @@ const withoutLeadingZeros = (bytes: Uint8Array) => {
   return bytes.subarray(start);
 };
 
+/** A SubjectPublicKeyInfo's fields, as the CSR reader takes them apart. */
+export interface WorkloadKeyFields {
+  /** The key algorithm's OID. */
+  readonly algorithm: string;
+  /** An EC key's named curve OID (the algorithm's parameters), if they are one. */
+  readonly namedCurve: string | undefined;
+  /** The subjectPublicKey BIT STRING's bytes. */
+  readonly subjectPublicKey: Uint8Array;
+}
+
+/** DER of an EC SubjectPublicKeyInfo up to its point, by curve OID: encoded once by the schema library. */
+const ecSpkiPrefixes = new Map<string, Buffer>();
+
+/**
+ * The DER SubjectPublicKeyInfo of an accepted EC key, as the certificate carries it: the schema library's
+ * encoding whatever the CSR's (exporting it through OpenSSL costs about as much as importing it).
+ */
+function ecSpkiDer(namedCurve: string, point: Uint8Array): Buffer {
+  let prefix = ecSpkiPrefixes.get(namedCurve);
+  if (!prefix) {
+    const der = AsnConvert.serialize(
+      new SubjectPublicKeyInfo({
+        algorithm: new AlgorithmIdentifier({
+          algorithm: id_ecPublicKey,
+          parameters: AsnConvert.serialize(new ECParameters({ namedCurve })),
+        }),
+        subjectPublicKey: new Uint8Array(point.length).buffer,
+      }),
+    );
+    prefix = Buffer.from(der, 0, der.byteLength - point.length);
+    ecSpkiPrefixes.set(namedCurve, prefix);
+  }
+  return Buffer.concat([prefix, point]);
+}
+
+/** The INTEGERs of an RSAPublicKey (modulus, publicExponent), read with asn1js. */
+function rsaPublicKeyOf(bytes: Uint8Array): { modulus: Uint8Array; publicExponent: Uint8Array } {
+  const { offset, result } = asn1js.fromBER(bytes, { parseEmbedded: false, maxDepth: 4, maxNodes: 8 });
+  const [modulus, publicExponent] = result instanceof asn1js.Sequence ? result.valueBlock.value : [];
+  if (offset !== bytes.length || !(modulus instanceof asn1js.Integer) || !(publicExponent instanceof asn1js.Integer))
+    throw new Error("the RSA public key is not SEQUENCE { modulus INTEGER, publicExponent INTEGER }");
+  return { modulus: modulus.valueBlock.valueHexView, publicExponent: publicExponent.valueBlock.valueHexView };
+}
+
 /**
  * A workload's public key from its SubjectPublicKeyInfo, and why it is refused if it is. The accepted key
  * types are imported as JWK from the parsed fields: OpenSSL 3 decodes DER keys several times slower, and a
  * CA reads one key per request. Anything else goes through the DER decoder, for the message.
  */
 export function workloadPublicKey(
-  spki: SubjectPublicKeyInfo,
+  spki: WorkloadKeyFields,
   spkiDer: Uint8Array,
-): { readonly key: KeyObject; readonly problem: string | undefined } {
-  const point = new Uint8Array(spki.subjectPublicKey);
-  if (spki.algorithm.algorithm === id_ecPublicKey && spki.algorithm.parameters) {
-    const curve = EC_CURVES.get(AsnConvert.parse(spki.algorithm.parameters, ECParameters).namedCurve ?? "");
+): { readonly key: KeyObject; readonly problem: string | undefined; readonly der: Buffer } {
+  const point = spki.subjectPublicKey;
+  if (spki.algorithm === id_ecPublicKey && spki.namedCurve) {
+    const curve = EC_CURVES.get(spki.namedCurve);
     // Uncompressed points only (0x04 || X || Y); compressed ones take the DER path.
     if (curve && point.length === curve.pointBytes && point[0] === 0x04) {
       const half = (curve.pointBytes - 1) / 2;
@@ -131,21 +176,23 @@ export function workloadPublicKey(
         x: base64url(point.subarray(1, 1 + half)),
         y: base64url(point.subarray(1 + half)),
       };
-      return { key: createPublicKey({ key: jwk, format: "jwk" }), problem: undefined };
+      return {
+        key: createPublicKey({ key: jwk, format: "jwk" }),
+        problem: undefined,
+        der: ecSpkiDer(spki.namedCurve, point),
+      };
     }
-  } else if (spki.algorithm.algorithm === id_rsaEncryption) {
-    const rsa = AsnConvert.parse(point, RSAPublicKey);
-    const modulus = withoutLeadingZeros(new Uint8Array(rsa.modulus));
+  } else if (spki.algorithm === id_rsaEncryption) {
+    const rsa = rsaPublicKeyOf(point);
+    const modulus = withoutLeadingZeros(rsa.modulus);
     const bits = modulus.length * 8 - Math.clz32(modulus[0] ?? 0) + 24;
     if (bits === 2048 || bits === 3072 || bits === 4096) {
-      const jwk = {
-        kty: "RSA",
-        n: base64url(modulus),
-        e: base64url(withoutLeadingZeros(new Uint8Array(rsa.publicExponent))),
-      };
-      return { key: createPublicKey({ key: jwk, format: "jwk" }), problem: undefined };
+      const jwk = { kty: "RSA", n: base64url(modulus), e: base64url(withoutLeadingZeros(rsa.publicExponent)) };
+      const key = createPublicKey({ key: jwk, format: "jwk" });
+      return { key, problem: undefined, der: key.export({ format: "der", type: "spki" }) };
     }
   }
-  const key = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
-  return { key, problem: workloadKeyProblem(key) ?? `key type ${describeKey(key)} is not accepted` };
+  const der = Buffer.from(spkiDer);
+  const key = createPublicKey({ key: der, format: "der", type: "spki" });
+  return { key, problem: workloadKeyProblem(key) ?? `key type ${describeKey(key)} is not accepted`, der };
 }

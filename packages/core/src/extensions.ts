@@ -17,9 +17,11 @@ export {
   TcpProxy_WeightedCluster_ClusterWeight,
 } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js";
 export { PreviousHostsPredicate } from "./gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.js";
+export { RawBuffer } from "./gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.js";
 export {
   SubjectAltNameMatcher_SanType,
   TlsCertificate,
+  TlsParameters_TlsProtocol,
 } from "./gen/envoy/extensions/transport_sockets/tls/v3/common.js";
 export { SdsSecretConfig } from "./gen/envoy/extensions/transport_sockets/tls/v3/secret.js";
 export { CommonTlsContext } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls.js";

@@ -9,7 +9,7 @@ export {
   Cluster_LbPolicy,
 } from "./gen/envoy/config/cluster/v3/cluster.js";
 export { Address } from "./gen/envoy/config/core/v3/address.js";
-export { Node } from "./gen/envoy/config/core/v3/base.js";
+export { Node, TransportSocket } from "./gen/envoy/config/core/v3/base.js";
 export { ApiConfigSource_ApiType, ApiVersion, ConfigSource } from "./gen/envoy/config/core/v3/config_source.js";
 export { TypedExtensionConfig } from "./gen/envoy/config/core/v3/extension.js";
 export { HealthStatus } from "./gen/envoy/config/core/v3/health_check.js";
@@ -23,6 +23,7 @@ export { Router } from "./gen/envoy/extensions/filters/http/router/v3/router.js"
 export {
   HttpConnectionManager,
   HttpConnectionManager_CodecType,
+  HttpConnectionManager_ForwardClientCertDetails,
   HttpFilter,
 } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 export { Secret } from "./gen/envoy/extensions/transport_sockets/tls/v3/secret.js";

@@ -31,8 +31,18 @@ export {
   createConfigStore,
 } from "./config/store.js";
 export { generate } from "./generate/generate.js";
+export {
+  type MtlsMode,
+  SDS_CERTIFICATE,
+  SDS_ROOT_CA,
+  serviceMtlsMode,
+  spiffeId,
+  TLS_MODE_LABEL,
+  workloadMtlsMode,
+} from "./generate/mtls.js";
 export { type MeshProxy, type ProxyOfOptions, type ProxyType, proxyOf } from "./generate/proxy.js";
 export { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
+export { type RouteOrigin, routeOrigin } from "./generate/routes.js";
 export {
   buildMesh,
   type MergedDestinationRule,
@@ -60,6 +70,7 @@ export {
   type RouteExpectation,
   RouteExpectationError,
 } from "./simulate/expect-route.js";
+export { type HeaderMatcherConfig, matchHeader } from "./simulate/matchers.js";
 export { compileRe2, type Re2Pattern, re2FullMatch, re2ReplaceAll, translateRe2 } from "./simulate/re2.js";
 export type { SimulationRequest } from "./simulate/request.js";
 export {

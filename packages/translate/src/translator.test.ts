@@ -64,7 +64,7 @@ describe("createTranslator", () => {
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: { name: reviews-v2-b, namespace: default }
-spec: { address: 10.0.0.29, ports: { http: 19082 }, labels: { app: reviews, version: v2 } }`),
+spec: { address: 10.0.0.29, ports: { http: 19082 }, labels: { app: reviews, version: v2 }, serviceAccount: bookinfo-reviews }`),
       },
     ]);
     expect(added.proxies.get("pp")?.changes).toEqual({

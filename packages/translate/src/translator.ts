@@ -427,8 +427,16 @@ function affectedTokens(
         case "Gateway":
           tokens.add("gateways");
           break;
+        case "PeerAuthentication": {
+          // A selecting policy changes its namespace's inbound chains only; a namespace or mesh policy also
+          // changes how every client reaches that namespace's services (auto mTLS).
+          const selecting = Object.keys(object.spec.selector?.matchLabels ?? {}).length > 0;
+          const root = object.metadata.namespace === after.options.rootNamespace;
+          tokens.add(selecting && !root ? `ns:${object.metadata.namespace}` : "all");
+          break;
+        }
         default:
-          break; // Namespaces, ServiceAccounts and security kinds do not change what is generated yet
+          break; // Namespaces, ServiceAccounts, AuthorizationPolicies and RequestAuthentications change nothing generated
       }
     }
   }

@@ -23,6 +23,8 @@ export {
   type SidecarAgentOptions,
   startSidecarAgent,
 } from "./agent/sidecar-agent.js";
+export type { CliIo } from "./cli/cli-io.js";
+export { runCli } from "./cli/program.js";
 export {
   type ConfigIntake,
   type ConfigValidator,

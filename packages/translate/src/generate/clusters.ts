@@ -22,10 +22,18 @@ import {
   type Subset,
   type TrafficPolicy,
 } from "@xdskit/core/istio";
-import type { MergedDestinationRule } from "../index/mesh.js";
+import type { MergedDestinationRule, Mesh } from "../index/mesh.js";
 import type { MeshService, ServiceEndpoint, ServicePort } from "../registry/model.js";
 import { isHttp2Protocol } from "../registry/protocol.js";
 import { adsSource, FILTER, seconds, socketAddress, TYPE } from "./envoy.js";
+import {
+  autoMtlsMatches,
+  hasSidecar,
+  istioMutualSni,
+  istioMutualTransportSocket,
+  serviceMtlsMode,
+  TRANSPORT_SOCKET_MATCH,
+} from "./mtls.js";
 
 const MAX_UINT32 = 4294967295;
 
@@ -92,18 +100,28 @@ function discoveryOf(service: MeshService): Pick<Cluster, "type" | "lbPolicy"> {
   }
 }
 
+/**
+ * What mesh mTLS needs to build a cluster: the mesh (options, PeerAuthentications) and the SPIFFE ids of the
+ * service's workloads. Absent for proxyless gRPC clients, which get no mesh mTLS.
+ */
+export interface ClusterMtls {
+  readonly mesh: Mesh;
+  readonly serviceAccounts: readonly string[];
+}
+
 /** The clusters of one service port: the default one, then one per subset. */
 export function outboundClusters(
   service: MeshService,
   port: ServicePort,
   rule: MergedDestinationRule | undefined,
   endpoints: readonly ServiceEndpoint[],
+  mtls?: ClusterMtls,
 ): Cluster[] {
-  const clusters = [buildCluster(service, port, "", effectivePolicy(rule, port.port), endpoints)];
+  const clusters = [buildCluster(service, port, "", effectivePolicy(rule, port.port), endpoints, mtls)];
   for (const subset of rule?.subsets ?? []) {
     if (!subset.name) continue;
     const selected = endpoints.filter((e) => matchesSubset(subset, e));
-    clusters.push(buildCluster(service, port, subset.name, effectivePolicy(rule, port.port, subset), selected));
+    clusters.push(buildCluster(service, port, subset.name, effectivePolicy(rule, port.port, subset), selected, mtls));
   }
   return clusters;
 }
@@ -119,6 +137,7 @@ function buildCluster(
   subset: string,
   policy: EffectivePolicy,
   endpoints: readonly ServiceEndpoint[],
+  mtls: ClusterMtls | undefined,
 ): Cluster {
   const name = outboundClusterName(service.hostname, port.port, subset);
   const discovery = discoveryOf(service);
@@ -145,7 +164,43 @@ function buildCluster(
   const tls = upstreamTls(policy.tls, service.hostname);
   if (tls)
     cluster.transportSocket = { name: FILTER.tls, typedConfig: packAny(TYPE.upstreamTls, UpstreamTlsContext, tls) };
+  else if (mtls) applyMeshMtls(cluster, service, port, subset, policy, mtls);
   return cluster;
+}
+
+/**
+ * ISTIO_MUTUAL from the DestinationRule, or (no TLS setting) auto mTLS: mTLS to endpoints with a sidecar,
+ * plaintext to the others, unless the service's namespace or the mesh DISABLEs mTLS (istiod's rules).
+ */
+function applyMeshMtls(
+  cluster: Cluster,
+  service: MeshService,
+  port: ServicePort,
+  subset: string,
+  policy: EffectivePolicy,
+  { mesh, serviceAccounts }: ClusterMtls,
+): void {
+  const http = policy.connectionPool?.http;
+  const http2 = !http?.useClientProtocol && (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === 2);
+  const sni = istioMutualSni(service.hostname, port.port, subset);
+  if (policy.tls) {
+    if (policy.tls.mode !== ClientTLSSettings_TLSmode.ISTIO_MUTUAL) return; // DISABLE: plaintext
+    const sans = policy.tls.subjectAltNames ?? [];
+    cluster.transportSocket = istioMutualTransportSocket(mesh, {
+      sni: policy.tls.sni || sni,
+      subjectAltNames: sans.length > 0 ? sans : serviceAccounts,
+      http2,
+    });
+    return;
+  }
+  if (!mesh.options.enableAutoMtls) return;
+  const passthrough = cluster.type === Cluster_DiscoveryType.ORIGINAL_DST;
+  const mode = serviceMtlsMode(mesh, service, port.port, passthrough);
+  if (mode === undefined || mode === "DISABLE") return;
+  const socket = istioMutualTransportSocket(mesh, { sni, subjectAltNames: serviceAccounts, http2 });
+  // Passthrough clusters have no endpoint metadata to match: mTLS only when every endpoint has a sidecar.
+  if (passthrough) cluster.transportSocket = socket;
+  else cluster.transportSocketMatches = autoMtlsMatches(socket);
 }
 
 function thresholdsOf(pool: ConnectionPoolSettings | undefined) {
@@ -301,6 +356,8 @@ export function localityGroups(endpoints: readonly ServiceEndpoint[]): NonNullab
       locality: { region, zone, subZone },
       lbEndpoints: list.map((e) => ({
         endpoint: { address: socketAddress(e.address, e.port) },
+        // Picks the cluster's mTLS transport socket (auto mTLS) for workloads with a sidecar.
+        ...(hasSidecar(e) ? { metadata: { filterMetadata: { [TRANSPORT_SOCKET_MATCH]: { tlsMode: "istio" } } } } : {}),
         loadBalancingWeight: e.weight,
       })),
       loadBalancingWeight: list.reduce((sum, e) => sum + e.weight, 0),

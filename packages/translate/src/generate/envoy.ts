@@ -5,6 +5,7 @@ import {
   ApiVersion,
   type ConfigSource,
   HttpConnectionManager,
+  HttpConnectionManager_ForwardClientCertDetails,
   type HttpFilter,
   type Listener,
   packAny,
@@ -26,6 +27,7 @@ export const TYPE = {
   previousHosts: "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
   upstreamTls: "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
   downstreamTls: "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+  rawBuffer: "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer",
   httpProtocolOptions: "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
 } as const;
 
@@ -40,6 +42,7 @@ export const FILTER = {
   originalDst: "envoy.filters.listener.original_dst",
   httpInspector: "envoy.filters.listener.http_inspector",
   tls: "envoy.transport_sockets.tls",
+  rawBuffer: "envoy.transport_sockets.raw_buffer",
 } as const;
 
 /** Every dynamic resource comes over the proxy's ADS stream. */
@@ -67,6 +70,8 @@ export function hcmFilter(options: {
   statPrefix: string;
   rds?: string;
   routeConfig?: RouteConfiguration;
+  /** Inbound: pass the client certificate's identity to the application in x-forwarded-client-cert. */
+  forwardClientCert?: boolean;
 }): NonNullable<NonNullable<Listener["filterChains"]>[number]["filters"]>[number] {
   const hcm = HttpConnectionManager.fromPartial({
     statPrefix: options.statPrefix,
@@ -76,6 +81,12 @@ export function hcmFilter(options: {
     httpFilters: httpFilters(),
     useRemoteAddress: false,
     normalizePath: true,
+    ...(options.forwardClientCert
+      ? {
+          forwardClientCertDetails: HttpConnectionManager_ForwardClientCertDetails.APPEND_FORWARD,
+          setCurrentClientCertDetails: { subject: true, dns: true, uri: true },
+        }
+      : {}),
   });
   return { name: FILTER.hcm, typedConfig: packAny(TYPE.hcm, HttpConnectionManager, hcm) };
 }

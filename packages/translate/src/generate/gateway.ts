@@ -11,6 +11,7 @@ import type { Mesh } from "../index/mesh.js";
 import { parseProtocol } from "../registry/protocol.js";
 import { outboundClusterName } from "./clusters.js";
 import { adsSource, FILTER, hcmFilter, socketAddress, TYPE, tcpProxyFilter } from "./envoy.js";
+import { SDS_CERTIFICATE, SDS_ROOT_CA, sdsConfigSource } from "./mtls.js";
 import { labelsKey, memoized, outboundClustersOf, routesDependOnLabels } from "./outbound.js";
 import type { MeshProxy } from "./proxy.js";
 import type { ProxyResources } from "./resources.js";
@@ -80,7 +81,7 @@ function buildGateway(mesh: Mesh, proxy: MeshProxy, gateways: readonly ConfigObj
       if (
         (protocol === "HTTPS" || protocol === "HTTP" || protocol === "HTTP2" || protocol === "GRPC") &&
         server.tls &&
-        (mode === ServerTLSSettings_TLSmode.SIMPLE || mode === ServerTLSSettings_TLSmode.MUTUAL)
+        terminatesTls(mode)
       ) {
         const name = `https.${port}.${server.port?.name ?? ""}.${bound.object.metadata.name}.${bound.object.metadata.namespace}`;
         routes.push(gatewayRouteConfig(mesh, proxy, name, port, [bound], true));
@@ -89,7 +90,7 @@ function buildGateway(mesh: Mesh, proxy: MeshProxy, gateways: readonly ConfigObj
           filterChainMatch: serverNames.length > 0 ? { serverNames } : {},
           transportSocket: {
             name: FILTER.tls,
-            typedConfig: packAny(TYPE.downstreamTls, DownstreamTlsContext, downstreamTls(bound)),
+            typedConfig: packAny(TYPE.downstreamTls, DownstreamTlsContext, downstreamTls(mesh, bound)),
           },
           filters: [hcmFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: name })],
         });
@@ -148,8 +149,16 @@ function buildGateway(mesh: Mesh, proxy: MeshProxy, gateways: readonly ConfigObj
 function isPlainHttp(server: Server): boolean {
   const protocol = parseProtocol(server.port?.protocol);
   if (protocol !== "HTTP" && protocol !== "HTTP2" && protocol !== "GRPC") return false;
-  const mode = server.tls?.mode;
-  return !server.tls || (mode !== ServerTLSSettings_TLSmode.SIMPLE && mode !== ServerTLSSettings_TLSmode.MUTUAL);
+  return !server.tls || !terminatesTls(server.tls.mode);
+}
+
+/** SIMPLE and MUTUAL with the server's own certificate; ISTIO_MUTUAL with the mesh's (`default`, `ROOTCA`). */
+function terminatesTls(mode: ServerTLSSettings_TLSmode | undefined): boolean {
+  return (
+    mode === ServerTLSSettings_TLSmode.SIMPLE ||
+    mode === ServerTLSSettings_TLSmode.MUTUAL ||
+    mode === ServerTLSSettings_TLSmode.ISTIO_MUTUAL
+  );
 }
 
 /** Server hosts without their `namespace/` prefix; `*` means no SNI match. */
@@ -228,13 +237,23 @@ function gatewayRouteConfig(
   return { name, virtualHosts, validateClusters: false, ignorePortInHostMatching: true };
 }
 
-function downstreamTls(bound: BoundServer): DownstreamTlsContext {
+function downstreamTls(mesh: Mesh, bound: BoundServer): DownstreamTlsContext {
   const tls = bound.server.tls;
   const mutual = tls?.mode === ServerTLSSettings_TLSmode.MUTUAL;
   const sds = (name: string) => ({ name, sdsConfig: adsSource() });
   const common: NonNullable<DownstreamTlsContext["commonTlsContext"]> = {
     alpnProtocols: ["h2", "http/1.1"],
   };
+  if (tls?.mode === ServerTLSSettings_TLSmode.ISTIO_MUTUAL) {
+    // The gateway's own mesh identity; clients must present a mesh certificate (and one of the SANs, if listed).
+    const meshSds = sdsConfigSource(mesh);
+    common.tlsCertificateSdsSecretConfigs = [{ name: SDS_CERTIFICATE, sdsConfig: meshSds }];
+    common.combinedValidationContext = {
+      defaultValidationContext: { matchSubjectAltNames: (tls.subjectAltNames ?? []).map((san) => ({ exact: san })) },
+      validationContextSdsSecretConfig: { name: SDS_ROOT_CA, sdsConfig: meshSds },
+    };
+    return { commonTlsContext: common, requireClientCertificate: true };
+  }
   if (tls?.credentialName) {
     common.tlsCertificateSdsSecretConfigs = [sds(`kubernetes://${tls.credentialName}`)];
     if (mutual)

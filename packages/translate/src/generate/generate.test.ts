@@ -8,6 +8,7 @@ import { buildMesh } from "../index/mesh.js";
 import { TYPE } from "./envoy.js";
 import { generate } from "./generate.js";
 import { proxyOf } from "./proxy.js";
+import { routeOrigin } from "./routes.js";
 
 const repo = path.resolve(import.meta.dirname, "../../../..");
 const read = (rel: string) => ({ file: rel, text: fs.readFileSync(path.join(repo, rel), "utf8") });
@@ -210,6 +211,18 @@ status: { podIP: 10.1.1.1 }
     expect(routes[3]?.match?.prefix).toBe("/api/v2");
     expect(routes[3]?.route?.cluster).toBe("outbound|80||shadow.shop.svc.cluster.local");
     expect(routes[4]?.route?.retryPolicy).toBeUndefined();
+    // Each route knows its VirtualService HTTP route; a delegated one also its delegate's.
+    expect(routeOrigin(routes[1] as object)).toMatchObject({ virtualService: { name: "web" }, httpIndex: 1 });
+    expect(routeOrigin(routes[1] as object)?.http.retries?.attempts).toBe(4);
+    const delegated = routeOrigin(routes[3] as object);
+    expect(delegated).toMatchObject({
+      virtualService: { namespace: "shop", name: "web" },
+      httpIndex: 3,
+      delegate: { name: "api", namespace: "shop", virtualService: { namespace: "shop", name: "api" }, httpIndex: 0 },
+    });
+    expect(delegated?.http.route?.map((r) => r.destination?.host)).toEqual(["shadow"]);
+    expect(delegated?.http.match).toEqual([expect.objectContaining({ uri: { prefix: "/api/v2" } })]);
+    expect(delegated?.http).not.toHaveProperty("origin");
   });
 
   it("turns DestinationRule policies into cluster settings: LB, hash, pool, outlier, TLS, port-level and subset overrides", () => {

@@ -8,6 +8,7 @@ import { egressAllows } from "../index/mesh.js";
 import type { MeshService, ServicePort } from "../registry/model.js";
 import { isHttpProtocol } from "../registry/protocol.js";
 import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
+import { serviceAccountsOf } from "./mtls.js";
 import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRoutes } from "./routes.js";
 
 type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
@@ -172,7 +173,9 @@ function clusterEntry(
   proxyless: boolean,
 ): ClusterEntry {
   const all = mesh.registry.endpointsOf(service, port.port);
-  const built = outboundClusters(service, port, rule, all);
+  // Proxyless clients get no mesh mTLS (their TLS comes from the gRPC bootstrap's certificate providers).
+  const mtls = proxyless ? undefined : { mesh, serviceAccounts: serviceAccountsOf(mesh, service) };
+  const built = outboundClusters(service, port, rule, all, mtls);
   if (proxyless) for (const c of built) if (c.lbPolicy === 1 /* LEAST_REQUEST */) c.lbPolicy = 0; /* ROUND_ROBIN */
   const assignments: ClusterLoadAssignment[] = [];
   for (const cluster of built) {

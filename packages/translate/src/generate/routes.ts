@@ -53,6 +53,32 @@ const ZERO = { seconds: 0, nanos: 0 };
 let defaultRetry: RouteAction["retryPolicy"];
 let defaultHashRetry: RouteAction["retryPolicy"];
 
+/** Where a generated Envoy route comes from: its VirtualService HTTP route, through a delegate or not. */
+export interface RouteOrigin {
+  /** The VirtualService whose hosts the route serves (the root of a delegation). */
+  readonly virtualService: { readonly namespace: string; readonly name: string };
+  /** The index of the HTTP route in that VirtualService's `http`. */
+  readonly httpIndex: number;
+  /** The HTTP route as the proxy gets it: the root's, or the delegate's merged with its root's match. */
+  readonly http: HTTPRoute;
+  /** For a delegated route: the root's `delegate` field as written and the delegate's HTTP route index. */
+  readonly delegate?: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly virtualService: { readonly namespace: string; readonly name: string };
+    readonly httpIndex: number;
+  };
+}
+
+// Keyed by the generated route object: generate() hands out the same objects for the same view, so the
+// origin stays right for as long as the route object lives (and needs no field in the xDS itself).
+const origins = new WeakMap<object, RouteOrigin>();
+
+/** The VirtualService HTTP route an Envoy route of generate() was made from; undefined for default routes. */
+export function routeOrigin(route: object): RouteOrigin | undefined {
+  return origins.get(route);
+}
+
 /** Envoy routes of one VirtualService for one listener port, or [] when no route applies to this proxy. */
 export function virtualServiceRoutes(ctx: RouteContext, vs: VirtualServiceEntry, port: number): Route[] {
   const out: Route[] = [];
@@ -62,6 +88,8 @@ export function virtualServiceRoutes(ctx: RouteContext, vs: VirtualServiceEntry,
     for (const match of matches) {
       const route = translateRoute(ctx, vs, http, match, port);
       if (!route) continue;
+      const { origin, resolveNamespace: _namespace, ...effective } = http;
+      origins.set(route, { ...origin, http: effective });
       out.push(route);
       if (isCatchAll(route)) {
         catchAll = true;
@@ -77,19 +105,21 @@ export function virtualServiceRoutes(ctx: RouteContext, vs: VirtualServiceEntry,
 /** An HTTP route of a delegate VirtualService, with the namespace its short names resolve in. */
 interface ExpandedRoute extends HTTPRoute {
   readonly resolveNamespace?: string;
+  readonly origin: Omit<RouteOrigin, "http">;
 }
 
 /** The VirtualService's HTTP routes with `delegate` routes replaced by the delegate's routes, matches merged. */
 function expandDelegates(mesh: Mesh, vs: VirtualServiceEntry): ExpandedRoute[] {
   const out: ExpandedRoute[] = [];
-  for (const http of vs.spec.http ?? []) {
+  const virtualService = { namespace: vs.namespace, name: vs.name };
+  for (const [httpIndex, http] of (vs.spec.http ?? []).entries()) {
     if (!http.delegate?.name) {
-      out.push(http);
+      out.push({ ...http, origin: { virtualService, httpIndex } });
       continue;
     }
     const delegate = mesh.delegate(http.delegate.namespace || vs.namespace, http.delegate.name);
     if (!delegate) continue; // a missing delegate contributes no routes (istiod logs and skips it)
-    for (const child of delegate.spec.http ?? []) {
+    for (const [childIndex, child] of (delegate.spec.http ?? []).entries()) {
       const matches = mergeMatches(http.match ?? [], child.match ?? []);
       if (matches === null) continue;
       out.push({
@@ -103,6 +133,16 @@ function expandDelegates(mesh: Mesh, vs: VirtualServiceEntry): ExpandedRoute[] {
         corsPolicy: child.corsPolicy ?? http.corsPolicy,
         headers: child.headers ?? http.headers,
         resolveNamespace: delegate.namespace,
+        origin: {
+          virtualService,
+          httpIndex,
+          delegate: {
+            name: http.delegate.name,
+            ...(http.delegate.namespace ? { namespace: http.delegate.namespace } : {}),
+            virtualService: { namespace: delegate.namespace, name: delegate.name },
+            httpIndex: childIndex,
+          },
+        },
       });
     }
   }

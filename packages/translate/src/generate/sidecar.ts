@@ -2,7 +2,7 @@
 // address when the Sidecar resource says captureMode NONE), the workload's inbound listeners, and the
 // virtualOutbound/virtualInbound listeners iptables redirects to.
 import { type Cluster, type Listener, packAny, type RouteConfiguration } from "@xdskit/core";
-import { OriginalDst, TrafficDirection } from "@xdskit/core/extensions";
+import { OriginalDst, TlsInspector, TrafficDirection } from "@xdskit/core/extensions";
 import { hostMatches } from "../index/hosts.js";
 import { type Mesh, resolveGateway, type SidecarScope } from "../index/mesh.js";
 import { resolveTargetPort } from "../registry/build.js";
@@ -17,6 +17,7 @@ import {
   PASSTHROUGH,
 } from "./clusters.js";
 import { FILTER, hcmFilter, socketAddress, TYPE, tcpProxyFilter } from "./envoy.js";
+import { inboundChainMatches, inboundMtlsTransportSocket, type MtlsMode, workloadMtlsMode } from "./mtls.js";
 import {
   egressFor,
   httpPorts,
@@ -42,8 +43,8 @@ export function sidecarResources(mesh: Mesh, proxy: MeshProxy): ProxyResources {
   const outboundKey = `sidecar|${proxy.namespace}|${scope.key}|${labels}`;
   const outbound = memoized(mesh, outboundKey, () => sidecarOutbound(mesh, proxy, scope));
   const inboundPorts = inboundPortsOf(mesh, proxy, scope);
-  const inboundKey = `inbound|${proxy.namespace}|${scope.key}|${inboundPorts.map((p) => `${p.port}/${p.protocol}/${p.endpoint ?? ""}`).join(",")}`;
-  const inbound = memoized(mesh, inboundKey, () => sidecarInbound(scope, inboundPorts));
+  const inboundKey = `inbound|${proxy.namespace}|${scope.key}|${inboundPorts.map((p) => `${p.port}/${p.protocol}/${p.endpoint ?? ""}/${p.mtls}`).join(",")}`;
+  const inbound = memoized(mesh, inboundKey, () => sidecarInbound(mesh, scope, inboundPorts));
   return memoized(mesh, `${outboundKey}#${inboundKey}`, () => ({
     Listener: sortByName([...outbound.Listener, ...inbound.Listener]),
     RouteConfiguration: outbound.RouteConfiguration,
@@ -166,10 +167,13 @@ interface InboundPort {
   readonly endpoint?: string;
   readonly bind?: string;
   readonly explicit: boolean;
+  /** The workload's PeerAuthentication mode on this port. */
+  readonly mtls: MtlsMode;
 }
 
 /** The ports the workload serves: its Sidecar's ingress listeners, else its services' target ports. */
 function inboundPortsOf(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): InboundPort[] {
+  const mtls = (port: number) => workloadMtlsMode(mesh, proxy.namespace, proxy.labels, port);
   if (scope.ingress.length > 0)
     return scope.ingress.map((i) => ({
       port: i.port.number,
@@ -177,6 +181,7 @@ function inboundPortsOf(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): Inbo
       endpoint: i.defaultEndpoint ?? `127.0.0.1:${i.port.number}`,
       ...(i.bind !== undefined || i.captureMode === "NONE" ? { bind: i.bind ?? "0.0.0.0" } : {}),
       explicit: true,
+      mtls: mtls(i.port.number),
     }));
   if (!proxy.workload) return [];
   const byPort = new Map<number, InboundPort>();
@@ -188,12 +193,20 @@ function inboundPortsOf(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): Inbo
             (typeof port.targetPort === "number" ? port.targetPort : port.port))
           : resolveTargetPort(port, proxy.workload.ports);
       if (target !== undefined && !byPort.has(target))
-        byPort.set(target, { port: target, protocol: port.protocol, explicit: false });
+        byPort.set(target, { port: target, protocol: port.protocol, explicit: false, mtls: mtls(target) });
     }
   return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
+const tlsInspector = () => ({ name: FILTER.tlsInspector, typedConfig: packAny(TYPE.tlsInspector, TlsInspector, {}) });
+
+/**
+ * The inbound side: per port an inbound cluster and filter chains by the port's mTLS mode (a TLS chain that
+ * requires a mesh client certificate, a plaintext chain, or both), on `virtualInbound` or on the port's own
+ * listener (Sidecar ingress with bind / captureMode NONE).
+ */
 function sidecarInbound(
+  mesh: Mesh,
   scope: SidecarScope,
   ports: readonly InboundPort[],
 ): { Listener: Listener[]; Cluster: Cluster[] } {
@@ -204,18 +217,37 @@ function sidecarInbound(
     const cluster = `inbound|${p.port}||`;
     const endpoint = p.endpoint ? parseEndpoint(p.endpoint) : undefined;
     clusters.push(inboundCluster(p.port, endpoint));
-    const filters = isHttpProtocol(p.protocol as never)
-      ? [hcmFilter({ statPrefix: `inbound_0.0.0.0_${p.port}`, routeConfig: inboundRouteConfig(p.port, cluster) })]
+    const http = isHttpProtocol(p.protocol as never);
+    const filters = http
+      ? [
+          hcmFilter({
+            statPrefix: `inbound_0.0.0.0_${p.port}`,
+            routeConfig: inboundRouteConfig(p.port, cluster),
+            forwardClientCert: true,
+          }),
+        ]
       : [tcpProxyFilter(cluster, cluster)];
+    const portChains = inboundChainMatches(p.mtls, http).map((m) => ({
+      name: `0.0.0.0_${p.port}`,
+      filterChainMatch: {
+        ...(p.bind === undefined ? { destinationPort: p.port } : {}),
+        transportProtocol: m.transportProtocol,
+        ...(m.applicationProtocols ? { applicationProtocols: m.applicationProtocols } : {}),
+      },
+      // A TLS chain that does not terminate (TCP PERMISSIVE, plain TLS) hands the stream through unchanged.
+      filters,
+      ...(m.tls ? { transportSocket: inboundMtlsTransportSocket(mesh, http) } : {}),
+    }));
     if (p.bind !== undefined) {
       listeners.push({
         name: `${p.bind}_${p.port}`,
         address: socketAddress(p.bind, p.port),
         trafficDirection: TrafficDirection.INBOUND,
-        filterChains: [{ filters }],
+        ...(p.mtls !== "DISABLE" ? { listenerFilters: [tlsInspector()] } : {}),
+        filterChains: portChains,
       });
     } else {
-      chains.push({ name: `0.0.0.0_${p.port}`, filterChainMatch: { destinationPort: p.port }, filters });
+      chains.push(...portChains);
     }
   }
   if (!capturesNothing(scope))
@@ -224,7 +256,10 @@ function sidecarInbound(
       address: socketAddress("0.0.0.0", 15006),
       trafficDirection: TrafficDirection.INBOUND,
       useOriginalDst: true,
-      listenerFilters: [{ name: FILTER.originalDst, typedConfig: packAny(TYPE.originalDst, OriginalDst, {}) }],
+      listenerFilters: [
+        { name: FILTER.originalDst, typedConfig: packAny(TYPE.originalDst, OriginalDst, {}) },
+        tlsInspector(),
+      ],
       filterChains: chains,
       defaultFilterChain: {
         name: "InboundPassthroughFilterChain",

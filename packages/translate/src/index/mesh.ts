@@ -25,12 +25,24 @@ export interface MeshOptions {
   readonly rootNamespace?: string;
   /** Mesh-wide outbound traffic policy when no Sidecar says otherwise; default `ALLOW_ANY`. */
   readonly outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /** Trust domain of workload identities (`spiffe://<trustDomain>/ns/<ns>/sa/<sa>`); default `cluster.local`. */
+  readonly trustDomain?: string;
+  /** istiod's enableAutoMtls: mTLS to endpoints that have a sidecar when no DestinationRule sets TLS; default true. */
+  readonly enableAutoMtls?: boolean;
+  /**
+   * Where proxies fetch the mesh certificates (`default`, `ROOTCA`): `ads` (default) over the proxy's ADS
+   * stream from the control plane, or `sds-grpc`, istiod's form: the local agent's `sds-grpc` cluster.
+   */
+  readonly sdsConfig?: "ads" | "sds-grpc";
 }
 
 export interface ResolvedMeshOptions {
   readonly domainSuffix: string;
   readonly rootNamespace: string;
   readonly outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
+  readonly trustDomain: string;
+  readonly enableAutoMtls: boolean;
+  readonly sdsConfig: "ads" | "sds-grpc";
 }
 
 /** A VirtualService with its names resolved. */
@@ -94,6 +106,8 @@ export interface Mesh {
   /** A delegate VirtualService (one without hosts), by namespace and name. */
   delegate(namespace: string, name: string): VirtualServiceEntry | undefined;
   readonly gateways: readonly ConfigObject<"Gateway">[];
+  /** PeerAuthentications, oldest first (creation time, then namespace/name). */
+  readonly peerAuthentications: readonly ConfigObject<"PeerAuthentication">[];
   /** Services visible from `namespace` (exportTo), every port. */
   servicesVisibleTo(namespace: string): readonly MeshService[];
   /** VirtualServices bound to `gateway` (`mesh` or `ns/name`) and visible from `namespace`, oldest first. */
@@ -148,7 +162,7 @@ export interface PrebuiltIndexes {
   readonly byKind: ReadonlyMap<string, Iterable<AnyConfigObject>>;
 }
 
-const ROUTING_KINDS = ["VirtualService", "DestinationRule", "Gateway", "Sidecar"];
+const ROUTING_KINDS = ["VirtualService", "DestinationRule", "Gateway", "Sidecar", "PeerAuthentication"];
 /** The kinds createMesh reads beside the registry's. */
 export const isRoutingKind = (kind: string) => ROUTING_KINDS.includes(kind);
 
@@ -167,7 +181,15 @@ export function createMesh(
     domainSuffix: options.domainSuffix ?? "cluster.local",
     rootNamespace: options.rootNamespace ?? "istio-system",
     outboundTrafficPolicy: options.outboundTrafficPolicy ?? "ALLOW_ANY",
+    trustDomain: options.trustDomain ?? "cluster.local",
+    enableAutoMtls: options.enableAutoMtls ?? true,
+    sdsConfig: options.sdsConfig ?? "ads",
   };
+  if (resolved.sdsConfig !== "ads" && resolved.sdsConfig !== "sds-grpc")
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `buildMesh: options.sdsConfig must be "ads" or "sds-grpc", got ${JSON.stringify(resolved.sdsConfig)}`,
+    );
   const { domainSuffix, rootNamespace } = resolved;
   const registry = prebuilt?.registry ?? buildRegistry(allObjects(), { domainSuffix });
   const objectsByKey = prebuilt?.objectsByKey ?? new Map(allObjects().map((o) => [configKey(o), o]));
@@ -204,6 +226,7 @@ export function createMesh(
   const gateways = ofKind("Gateway");
   const destinationRules = ofKind("DestinationRule");
   const sidecars = ofKind("Sidecar");
+  const peerAuthentications = ofKind("PeerAuthentication");
 
   const visibleServices = new Map<string, MeshService[]>();
   const vsFor = new Map<string, VirtualServiceEntry[]>();
@@ -270,6 +293,7 @@ export function createMesh(
     virtualServices,
     delegate: (namespace, name) => delegates.get(`${namespace}/${name}`),
     gateways,
+    peerAuthentications,
     servicesVisibleTo(namespace) {
       let list = visibleServices.get(namespace);
       if (!list) {

@@ -302,6 +302,8 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       endpoints.set(port.port, sortEndpoints(list));
     }
     const key = configKey(svc);
+    // Pods named by the endpoints' targetRefs give them labels and service accounts: they are inputs too.
+    for (const podKey of readPods) inputs.push(`Pod/${podKey}` as ConfigKey);
     for (const podKey of readPods) {
       let readers = podReaders.get(podKey);
       if (!readers) {

@@ -1,6 +1,13 @@
 import { XdsKitError } from "@xdskit/core";
 import { describe, expect, it } from "vitest";
-import { grpcBootstrap, splitHostPort, workloadBootstrap, workloadNodeId } from "./bootstrap.js";
+import {
+  grpcBootstrap,
+  splitHostPort,
+  workloadBootstrap,
+  workloadNodeId,
+  XDS_TLS_SECRET_FILES,
+  xdsTlsSecretFiles,
+} from "./bootstrap.js";
 
 /** The value at a dotted path ("a.b.0.c") of parsed JSON. */
 function at(value: unknown, path: string): unknown {
@@ -58,6 +65,43 @@ describe("workloadBootstrap", () => {
     const delta = workloadBootstrap({ ...reviews, delta: true, discoveryAddress: "istiod.local:15012" });
     expect(at(delta, "dynamic_resources.ads_config.api_type")).toBe("DELTA_GRPC");
     expect(at(delta, "static_resources.clusters.0.type")).toBe("STRICT_DNS");
+  });
+
+  it("with xdsTls, connects over mTLS with the certificate files of a directory, through watched SDS files", () => {
+    expect(at(workloadBootstrap(reviews), "static_resources.clusters.0.transport_socket")).toBeUndefined();
+    const b = workloadBootstrap({
+      ...reviews,
+      discoveryAddress: "127.0.0.1:15012",
+      xdsTls: { certificateDir: "/certs" },
+    });
+    const tls = at(b, "static_resources.clusters.0.transport_socket.typed_config.common_tls_context");
+    expect(at(tls, "tls_certificate_sds_secret_configs.0")).toEqual({
+      name: "xds-client-certificate",
+      sds_config: {
+        path_config_source: { path: "/certs/xds-client-certificate.json", watched_directory: { path: "/certs" } },
+        resource_api_version: "V3",
+      },
+    });
+    expect(at(tls, "combined_validation_context.default_validation_context.match_typed_subject_alt_names.0")).toEqual({
+      san_type: "URI",
+      matcher: { exact: "spiffe://cluster.local/ns/istio-system/sa/istiod" },
+    });
+    expect(at(tls, "combined_validation_context.validation_context_sds_secret_config.name")).toBe("xds-client-roots");
+    const files = xdsTlsSecretFiles("/certs");
+    expect(Object.keys(files).sort()).toEqual(Object.values(XDS_TLS_SECRET_FILES).sort());
+    expect(at(JSON.parse(files[XDS_TLS_SECRET_FILES.certificate] ?? ""), "resources.0.tls_certificate")).toEqual({
+      certificate_chain: { filename: "/certs/cert-chain.pem" },
+      private_key: { filename: "/certs/key.pem" },
+      watched_directory: { path: "/certs" },
+    });
+    expect(
+      at(JSON.parse(files[XDS_TLS_SECRET_FILES.roots] ?? ""), "resources.0.validation_context.trusted_ca"),
+    ).toEqual({
+      filename: "/certs/root-cert.pem",
+    });
+    expect(() => workloadBootstrap({ ...reviews, xdsTls: { certificateDir: "certs" } })).toThrow(
+      'bootstrap: xdsTls.certificateDir must be an absolute directory path, got "certs"',
+    );
   });
 
   it("rejects bad workload options naming the field", () => {

@@ -1,6 +1,7 @@
 // Envoy's bootstrap for a workload, in Istio's conventions: the node id and metadata istiod reads to know which
 // workload a proxy is, and an ADS connection to the control plane (SotW or delta).
 import net from "node:net";
+import path from "node:path";
 import { XdsKitError } from "@xdskit/core";
 
 export interface WorkloadBootstrapOptions {
@@ -30,6 +31,90 @@ export interface WorkloadBootstrapOptions {
   readonly interceptionMode?: "NONE" | "REDIRECT";
   /** More node metadata (strings, or JSON values). */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * Connect over mTLS (the control plane's port 15012) with the workload certificate files in `certificateDir`
+   * (cert-chain.pem, key.pem, root-cert.pem, as `xdskit ca issue` and writeWorkloadFiles write them). Envoy
+   * re-reads them when a file is renamed into the directory. Default: plaintext.
+   */
+  readonly xdsTls?: {
+    readonly certificateDir: string;
+    /** The SPIFFE id the control plane's certificate must carry. Default: spiffe://cluster.local/ns/istio-system/sa/istiod. */
+    readonly serverIdentity?: string;
+  };
+}
+
+/** The SDS files (in the certificate directory) through which Envoy reads and watches its xDS client certificate. */
+export const XDS_TLS_SECRET_FILES = {
+  certificate: "xds-client-certificate.json",
+  roots: "xds-client-roots.json",
+} as const;
+
+/**
+ * The contents of the two SDS files {@link workloadBootstrap} points at with `xdsTls`: the certificate and key, and
+ * the roots, by file name in `certificateDir`. Pure; the agent writes them before starting Envoy.
+ */
+export function xdsTlsSecretFiles(certificateDir: string): Record<string, string> {
+  const file = (name: string) => ({ filename: path.join(certificateDir, name) });
+  const secret = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+  return {
+    [XDS_TLS_SECRET_FILES.certificate]: JSON.stringify({
+      resources: [
+        {
+          "@type": secret,
+          name: "xds-client-certificate",
+          tls_certificate: {
+            certificate_chain: file("cert-chain.pem"),
+            private_key: file("key.pem"),
+            watched_directory: { path: certificateDir },
+          },
+        },
+      ],
+    }),
+    [XDS_TLS_SECRET_FILES.roots]: JSON.stringify({
+      resources: [
+        {
+          "@type": secret,
+          name: "xds-client-roots",
+          validation_context: { trusted_ca: file("root-cert.pem"), watched_directory: { path: certificateDir } },
+        },
+      ],
+    }),
+  };
+}
+
+function xdsTransportSocket(tls: NonNullable<WorkloadBootstrapOptions["xdsTls"]>): Record<string, unknown> {
+  const sdsFile = (name: string) => ({
+    path_config_source: {
+      path: path.join(tls.certificateDir, name),
+      watched_directory: { path: tls.certificateDir },
+    },
+    resource_api_version: "V3",
+  });
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [
+          { name: "xds-client-certificate", sds_config: sdsFile(XDS_TLS_SECRET_FILES.certificate) },
+        ],
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: [
+              {
+                san_type: "URI",
+                matcher: { exact: tls.serverIdentity ?? "spiffe://cluster.local/ns/istio-system/sa/istiod" },
+              },
+            ],
+          },
+          validation_context_sds_secret_config: {
+            name: "xds-client-roots",
+            sds_config: sdsFile(XDS_TLS_SECRET_FILES.roots),
+          },
+        },
+      },
+    },
+  };
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -64,6 +149,14 @@ function check(options: WorkloadBootstrapOptions): void {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
     throw new XdsKitError("INVALID_ARGUMENT", `bootstrap: adminPort must be 0..65535, got ${port}`);
   splitHostPort(options.discoveryAddress ?? "127.0.0.1:15010");
+  if (options.xdsTls !== undefined) {
+    const dir = options.xdsTls?.certificateDir;
+    if (typeof dir !== "string" || !path.isAbsolute(dir))
+      throw new XdsKitError(
+        "INVALID_ARGUMENT",
+        `bootstrap: xdsTls.certificateDir must be an absolute directory path, got ${JSON.stringify(dir)}`,
+      );
+  }
 }
 
 /** "host:port" or "[v6]:port" → parts; throws naming the option when malformed. */
@@ -117,6 +210,7 @@ export function workloadBootstrap(options: WorkloadBootstrapOptions): Record<str
           name: "xds-grpc",
           type: net.isIP(xds.host) ? "STATIC" : "STRICT_DNS",
           connect_timeout: "1s",
+          ...(options.xdsTls ? { transport_socket: xdsTransportSocket(options.xdsTls) } : {}),
           typed_extension_protocol_options: {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
               "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",

@@ -87,6 +87,18 @@ describe("startSidecarAgent (real Envoy)", () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it("stop() leaves no timer behind, so a command exits as soon as Envoy has", async () => {
+    const { cache, address } = await controlPlane();
+    cache.setSnapshot("sidecar~127.0.0.1~reviews-v1.default~default.svc.cluster.local", snapshot);
+    const agent = await startSidecarAgent({ ...workload, discoveryAddress: address, adminPort: 0, onLog: () => {} });
+    agents.push(agent);
+    await agent.ready();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    await agent.stop({ drainMs: 0 });
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
   it("speaks delta xDS when asked", async () => {
     const { cache, streams, address } = await controlPlane();
     const agent = await startSidecarAgent({

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { XdsKitError } from "@xdskit/core";
-import { type WorkloadBootstrapOptions, workloadBootstrap, workloadNodeId } from "./bootstrap.js";
+import { type WorkloadBootstrapOptions, workloadBootstrap, workloadNodeId, xdsTlsSecretFiles } from "./bootstrap.js";
 import { type EnvoyBinary, findEnvoy } from "./envoy-binary.js";
 
 /** How an Envoy process ended: its exit code, or the signal that ended it. */
@@ -91,6 +91,7 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
   const bootstrapPath = path.join(dir, "envoy-bootstrap.json");
   const adminAddressPath = path.join(dir, "admin-address");
   fs.writeFileSync(bootstrapPath, `${JSON.stringify(bootstrap, null, 2)}\n`);
+  if (options.xdsTls) writeXdsTlsSecretFiles(options.xdsTls.certificateDir);
   const onLog = options.onLog ?? ((line: string) => process.stderr.write(`[envoy ${options.name}] ${line}\n`));
 
   let child: ChildProcess | undefined;
@@ -218,8 +219,13 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
           await Promise.race([sleep(drain), childExited]);
         }
         running.kill("SIGTERM");
-        const forced = sleep(10_000).then(() => "timeout" as const);
+        // Cleared once Envoy exits: a pending timer would keep a CLI alive 10 s after Ctrl-C.
+        let force: NodeJS.Timeout | undefined;
+        const forced = new Promise<"timeout">((resolve) => {
+          force = setTimeout(() => resolve("timeout"), 10_000);
+        });
         if ((await Promise.race([childExited, forced])) === "timeout") running.kill("SIGKILL");
+        clearTimeout(force);
         exit = await childExited;
       }
       resolveExited(exit);
@@ -227,6 +233,24 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
     },
     exited,
   };
+}
+
+/**
+ * Writes the SDS files an `xdsTls` bootstrap points at into the certificate directory (by rename: Envoy watches
+ * the directory for files moved into it). Throws when the directory holds no certificate yet.
+ */
+export function writeXdsTlsSecretFiles(certificateDir: string): void {
+  if (!fs.existsSync(path.join(certificateDir, "cert-chain.pem")))
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `xdsTls.certificateDir ${certificateDir} has no cert-chain.pem (write one with \`xdskit ca issue --out ${certificateDir}\`)`,
+    );
+  for (const [name, text] of Object.entries(xdsTlsSecretFiles(certificateDir))) {
+    const target = path.join(certificateDir, name);
+    if (fs.existsSync(target) && fs.readFileSync(target, "utf8") === text) continue;
+    fs.writeFileSync(`${target}.tmp`, text);
+    fs.renameSync(`${target}.tmp`, target);
+  }
 }
 
 export function describeExit(exit: EnvoyExit): string {

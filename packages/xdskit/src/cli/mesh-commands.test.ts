@@ -13,7 +13,7 @@ function capture(signal?: AbortSignal) {
   return { io, out: () => out.join(""), err: () => err.join("") };
 }
 
-const bookinfo = new URL("../../../../examples/bookinfo", import.meta.url).pathname;
+const bookinfo = new URL("../bookinfo", import.meta.url).pathname;
 const mesh = path.join(bookinfo, "mesh");
 
 describe("xdskit translate", () => {
@@ -98,7 +98,7 @@ describe("xdskit serve", () => {
       if (!line) await new Promise((r) => setTimeout(r, 25));
     }
     expect(c.err()).toMatch(
-      /^xdskit: serving .*mesh \(22 objects, \d+ diagnostics\): xDS 127\.0\.0\.1:\d+, xDS over TLS \+ CA :\d+, monitoring http:/,
+      /^xdskit: serving .*mesh \(23 objects, \d+ diagnostics\): xDS 127\.0\.0\.1:\d+, xDS over TLS \+ CA :\d+, monitoring http:/,
     );
     expect((await fetch(`${line}/ready`)).status).toBe(200);
     const diagnostics = JSON.parse(await (await fetch(`${line}/debug/diagnostics`)).text());

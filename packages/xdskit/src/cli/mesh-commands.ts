@@ -57,8 +57,8 @@ export function addMeshCommands(program: Command, io: CliIo, examples: (...lines
     .addHelpText(
       "after",
       examples(
-        "xdskit translate examples/bookinfo -p default/productpage-v1",
-        "xdskit translate examples/bookinfo -p istio-system/istio-ingressgateway --type router --kind RouteConfiguration",
+        "xdskit translate .cache/bookinfo-demo/mesh -p default/productpage-v1",
+        "xdskit translate .cache/bookinfo-demo/mesh -p istio-system/istio-ingressgateway --type router --kind RouteConfiguration",
         "xdskit translate mesh/ -p 'sidecar~10.0.0.1~reviews-v1.default~default.svc.cluster.local' -o json",
       ),
     )
@@ -101,8 +101,8 @@ export function addMeshCommands(program: Command, io: CliIo, examples: (...lines
     .addHelpText(
       "after",
       examples(
-        "xdskit simulate examples/bookinfo -p default/productpage-v1 --address 127.0.20.1 -u http://reviews:9080/reviews/0 -H 'end-user: jason'",
-        "xdskit simulate examples/bookinfo -p istio-system/istio-ingressgateway --type router -u http://localhost:8080/productpage",
+        "xdskit simulate .cache/bookinfo-demo/mesh -p default/productpage-v1 --address 127.0.20.1 -u http://reviews:9080/reviews/0 -H 'end-user: jason'",
+        "xdskit simulate .cache/bookinfo-demo/mesh -p istio-system/istio-ingressgateway --type router -u http://localhost:8080/productpage",
       ),
     )
     .action(

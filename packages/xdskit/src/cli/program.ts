@@ -3,12 +3,14 @@
 import { XdsKitError } from "@xdskit/core";
 import { Command, CommanderError } from "commander";
 import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
-import { describeExit, startSidecarAgent } from "../agent/sidecar-agent.js";
+import { describeExit, startSidecarAgent, writeXdsTlsSecretFiles } from "../agent/sidecar-agent.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
+import { addDemoCommands } from "./demo-commands.js";
 import { addMeshCommands } from "./mesh-commands.js";
 import { addServeCommand } from "./serve-command.js";
+import { addTestCommand } from "./test-command.js";
 import { addValidateCommands } from "./validate-command.js";
 import { addWorkloadOptions, workloadOf } from "./workload-options.js";
 
@@ -52,7 +54,11 @@ export function createProgram(io: CliIo): Command {
     )
     .action((flags: Record<string, unknown>) => {
       const workload = workloadOf(flags);
+      if (flags.grpc && workload.xdsTls)
+        throw new CliError("--xds-tls-dir is for Envoy; a gRPC bootstrap connects to the control plane in plaintext");
       const bootstrap = flags.grpc ? grpcBootstrap(workload) : workloadBootstrap(workload);
+      // The mTLS bootstrap reads its certificate through two SDS files next to the certificates.
+      if (workload.xdsTls) writeXdsTlsSecretFiles(workload.xdsTls.certificateDir);
       io.stdout(`${JSON.stringify(bootstrap, null, 2)}\n`);
     });
 
@@ -134,7 +140,9 @@ export function createProgram(io: CliIo): Command {
   addServeCommand(program, io, examples);
   addValidateCommands(program, io, examples);
   addMeshCommands(program, io, examples);
+  addTestCommand(program, io, examples);
   addCaCommands(program, io, examples);
+  addDemoCommands(program, io, examples);
 
   for (const command of program.commands) {
     command.exitOverride();
@@ -157,7 +165,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode; // commander printed the message already
     if (error instanceof CliError) {
-      io.stderr(`xdskit: ${error.message}\n`);
+      if (error.message) io.stderr(`xdskit: ${error.message}\n`); // "" = the command already said why
       return error.exitCode;
     }
     if (error instanceof XdsKitError) {

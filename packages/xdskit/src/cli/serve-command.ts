@@ -20,7 +20,7 @@ export function addServeCommand(program: Command, io: CliIo, examples: (...lines
     .addHelpText(
       "after",
       examples(
-        "xdskit serve examples/bookinfo",
+        "xdskit serve ./mesh --xds-port 0",
         "xdskit serve ./mesh --host 0.0.0.0 --xds-port 15010 --monitoring-port 15014",
         "xdskit serve ./mesh --log-level warn & xdskit proxy-status",
       ),

@@ -46,7 +46,10 @@ export function addValidateCommands(program: Command, io: CliIo, examples: (...l
       .option("-o, --output <format>", "text or json", "text")
       .addHelpText(
         "after",
-        examples(`xdskit ${name} examples/bookinfo`, `xdskit ${name} mesh/ extra.yaml -o json | jq '.diagnostics[]'`),
+        examples(
+          `xdskit ${name} .cache/bookinfo-demo/mesh`,
+          `xdskit ${name} mesh/ extra.yaml -o json | jq '.diagnostics[]'`,
+        ),
       )
       .action(async (paths: string[], flags: { output: string }) => {
         if (flags.output !== "text" && flags.output !== "json")

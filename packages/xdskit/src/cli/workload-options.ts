@@ -1,4 +1,5 @@
 // The flags that say which workload a proxy is, shared by `bootstrap` and `proxy`.
+import path from "node:path";
 import { type Command, Option } from "commander";
 import type { WorkloadBootstrapOptions } from "../agent/bootstrap.js";
 import { CliError } from "./cli-io.js";
@@ -15,7 +16,11 @@ export function addWorkloadOptions(command: Command): Command {
     )
     .option("--discovery-address <host:port>", "the control plane's xDS address", "127.0.0.1:15010")
     .option("--delta", "use delta (incremental) xDS instead of state-of-the-world", false)
-    .option("--admin-port <port>", "Envoy's admin port on 127.0.0.1 (0 = pick one)", "15000");
+    .option("--admin-port <port>", "Envoy's admin port on 127.0.0.1 (0 = pick one)", "15000")
+    .option(
+      "--xds-tls-dir <dir>",
+      "connect over mTLS (the control plane's 15012) with the certificate files in <dir> (from xdskit ca issue)",
+    );
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -41,5 +46,6 @@ export function workloadOf(flags: Record<string, unknown>): WorkloadBootstrapOpt
     discoveryAddress: flags.discoveryAddress as string,
     delta: flags.delta as boolean,
     adminPort,
+    ...(typeof flags.xdsTlsDir === "string" ? { xdsTls: { certificateDir: path.resolve(flags.xdsTlsDir) } } : {}),
   };
 }

@@ -4,8 +4,18 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair } from "@xdskit/certs";
-import { Cluster_DiscoveryType, DiscoveryRequest, DiscoveryResponse, type Node, resourceTypes } from "@xdskit/core";
+import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair, writeWorkloadFiles } from "@xdskit/certs";
+import {
+  Cluster_DiscoveryType,
+  DiscoveryRequest,
+  DiscoveryResponse,
+  DownstreamTlsContext,
+  HttpConnectionManager,
+  type Listener,
+  type Node,
+  packAny,
+  resourceTypes,
+} from "@xdskit/core";
 import { IstioCertificateRequest, IstioCertificateResponse } from "@xdskit/core/services";
 import type { AnyConfigObject } from "@xdskit/translate";
 import { afterEach, describe, expect, it } from "vitest";
@@ -247,6 +257,112 @@ describe("createControlPlane: the CA on istiod's port 15012", () => {
     } finally {
       client.close();
     }
+  });
+});
+
+/** One TLS listener whose certificate and roots are the SDS secrets `default` and `ROOTCA`, over ADS. */
+function sdsListenerMesh(): MeshTranslator {
+  const sds = (name: string) => ({ name, sdsConfig: { ads: {} } });
+  const listener: Listener = {
+    name: "inbound_tls",
+    address: { socketAddress: { address: "127.0.0.1", portValue: 0 } },
+    filterChains: [
+      {
+        transportSocket: {
+          name: "envoy.transport_sockets.tls",
+          typedConfig: packAny(
+            "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            DownstreamTlsContext,
+            DownstreamTlsContext.fromPartial({
+              commonTlsContext: {
+                tlsCertificateSdsSecretConfigs: [sds("default")],
+                validationContextSdsSecretConfig: sds("ROOTCA"),
+              },
+            }),
+          ),
+        },
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typedConfig: packAny(
+              "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              HttpConnectionManager,
+              HttpConnectionManager.fromPartial({
+                statPrefix: "inbound_tls",
+                routeConfig: { name: "local", virtualHosts: [{ name: "all", domains: ["*"], routes: [] }] },
+                httpFilters: [
+                  {
+                    name: "envoy.filters.http.router",
+                    typedConfig: { typeUrl: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+                  },
+                ],
+              }),
+            ),
+          },
+        ],
+      },
+    ],
+  };
+  return { update: () => [], resourcesFor: () => ({ Listener: [listener] }) };
+}
+
+describe("createControlPlane: an agent on 15012 with a workload certificate", () => {
+  it("connects Envoy over mTLS, serves it its secrets by the proven identity, and follows new certificate files", async () => {
+    const cp = await createControlPlane({
+      translator: sdsListenerMesh(),
+      xds: { port: 0 },
+      xdsTls: { port: 0 },
+      workloadCertificates: { plaintext: false }, // secrets only to an identity its client certificate proves
+      monitoring: false,
+      logger: { level: "silent" },
+    });
+    planes.push(cp);
+    const ca = cp.ca;
+    if (!ca) throw new Error("no CA");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-xds-tls-"));
+    const identity = { namespace: "default", serviceAccount: "bookinfo-productpage" };
+    await writeWorkloadFiles(dir, await ca.issue(identity));
+    const agent = await startSidecarAgent({
+      ip: "127.0.0.1",
+      name: "productpage-v1",
+      ...identity,
+      labels: { app: "productpage" },
+      discoveryAddress: `127.0.0.1:${cp.ports.xdsTls}`,
+      xdsTls: { certificateDir: dir },
+      adminPort: 0,
+      onLog: () => {},
+    });
+    agents.push(agent);
+    await agent.ready();
+    const certs = async () => {
+      const dump = (await (await fetch(`${agent.adminUrl()}/certs`)).json()) as {
+        certificates: { cert_chain?: { path: string; serial_number: string }[] }[];
+      };
+      return dump.certificates.flatMap((c) => c.cert_chain ?? []);
+    };
+    const until = async (what: string, test: () => Promise<boolean>) => {
+      for (let i = 0; i < 600; i++) {
+        if (await test()) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`never: ${what}; Envoy's /certs: ${JSON.stringify(await certs())}`);
+    };
+    const serial = (pem: string | undefined) => new X509Certificate(pem ?? "").serialNumber.toLowerCase();
+    // The listener's `default` came over the mTLS stream: only a proven identity gets secrets here.
+    await until("the listener presents the certificate the control plane issued", async () => {
+      const served = cp.workloadCertificate(agent.nodeId);
+      return served !== undefined && (await certs()).some((c) => c.serial_number === serial(served.certChain[0]));
+    });
+    expect(cp.workloadCertificate(agent.nodeId)?.spiffeId).toBe(
+      "spiffe://cluster.local/ns/default/sa/bookinfo-productpage",
+    );
+    // A renewed xDS client certificate written over the files is what Envoy's xDS cluster holds next.
+    const renewed = await ca.issue(identity);
+    await writeWorkloadFiles(dir, renewed);
+    await until("Envoy's xDS client certificate is the renewed file", async () =>
+      (await certs()).some((c) => c.serial_number === serial(renewed.certChain[0])),
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -7,6 +7,8 @@ import {
   type CertificateAuthorityOptions,
   type CertificateServiceOptions,
   createCertificateAuthority,
+  createWorkloadAuthenticator,
+  type WorkloadCertificate,
 } from "@xdskit/certs";
 import { createSnapshot, createSnapshotCache, type Node, type SnapshotCache, XdsKitError } from "@xdskit/core";
 import { createXdsServer, type XdsServer, type XdsServerOptions } from "@xdskit/server";
@@ -22,7 +24,13 @@ import { createMemorySource, type ObjectRef } from "../sources/memory-source.js"
 import { type ConfigValidator, createConfigIntake } from "./config-intake.js";
 import { createIstioTranslator } from "./istio-translator.js";
 import type { MeshTranslator } from "./mesh-translator.js";
-import { startSecureXds } from "./secure-xds.js";
+import { type SecureXds, startSecureXds } from "./secure-xds.js";
+import {
+  createWorkloadCertificates,
+  isLoopbackHost,
+  type WorkloadCertificates,
+  type WorkloadCertificatesOptions,
+} from "./workload-certificates.js";
 
 export interface ControlPlaneOptions {
   /** Where config comes from. Default: nothing but what `apply()` adds. */
@@ -75,6 +83,11 @@ export interface ControlPlaneOptions {
         readonly verifyToken?: CertificateServiceOptions["verifyToken"];
       }
     | false;
+  /**
+   * Workload certificates for connected proxies, as SDS secrets `default` and `ROOTCA` in each proxy's snapshot
+   * (docs/control-plane.md, "Workload certificates"); false for none. Default: on when there is a CA.
+   */
+  readonly workloadCertificates?: WorkloadCertificatesOptions | false;
   /** The HTTP monitoring port (istiod's 15014), or false for none. Default: 127.0.0.1:15014. */
   readonly monitoring?: { readonly host?: string; readonly port?: number } | false;
   /** A pino logger, or how to make one. Default: info level to stdout. */
@@ -100,8 +113,13 @@ export interface ControlPlane {
   readonly metrics: XdsMetrics;
   readonly logger: Logger;
   readonly monitoring?: MonitoringServer;
-  /** The CA, unless `ca: false`. */
+  /**
+   * The CA, unless `ca: false`. Its root rotation steps (stageRoot, activateStagedRoot, retirePreviousRoots) called
+   * here also re-issue every proxy's certificate and the 15012 serving certificate before they resolve.
+   */
   readonly ca?: CertificateAuthority;
+  /** The workload certificate a proxy (node id, or cache key) is served now, without its key. */
+  workloadCertificate(proxy: string): WorkloadCertificate | undefined;
   /** Adds or replaces objects (by kind, namespace, name); pushed after the debounce. Returns their ids. */
   apply(objects: readonly unknown[] | unknown): string[];
   /** Removes objects applied with `apply` (by object, { kind, namespace, name } or id). */
@@ -157,6 +175,11 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
         ? (options.ca as CertificateAuthority)
         : await createCertificateAuthority((options.ca as CertificateAuthorityOptions | undefined) ?? {});
 
+  if (options.workloadCertificates !== undefined && options.workloadCertificates !== false) {
+    if (typeof options.workloadCertificates !== "object" || options.workloadCertificates === null)
+      throw new XdsKitError("INVALID_ARGUMENT", "createControlPlane: workloadCertificates must be an object or false");
+  }
+
   const metrics = options.metrics ?? createXdsMetrics();
   const cache = options.cache ?? createSnapshotCache();
   const intake = createConfigIntake(options.validate === false ? undefined : (options.validate ?? validateConfig));
@@ -169,13 +192,31 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
 
   // Proxies by cache key: the node to translate for, and how many streams it has open.
   const proxies = new Map<string, { node: Node; streams: Set<number> }>();
+  const noConfigWarning = (node: Node) =>
+    logger.warn({ proxy: node.id }, "proxy connected but the mesh has no config for it (no matching workload?)");
+  const certificates: WorkloadCertificates | undefined =
+    ca && options.workloadCertificates !== false
+      ? createWorkloadCertificates({
+          ca,
+          options: options.workloadCertificates ?? {},
+          plaintextDefault: isLoopbackHost(xdsHost),
+          logger,
+          // A proxy's first snapshot waits for its certificate (milliseconds), so Envoy's first config is complete.
+          onChange: (key) => {
+            const proxy = proxies.get(key);
+            if (proxy && !snapshotFor(key, proxy.node) && !cache.getSnapshot(key)) noConfigWarning(proxy.node);
+          },
+        })
+      : undefined;
   let translatorDiagnostics: readonly ConfigDiagnostic[] = [];
   let pushes = 0;
   let closed = false;
 
   const snapshotFor = (key: string, node: Node): boolean => {
-    const resources = translator.resourcesFor(node);
-    if (!resources) return false;
+    const translated = translator.resourcesFor(node);
+    if (!translated) return false;
+    const secrets = certificates?.secretsFor(key);
+    const resources = secrets ? { ...translated, Secret: [...(translated.Secret ?? []), ...secrets] } : translated;
     const previous = cache.getSnapshot(key);
     const snapshot = createSnapshot({ resources });
     if (previous?.version === snapshot.version) return false;
@@ -227,8 +268,8 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       if (!proxy) {
         proxy = { node, streams: new Set() };
         proxies.set(key, proxy);
-        if (!cache.getSnapshot(key) && !snapshotFor(key, node))
-          logger.warn({ proxy: node.id }, "proxy connected but the mesh has no config for it (no matching workload?)");
+        if (certificates?.identityOf(node)) certificates.track(key, node);
+        else if (!cache.getSnapshot(key) && !snapshotFor(key, node)) noConfigWarning(node);
         logger.info({ proxy: node.id }, "proxy connected");
       }
       proxy.streams.add(info.streamId);
@@ -239,6 +280,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       const proxy = proxies.get(key);
       if (!proxy?.streams.delete(info.streamId) || proxy.streams.size > 0) return;
       proxies.delete(key);
+      certificates?.untrack(key);
       cache.clearSnapshot(key);
       translator.disconnect?.(proxy.node);
       logger.info({ proxy: info.node.id }, "proxy disconnected");
@@ -254,8 +296,16 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     },
   };
   const callbacks = combineCallbacks(metrics.callbacks, ownCallbacks, options.xds?.server?.callbacks);
-  const server = createXdsServer({ ...options.xds?.server, cache, callbacks });
+  const server = createXdsServer({
+    ...options.xds?.server,
+    cache,
+    callbacks,
+    ...(certificates
+      ? { authorize: bothAuthorize(certificates.authorizePlaintext, options.xds?.server?.authorize) }
+      : {}),
+  });
   let tlsServer: XdsServer | undefined;
+  let secure: SecureXds | undefined;
 
   // Sources: the first change of each is its full state; the control plane is ready once all have given it.
   const subscriptions: Subscription[] = [];
@@ -308,18 +358,26 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     boundXds = await server.listen(hostPort(xdsHost, xdsPort));
     if (ca && tlsOption) {
       const { credentials: _ignored, ...serverOptions } = options.xds?.server ?? {};
-      const secure = await startSecureXds({
+      secure = await startSecureXds({
         ca,
         cache,
         callbacks,
         address: hostPort(tlsOption.host ?? xdsHost, tlsPort as number),
         ...(tlsOption.verifyToken ? { verifyToken: tlsOption.verifyToken } : {}),
-        serverOptions,
+        serverOptions: certificates
+          ? {
+              ...serverOptions,
+              // A client certificate of this CA says who the stream is; the Secret rule holds the node to it.
+              authenticate: serverOptions.authenticate ?? createWorkloadAuthenticator(ca),
+              authorize: bothAuthorize(certificates.authorizeSecure, serverOptions.authorize),
+            }
+          : serverOptions,
         onSigned: (spiffeId, peer) => {
           metrics.csrSigned();
           logger.info({ identity: spiffeId, peer }, "certificate signed");
         },
         onRefused: (message, peer) => logger.warn({ peer, error: message }, "certificate refused"),
+        onRenewalFailed: (error) => logger.error({ err: error }, "the 15012 serving certificate was not renewed"),
       });
       tlsServer = secure.server;
       boundTls = secure.port;
@@ -335,12 +393,23 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
         ready: () => (closed ? { ready: false, reason: "shutting down" } : { ready: true }),
       });
   } catch (error) {
+    certificates?.close();
+    secure?.stop();
     for (const s of subscriptions) s.unsubscribe();
     await server.close({ graceMs: 0 }).catch(() => {});
     await tlsServer?.close({ graceMs: 0 }).catch(() => {});
     throw error;
   }
   const xdsAddress = `${xdsHost}:${boundXds}`;
+  // A root rotation step changes the bundle (and the signer): every proxy and 15012 get new certificates at once.
+  const afterRootChange = async () => {
+    await certificates?.reissueAll();
+    await secure?.refresh();
+  };
+  const proxyKey = (nodeId: string) => {
+    for (const [key, proxy] of proxies) if (proxy.node.id === nodeId) return key;
+    return nodeId;
+  };
   logger.info({ xds: xdsAddress, xdsTls: boundTls, monitoring: monitoring?.url }, "control plane serving");
 
   return {
@@ -350,7 +419,13 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       ...(boundTls !== undefined ? { xdsTls: boundTls } : {}),
       ...(monitoring ? { monitoring: monitoring.port } : {}),
     },
-    ...(ca ? { ca } : {}),
+    ...(ca ? { ca: followRootRotation(ca, afterRootChange) } : {}),
+    workloadCertificate(proxy) {
+      const certificate = certificates?.certificateOf(proxy) ?? certificates?.certificateOf(proxyKey(proxy));
+      if (!certificate) return undefined;
+      const { privateKey: _private, ...withoutKey } = certificate;
+      return withoutKey;
+    },
     cache,
     server,
     metrics,
@@ -371,9 +446,39 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       if (timer) clearTimeout(timer);
       for (const resolve of waiters.splice(0)) resolve();
       for (const s of subscriptions) s.unsubscribe();
+      certificates?.close();
+      secure?.stop();
       await Promise.all([server.close({ graceMs: 2000 }), tlsServer?.close({ graceMs: 2000 })]);
       await monitoring?.close();
       logger.info("control plane closed");
     },
   };
+}
+
+type Authorize = NonNullable<XdsServerOptions["authorize"]>;
+
+/** Our rule first (its reason wins), then the user's own `authorize`, if any. */
+function bothAuthorize(ours: Authorize, theirs: Authorize | undefined): Authorize {
+  if (!theirs) return ours;
+  return async (request) => {
+    const verdict = await ours(request);
+    return verdict === true ? theirs(request) : verdict;
+  };
+}
+
+const ROOT_ROTATION_STEPS = new Set<PropertyKey>(["stageRoot", "activateStagedRoot", "retirePreviousRoots"]);
+
+/** The CA as callers see it: each root rotation step resolves once `after` (re-issuing) is done. */
+function followRootRotation(ca: CertificateAuthority, after: () => Promise<void>): CertificateAuthority {
+  return new Proxy(ca, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (!ROOT_ROTATION_STEPS.has(property)) return value.bind(target);
+      return async () => {
+        await value.call(target);
+        await after();
+      };
+    },
+  });
 }

@@ -3,7 +3,7 @@ import { loadConfig } from "@xdskit/translate";
 import { describe, expect, it } from "vitest";
 import { createIstioTranslator } from "./istio-translator.js";
 
-const platform = new URL("../../../../examples/bookinfo/mesh/platform.yaml", import.meta.url).pathname;
+const platform = new URL("../bookinfo/mesh/platform.yaml", import.meta.url).pathname;
 
 describe("createIstioTranslator", () => {
   it("generates a connecting node's resources as istiod would, and nothing for a node it cannot place", () => {

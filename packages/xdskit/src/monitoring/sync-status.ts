@@ -72,9 +72,33 @@ export function snapshotToJson(snapshot: Snapshot): { version: string; resources
   return { version: snapshot.version, resources };
 }
 
-/** The config a proxy is served (by node id, or a snapshot key), from a snapshot cache; undefined if none. */
+const REDACTED = { inlineString: "[redacted]" };
+
+/** A Secret as proto3 JSON with its private parts replaced by "[redacted]", as Envoy's own config dump shows them. */
+function redactSecret(secret: Record<string, unknown>): Record<string, unknown> {
+  const redacted = { ...secret };
+  const tls = secret.tlsCertificate as Record<string, unknown> | undefined;
+  if (tls)
+    redacted.tlsCertificate = {
+      ...tls,
+      ...(tls.privateKey ? { privateKey: REDACTED } : {}),
+      ...(tls.password ? { password: REDACTED } : {}),
+    };
+  if (secret.genericSecret) redacted.genericSecret = { secret: REDACTED };
+  if (secret.sessionTicketKeys) redacted.sessionTicketKeys = { keys: [REDACTED] };
+  return redacted;
+}
+
+/**
+ * The config a proxy is served (by node id, or a snapshot key), from a snapshot cache; undefined if none. Private
+ * keys in Secrets are redacted: the monitoring port must not hand out workload keys.
+ */
 export function cacheConfigDump(cache: SnapshotCache, proxy: string) {
   const node = cache.tracker.status(proxy)?.node;
   const snapshot = cache.getSnapshot(node ? cache.keyOf(node) : proxy);
-  return snapshot ? snapshotToJson(snapshot) : undefined;
+  if (!snapshot) return undefined;
+  const dump = snapshotToJson(snapshot);
+  if (dump.resources.Secret)
+    dump.resources.Secret = dump.resources.Secret.map((s) => redactSecret(s as Record<string, unknown>));
+  return dump;
 }

@@ -44,7 +44,10 @@ export interface RunningService {
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void;
 
-/** Starts a server whose every response carries x-bookinfo-service and x-bookinfo-version. */
+/**
+ * Starts a server whose every response carries x-bookinfo-service and x-bookinfo-version, and x-bookinfo-peer: the
+ * x-forwarded-client-cert its sidecar set (with mesh mTLS: who called, by SPIFFE id, and who answered).
+ */
 export async function serve(
   identity: ServiceIdentity,
   options: { host?: string; port?: number },
@@ -54,6 +57,8 @@ export async function serve(
   const server = http.createServer((req, res) => {
     res.setHeader("x-bookinfo-service", identity.service);
     res.setHeader("x-bookinfo-version", identity.version);
+    const peer = req.headers["x-forwarded-client-cert"];
+    if (typeof peer === "string") res.setHeader("x-bookinfo-peer", peer);
     const url = new URL(req.url ?? "/", "http://localhost");
     Promise.resolve()
       .then(() => handler(req, res, url))

@@ -1,4 +1,4 @@
-// Runs one Bookinfo service:  node --import tsx examples/bookinfo/apps/main.ts reviews --version v2 \
+// Runs one Bookinfo service:  node --import tsx packages/xdskit/src/bookinfo/apps/main.ts reviews --version v2 \
 //   --port 9081 --ratings http://127.0.0.1:9080
 import { parseArgs } from "node:util";
 import { startDetails } from "./details.js";
