@@ -7,17 +7,21 @@ import * as grpc from "@grpc/grpc-js";
 import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair, writeWorkloadFiles } from "@xdskit/certs";
 import {
   Cluster_DiscoveryType,
+  DiscoveryRequest,
+  DiscoveryResponse,
   DownstreamTlsContext,
   HttpConnectionManager,
   type Listener,
   type Node,
   packAny,
+  resourceTypes,
 } from "@xdskit/core";
 import { IstioCertificateRequest, IstioCertificateResponse } from "@xdskit/core/services";
 import type { AnyConfigObject } from "@xdskit/translate";
 import { afterEach, describe, expect, it } from "vitest";
 import { type SidecarAgent, startSidecarAgent } from "../agent/sidecar-agent.js";
 import { type ControlPlane, createControlPlane } from "./control-plane.js";
+import { createIstioTranslator } from "./istio-translator.js";
 import type { MeshTranslator } from "./mesh-translator.js";
 
 /** A small custom mesh: every ServiceEntry host and port becomes a STATIC cluster, for every proxy. */
@@ -359,5 +363,118 @@ describe("createControlPlane: an agent on 15012 with a workload certificate", ()
       (await certs()).some((c) => c.serial_number === serial(renewed.certChain[0])),
     );
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("createControlPlane with Istio's translation", () => {
+  const ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+  const sidecarNode = (namespace: string, pod: string, ip: string): Node => ({
+    id: `sidecar~${ip}~${pod}.${namespace}~${namespace}.svc.cluster.local`,
+  });
+  const mesh = (namespace: string) => [
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web", namespace },
+      spec: { selector: { app: "web" }, clusterIP: "10.96.0.1", ports: [{ name: "http", port: 9080 }] },
+    },
+    {
+      apiVersion: "networking.istio.io/v1",
+      kind: "Sidecar",
+      metadata: { name: "default", namespace },
+      spec: { egress: [{ hosts: ["./*"] }] },
+    },
+  ];
+  const pod = (namespace: string, name: string, ip: string) => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, labels: { app: "web" } },
+    spec: { containers: [{ name: "app", ports: [{ containerPort: 9080 }] }] },
+    status: { podIP: ip },
+  });
+
+  it("pushes a change of one namespace's endpoints to that namespace's proxies only, other snapshots untouched", async () => {
+    // Istio's translator, recording which proxies the control plane asks for after the first push.
+    const istio = createIstioTranslator();
+    const asked: string[] = [];
+    const translator: MeshTranslator = {
+      update: (objects) => istio.update(objects),
+      resourcesFor: (node) => {
+        asked.push(node.id ?? "");
+        return istio.resourcesFor(node);
+      },
+      changedProxies: () => istio.changedProxies(),
+      disconnect: (node) => istio.disconnect(node),
+    };
+    const cp = await createControlPlane({
+      translator,
+      config: {
+        objects: [
+          ...mesh("a"),
+          ...mesh("b"),
+          pod("a", "a-1", "10.1.0.1"),
+          pod("b", "b-1", "10.2.0.1"),
+          pod("b", "b-2", "10.2.0.2"),
+        ],
+        debounceMs: 10,
+      },
+      xds: { port: 0 },
+      ca: false,
+      monitoring: false,
+      logger: logSink().logger,
+    });
+    planes.push(cp);
+    const nodes = [
+      sidecarNode("a", "a-1", "10.1.0.1"),
+      sidecarNode("b", "b-1", "10.2.0.1"),
+      sidecarNode("b", "b-2", "10.2.0.2"),
+    ];
+    // Raw ADS streams: each proxy asks for clusters and is kept connected until the end.
+    const client = new grpc.Client(cp.xdsAddress, grpc.credentials.createInsecure());
+    const calls = nodes.map((node) => {
+      const call = client.makeBidiStreamRequest(
+        ADS,
+        (value: DiscoveryRequest) => Buffer.from(DiscoveryRequest.encode(value).finish()),
+        (bytes: Buffer) => DiscoveryResponse.decode(bytes),
+      );
+      call.on("error", () => {});
+      const first = new Promise<DiscoveryResponse>((resolve) => call.once("data", resolve));
+      call.write({ node, typeUrl: resourceTypes.Cluster.typeUrl, resourceNames: [] });
+      return { call, first };
+    });
+    try {
+      const firstResponses = await Promise.all(calls.map((c) => c.first));
+      // the three fixed clusters, the inbound one, and the namespace's own service
+      expect(firstResponses.map((r) => r.resources?.length)).toEqual([5, 5, 5]);
+      const before = nodes.map((n) => cp.cache.getSnapshot(n.id ?? ""));
+      expect(before.every((s) => s !== undefined)).toBe(true);
+      const pushes = cp.status().pushes;
+      asked.length = 0;
+
+      cp.apply(pod("a", "a-2", "10.1.0.2")); // a second endpoint of a/web: only namespace a sees it
+      await cp.settled();
+      expect(cp.status().pushes).toBe(pushes + 1);
+      const after = nodes.map((n) => cp.cache.getSnapshot(n.id ?? ""));
+      expect(after[0]?.version).not.toBe(before[0]?.version);
+      const assignment = after[0]
+        ?.resourcesOf(resourceTypes.ClusterLoadAssignment.typeUrl)
+        .get("outbound|9080||web.a.svc.cluster.local")?.resource as
+        | { endpoints?: { lbEndpoints?: unknown[] }[] }
+        | undefined;
+      expect(assignment?.endpoints?.[0]?.lbEndpoints).toHaveLength(2);
+      expect(asked).toEqual([nodes[0]?.id]); // b's proxies were not translated again
+      expect(after[1]).toBe(before[1]);
+      expect(after[2]).toBe(before[2]);
+
+      cp.apply({ ...mesh("b")[0], spec: { ...mesh("b")[0]?.spec, ports: [{ name: "http", port: 9081 }] } });
+      await cp.settled();
+      const last = nodes.map((n) => cp.cache.getSnapshot(n.id ?? ""));
+      expect(last[0]).toBe(after[0]);
+      expect(last[1]?.version).not.toBe(after[1]?.version);
+      expect(last[2]?.version).toBe(last[1]?.version); // two replicas, one view
+    } finally {
+      for (const { call } of calls) call.cancel();
+      client.close();
+    }
   });
 });

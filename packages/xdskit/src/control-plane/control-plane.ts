@@ -236,8 +236,11 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     try {
       translatorDiagnostics = translator.update(intake.objects()) ?? [];
       metrics.pushStarted();
+      // An incremental translator names the proxies whose resources changed: the others' snapshots stay as they are.
+      const affected = translator.changedProxies?.();
       const changed: string[] = [];
-      for (const [key, proxy] of proxies) if (snapshotFor(key, proxy.node)) changed.push(key);
+      for (const [key, proxy] of proxies)
+        if ((!affected || affected.has(proxy.node.id ?? "")) && snapshotFor(key, proxy.node)) changed.push(key);
       pushes++;
       logger.info(
         { push: pushes, objects: intake.objects().length, proxies: changed },
@@ -279,6 +282,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       proxies.delete(key);
       certificates?.untrack(key);
       cache.clearSnapshot(key);
+      translator.disconnect?.(proxy.node);
       logger.info({ proxy: info.node.id }, "proxy disconnected");
     },
     onAck(info: { node: Node; typeUrl: string; version: string }) {

@@ -1,15 +1,17 @@
-// Istio's translation as a MeshTranslator: the mesh index built once per config version, each proxy's resources
-// generated as istiod would (@xdskit/translate), and cross-object analysis reported as diagnostics.
+// Istio's translation as a MeshTranslator: an incremental translator (@xdskit/translate createTranslator) that
+// answers each config version with the proxies whose resources changed, each proxy's resources generated as
+// istiod would, and cross-object analysis reported as diagnostics.
 import type { Node } from "@xdskit/core";
 import {
   type AnyConfigObject,
   analyzeConfig,
-  buildMesh,
   type ConfigDiagnostic,
-  generate,
+  type ConfigKey,
+  configKey,
+  createTranslator,
   type Mesh,
   type MeshOptions,
-  proxyOf,
+  type TranslatorChange,
 } from "@xdskit/translate";
 import type { MeshTranslator } from "./mesh-translator.js";
 
@@ -23,24 +25,40 @@ export interface IstioTranslatorOptions extends MeshOptions {
 export interface IstioTranslator extends MeshTranslator {
   /** The mesh index of the current config version. */
   mesh(): Mesh;
+  changedProxies(): ReadonlySet<string>;
+  disconnect(node: Node): void;
 }
 
 export function createIstioTranslator(options: IstioTranslatorOptions = {}): IstioTranslator {
   const { analyze = true, onUnknownProxy, ...meshOptions } = options;
-  let mesh = buildMesh([], meshOptions);
+  const translator = createTranslator({ mesh: meshOptions });
+  let current = new Map<ConfigKey, AnyConfigObject>();
+  let changed: ReadonlySet<string> = new Set();
   return {
     update(objects: readonly AnyConfigObject[]): readonly ConfigDiagnostic[] {
-      mesh = buildMesh(objects, meshOptions);
+      // The config source hands over the full set; what differs from the last one (by object) is the change.
+      const next = new Map(objects.map((o) => [configKey(o), o]));
+      const changes: TranslatorChange[] = [];
+      for (const [key, object] of next) {
+        const old = current.get(key);
+        if (old !== object) changes.push({ op: old ? "update" : "add", object });
+      }
+      for (const key of current.keys()) if (!next.has(key)) changes.push({ op: "delete", key });
+      current = next;
+      changed = changes.length > 0 ? new Set(translator.apply(changes).proxies.keys()) : new Set();
       return analyze ? analyzeConfig(objects) : [];
     },
     resourcesFor(node: Node) {
+      const id = node.id ?? "";
       try {
-        return { ...generate(mesh, proxyOf(mesh, node)) };
+        return { ...(translator.resourcesOf(id) ?? translator.connect(id, node)) };
       } catch (error) {
         onUnknownProxy?.(node, error as Error);
         return undefined;
       }
     },
-    mesh: () => mesh,
+    changedProxies: () => changed,
+    disconnect: (node: Node) => translator.disconnect(node.id ?? ""),
+    mesh: () => translator.mesh,
   };
 }

@@ -8,4 +8,11 @@ export interface MeshTranslator {
   update(objects: readonly AnyConfigObject[]): readonly ConfigDiagnostic[] | undefined;
   /** The resources this proxy gets now, or undefined when the translator does not know the proxy. */
   resourcesFor(node: Node): SnapshotResources | undefined;
+  /**
+   * Optional, for incremental translators: the node ids whose resources the last update() changed. The
+   * control plane then asks only for these; without it every proxy is asked after each update.
+   */
+  changedProxies?(): ReadonlySet<string>;
+  /** Optional: the proxy's last stream closed (an incremental translator stops tracking it). */
+  disconnect?(node: Node): void;
 }
