@@ -66,6 +66,7 @@ export type {
 } from "./registry/model.js";
 export {
   expectRoute,
+  ROUTE_EXPECTATION_FIELDS,
   type RouteAssertion,
   type RouteExpectation,
   RouteExpectationError,

@@ -32,7 +32,8 @@ export interface RouteExpectation {
   timeoutMs?: number;
 }
 
-const KEYS: ReadonlyArray<keyof RouteExpectation> = [
+/** The fields a RouteExpectation may name, in the order mismatches are reported. */
+export const ROUTE_EXPECTATION_FIELDS: ReadonlyArray<keyof RouteExpectation> = [
   "listener",
   "routeConfiguration",
   "virtualHost",
@@ -65,7 +66,7 @@ export class RouteExpectationError extends Error {
 function observed(result: SimulationResult, expected: RouteExpectation): Record<string, unknown> {
   const { action } = result;
   const out: Record<string, unknown> = {};
-  for (const key of KEYS) {
+  for (const key of ROUTE_EXPECTATION_FIELDS) {
     if (!(key in expected)) continue;
     const wanted = expected[key];
     switch (key) {
@@ -160,14 +161,18 @@ export function expectRoute(resources: SimulationInput, request: SimulationReque
     toGo(expected) {
       if (typeof expected !== "object" || expected === null || Object.keys(expected).length === 0)
         throw new XdsKitError("INVALID_ARGUMENT", "expectRoute().toGo: give at least one field to expect");
-      const unknown = Object.keys(expected).filter((k) => !KEYS.includes(k as keyof RouteExpectation));
+      const unknown = Object.keys(expected).filter(
+        (k) => !ROUTE_EXPECTATION_FIELDS.includes(k as keyof RouteExpectation),
+      );
       if (unknown.length > 0)
         throw new XdsKitError(
           "INVALID_ARGUMENT",
-          `expectRoute().toGo: unknown field(s) ${unknown.join(", ")}; known: ${KEYS.join(", ")}`,
+          `expectRoute().toGo: unknown field(s) ${unknown.join(", ")}; known: ${ROUTE_EXPECTATION_FIELDS.join(", ")}`,
         );
       const actual = observed(result, expected);
-      const wanted = Object.fromEntries(KEYS.filter((k) => k in expected).map((k) => [k, expected[k]]));
+      const wanted = Object.fromEntries(
+        ROUTE_EXPECTATION_FIELDS.filter((k) => k in expected).map((k) => [k, expected[k]]),
+      );
       if (!equal(actual, wanted)) {
         const message = [
           `expected ${describeRequest(request)} to go to ${JSON.stringify(wanted)}`,

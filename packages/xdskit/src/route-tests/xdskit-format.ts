@@ -2,6 +2,7 @@
 // several) and the fields expected of where it goes — expectRoute()'s fields plus status, fault and
 // request headers.
 import {
+  ROUTE_EXPECTATION_FIELDS,
   type RouteExpectation,
   RouteExpectationError,
   type SimulationRequest,
@@ -10,20 +11,7 @@ import {
 import { type Mismatch, type Outcome, type RouteTestCase, RouteTestFileError } from "./model.js";
 
 const REQUEST_KEYS = ["url", "authority", "path", "method", "scheme", "headers", "port", "address", "randomValue"];
-const ROUTE_KEYS = [
-  "listener",
-  "routeConfiguration",
-  "virtualHost",
-  "route",
-  "cluster",
-  "weightedClusters",
-  "redirect",
-  "directResponse",
-  "localReply",
-  "path",
-  "host",
-  "timeoutMs",
-];
+const ROUTE_KEYS: readonly string[] = ROUTE_EXPECTATION_FIELDS;
 const EXTRA_KEYS = ["status", "fault", "requestHeaders"];
 const TEST_KEYS = ["name", "request", "requests", "expect"];
 
