@@ -1,9 +1,17 @@
 // `xdskit demo` (Istio's Bookinfo tutorial on this machine) and `xdskit apply` (config into a watched directory).
 import fs from "node:fs";
 import path from "node:path";
-import { formatConfigDiagnostic } from "@xdskit/translate";
+import {
+  type AnyConfigObject,
+  analyzeConfig,
+  type ConfigDiagnostic,
+  configKey,
+  formatConfigDiagnostic,
+  loadConfig,
+} from "@xdskit/translate";
 import type { Command } from "commander";
 import { DEFAULT_DEMO_DIR, demoGuide, runningDemo, startBookinfoDemo } from "../bookinfo/demo.js";
+import { readConfigFiles } from "../sources/file-source.js";
 import { CliError, type CliIo } from "./cli-io.js";
 import { checkConfigFiles } from "./validate-command.js";
 
@@ -76,6 +84,11 @@ export function addDemoCommands(program: Command, io: CliIo, examples: (...lines
       if (errors > 0) throw new CliError(`nothing applied: ${errors} error${errors === 1 ? "" : "s"} (above)`);
       if (checked.objects === 0) throw new CliError(`nothing applied: no Istio objects in ${files.join(", ")}`);
 
+      // Cross-object analysis (istioctl analyze) never rejects anything in the control plane either: its findings,
+      // even those `xdskit analyze` calls errors, are printed as warnings and the files are still applied.
+      for (const d of await analyzeApply(dir, files))
+        io.stderr(`${formatConfigDiagnostic({ ...d, severity: "warning" })}\n`);
+
       for (const file of files) {
         const target = path.join(dir, path.basename(file));
         // A first line saying where and when makes each apply a change, even of the same file again: its objects
@@ -90,4 +103,26 @@ export function addDemoCommands(program: Command, io: CliIo, examples: (...lines
         io.stdout(`applied ${file} -> ${target}\n`);
       }
     });
+}
+
+/**
+ * Cross-object analysis of what `dir` holds once `files` are copied in (each replaces the file of its name, and its
+ * objects win over same-named ones elsewhere): the findings in the applied files, and those in the directory's
+ * files that the apply causes (not there before it), so warnings the directory already had are not repeated.
+ */
+export async function analyzeApply(dir: string, files: readonly string[]): Promise<ConfigDiagnostic[]> {
+  const replaced = new Set(files.map((file) => path.resolve(dir, path.basename(file))));
+  const current = await readConfigFiles([dir]);
+  const kept = current.filter((f) => !replaced.has(path.resolve(f.file)));
+  const applied = await readConfigFiles(files);
+  const byKey = new Map<string, AnyConfigObject>();
+  for (const object of [...loadConfig(kept).objects, ...loadConfig(applied).objects]) {
+    byKey.delete(configKey(object)); // re-inserted last: the applied copy wins
+    byKey.set(configKey(object), object);
+  }
+  const before = new Set(analyzeConfig(loadConfig(current).objects).map(formatConfigDiagnostic));
+  const appliedFiles = new Set(applied.map((f) => f.file));
+  return analyzeConfig([...byKey.values()]).filter(
+    (d) => (d.file !== undefined && appliedFiles.has(d.file)) || !before.has(formatConfigDiagnostic(d)),
+  );
 }
