@@ -88,6 +88,22 @@ describe("validateConfig: VirtualService", () => {
     ]);
   });
 
+  it("refuses a redirect that sets only redirectCode, as istiod does; any one target field (derivePort too) is enough", () => {
+    expect(check(vs("  hosts: [reviews]\n  http:\n  - redirect: { redirectCode: 301 }"))).toEqual([
+      ["error", "spec.http[0].redirect", "redirect must specify URI, authority, scheme, or port"],
+    ]);
+    for (const target of [
+      "uri: /x",
+      "authority: a.example.com",
+      "scheme: https",
+      "port: 8443",
+      "derivePort: FROM_REQUEST_PORT",
+    ])
+      expect(check(vs(`  hosts: [reviews]\n  http:\n  - redirect: { redirectCode: 301, ${target} }`)), target).toEqual(
+        [],
+      );
+  });
+
   it("checks delegates, TLS SNI hosts and gateway names", () => {
     expect(check(vs("  gateways: [gw]\n  tcp: [{ route: [{ destination: { host: a } }] }]"))).toEqual([
       ["error", "spec.gateways", "delegate virtual service must have no gateways specified"],
