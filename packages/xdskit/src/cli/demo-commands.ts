@@ -112,15 +112,15 @@ export function addDemoCommands(program: Command, io: CliIo, examples: (...lines
  */
 export async function analyzeApply(dir: string, files: readonly string[]): Promise<ConfigDiagnostic[]> {
   const replaced = new Set(files.map((file) => path.resolve(dir, path.basename(file))));
-  const current = await readConfigFiles([dir]);
-  const kept = current.filter((f) => !replaced.has(path.resolve(f.file)));
+  const current = loadConfig(await readConfigFiles([dir])).objects;
+  const kept = current.filter((o) => o.source?.file === undefined || !replaced.has(path.resolve(o.source.file)));
   const applied = await readConfigFiles(files);
   const byKey = new Map<string, AnyConfigObject>();
-  for (const object of [...loadConfig(kept).objects, ...loadConfig(applied).objects]) {
+  for (const object of [...kept, ...loadConfig(applied).objects]) {
     byKey.delete(configKey(object)); // re-inserted last: the applied copy wins
     byKey.set(configKey(object), object);
   }
-  const before = new Set(analyzeConfig(loadConfig(current).objects).map(formatConfigDiagnostic));
+  const before = new Set(analyzeConfig(current).map(formatConfigDiagnostic));
   const appliedFiles = new Set(applied.map((f) => f.file));
   return analyzeConfig([...byKey.values()]).filter(
     (d) => (d.file !== undefined && appliedFiles.has(d.file)) || !before.has(formatConfigDiagnostic(d)),
