@@ -700,9 +700,116 @@ function mtlsScenarios(): OracleScenario[] {
   ];
 }
 
+/** More delegate, ServiceEntry and TCP cases: inherited root fields, a missing delegate, TCP entries, gateway TCP. */
+function moreFeatureScenarios(): OracleScenario[] {
+  const api = "api.shop.svc.cluster.local";
+  return [
+    {
+      name: "delegate-inherit-and-missing",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("VirtualService", "default", "reviews", {
+          hosts: [REVIEWS],
+          http: [
+            { name: "gone", match: [{ uri: { prefix: "/gone" } }], delegate: { name: "missing" } },
+            {
+              name: "users",
+              match: [{ uri: { prefix: "/u" }, headers: { "end-user": { prefix: "ja" } } }],
+              rewrite: { uri: "/users" },
+              timeout: "4s",
+              delegate: { name: "users" },
+            },
+            { route: [{ destination: { host: RATINGS } }] },
+          ],
+        }),
+        istioObject("VirtualService", "default", "users", {
+          http: [
+            {
+              match: [{ uri: { prefix: "/u/1" }, headers: { "end-user": { exact: "jason" } } }],
+              route: [{ destination: { host: REVIEWS } }],
+            },
+            { name: "own", timeout: "1s", route: [{ destination: { host: "details" } }] },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("10.96.0.10", 9080, "reviews", ["/gone/x", "/u/1", "/u/2", "/x"], { "end-user": "jason" }),
+        ...httpRequests("10.96.0.10", 9080, "reviews", ["/u/1"], { "end-user": "mary" }),
+      ],
+    },
+    {
+      name: "service-entry-tcp-and-multiport",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("ServiceEntry", "default", "db", {
+          hosts: ["db.internal"],
+          addresses: ["10.200.0.20"],
+          ports: [{ number: 5432, name: "tcp-pg", protocol: "TCP" }],
+          location: "MESH_INTERNAL",
+          resolution: "STATIC",
+          endpoints: [{ address: "10.2.0.9" }],
+        }),
+        istioObject("ServiceEntry", "default", "multi", {
+          hosts: ["multi.example.com"],
+          ports: [
+            { number: 80, name: "http", protocol: "HTTP" },
+            { number: 8080, name: "http-alt", protocol: "HTTP" },
+          ],
+          location: "MESH_EXTERNAL",
+          resolution: "DNS",
+        }),
+        istioObject("VirtualService", "default", "multi", {
+          hosts: ["multi.example.com"],
+          http: [
+            { match: [{ port: 8080 }], route: [{ destination: { host: "multi.example.com", port: { number: 80 } } }] },
+            { route: [{ destination: { host: "multi.example.com" } }] },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("10.200.0.20", 5432, "db.internal", ["/"]),
+        ...httpRequests("198.51.100.4", 80, "multi.example.com", ["/a"]),
+        ...httpRequests("198.51.100.4", 8080, "multi.example.com:8080", ["/b"]),
+      ],
+    },
+    {
+      name: "gateway-tcp-server",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("Gateway", "istio-system", "gw", {
+          selector: { istio: "ingressgateway" },
+          servers: [
+            { port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["*"] },
+            { port: { number: 8443, name: "tcp", protocol: "TCP" }, hosts: ["*"] },
+          ],
+        }),
+        istioObject("VirtualService", "istio-system", "tcp", {
+          hosts: ["*"],
+          gateways: ["istio-system/gw"],
+          tcp: [{ match: [{ port: 8443 }], route: [{ destination: { host: api, port: { number: 9000 } } }] }],
+          http: [{ route: [{ destination: { host: "web.shop.svc.cluster.local" } }] }],
+        }),
+      ]),
+      proxy: GATEWAY_POD,
+      requests: [
+        ...httpRequests(GATEWAY_POD.ip, 8443, "anything", ["/"]),
+        ...httpRequests(GATEWAY_POD.ip, 8080, "shop.example.com", ["/"]),
+      ],
+    },
+  ];
+}
+
 /** Scenarios written by hand for features the random ones do not cover. */
 export function featureScenarios(): OracleScenario[] {
-  return [...delegateScenarios(), ...serviceEntryScenarios(), ...tcpScenarios(), ...mtlsScenarios()];
+  return [
+    ...delegateScenarios(),
+    ...serviceEntryScenarios(),
+    ...tcpScenarios(),
+    ...mtlsScenarios(),
+    ...moreFeatureScenarios(),
+  ];
 }
 
 /** Every scenario the recorded answers cover. */
