@@ -1,6 +1,7 @@
 // The inputs of the differential test against istiod (istiod-oracle.test.ts): seeded random Istio
 // configurations over a small platform (a few Services and Pods in two namespaces and an ingress gateway
-// Pod), plus the Bookinfo samples, each with a proxy and requests to route. The same objects go to istiod
+// Pod), the Bookinfo samples, and hand-written scenarios for delegates, ServiceEntries, tcp routes and mTLS,
+// each with a proxy and requests to route. The same objects go to istiod
 // (recorded by `npm run record:istiod`) and to xdskit; a case's hash ties a recorded answer to its input.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -412,7 +413,406 @@ export function bookinfoScenarios(): OracleScenario[] {
   return out;
 }
 
+const SLEEP = PODS[0] as OracleProxy;
+const GATEWAY_POD = PODS[3] as OracleProxy;
+
+const istioObject = (kind: string, namespace: string, name: string, spec: object) => ({
+  apiVersion: kind === "PeerAuthentication" ? "security.istio.io/v1" : "networking.istio.io/v1",
+  kind,
+  metadata: { name, namespace },
+  spec,
+});
+
+const httpRequests = (address: string, port: number, host: string, paths: readonly string[], headers = {}) =>
+  paths.map((p): OracleRequest => ({ address, port, host, path: p, method: "GET", headers }));
+
+const REVIEWS = "reviews.default.svc.cluster.local";
+const RATINGS = "ratings.default.svc.cluster.local";
+const DELEGATE_PATHS = ["/api/v1/items", "/api/v2", "/api", "/static/app.js", "/", "/login"];
+
+/** Delegate VirtualServices (a root's `http[].delegate`), on a sidecar and on a gateway. */
+function delegateScenarios(): OracleScenario[] {
+  const subsets = istioObject("DestinationRule", "default", "reviews", {
+    host: REVIEWS,
+    subsets: SUBSETS.map((v) => ({ name: v, labels: { version: v } })),
+  });
+  const child = (namespace: string, name: string) =>
+    istioObject("VirtualService", namespace, name, {
+      http: [
+        {
+          name: "v1-items",
+          match: [{ uri: { prefix: "/api/v1" } }, { uri: { exact: "/api" }, name: "bare" }],
+          route: [{ destination: { host: REVIEWS, subset: "v2" } }],
+        },
+        {
+          match: [{ uri: { prefix: "/api/v2" }, headers: { "end-user": { exact: "jason" } } }],
+          route: [{ destination: { host: RATINGS } }],
+        },
+        { name: "rest", route: [{ destination: { host: REVIEWS, subset: "v3" } }] },
+      ],
+    });
+  const rootHttp = (childNamespace: string) => [
+    { name: "api", match: [{ uri: { prefix: "/api" } }], delegate: { name: "reviews-api", namespace: childNamespace } },
+    {
+      name: "static",
+      match: [{ uri: { prefix: "/static" } }],
+      delegate: { name: "reviews-static", namespace: childNamespace },
+    },
+    { route: [{ destination: { host: REVIEWS, subset: "v1" } }] },
+  ];
+  const staticChild = (namespace: string) =>
+    istioObject("VirtualService", namespace, "reviews-static", {
+      http: [{ match: [{ uri: { prefix: "/static/app" } }], route: [{ destination: { host: RATINGS } }] }],
+    });
+  const sidecar = (childNamespace: string): OracleScenario => ({
+    name: `delegate-sidecar-${childNamespace}`,
+    kubernetes: PLATFORM,
+    istio: yaml([
+      subsets,
+      istioObject("VirtualService", "default", "reviews", { hosts: [REVIEWS], http: rootHttp(childNamespace) }),
+      child(childNamespace, "reviews-api"),
+      staticChild(childNamespace),
+    ]),
+    proxy: SLEEP,
+    requests: [
+      ...httpRequests("10.96.0.10", 9080, "reviews:9080", DELEGATE_PATHS),
+      ...httpRequests("10.96.0.10", 9080, "reviews:9080", ["/api/v2/x"], { "end-user": "jason" }),
+    ],
+  });
+  const gateway: OracleScenario = {
+    name: "delegate-gateway",
+    kubernetes: PLATFORM,
+    istio: yaml([
+      subsets,
+      istioObject("Gateway", "istio-system", "gw", {
+        selector: { istio: "ingressgateway" },
+        servers: [{ port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["shop.example.com"] }],
+      }),
+      istioObject("VirtualService", "istio-system", "shop", {
+        hosts: ["shop.example.com"],
+        gateways: ["istio-system/gw"],
+        http: rootHttp("default"),
+      }),
+      child("default", "reviews-api"),
+      staticChild("default"),
+    ]),
+    proxy: GATEWAY_POD,
+    requests: [
+      ...httpRequests(GATEWAY_POD.ip, 8080, "shop.example.com", DELEGATE_PATHS),
+      ...httpRequests(GATEWAY_POD.ip, 8080, "shop.example.com", ["/api/v2/x"], { "end-user": "jason" }),
+    ],
+  };
+  return [sidecar("default"), sidecar("shop"), gateway];
+}
+
+/** ServiceEntries: external DNS hosts, a STATIC entry with an address and endpoints, with and without routes. */
+function serviceEntryScenarios(): OracleScenario[] {
+  const external = istioObject("ServiceEntry", "default", "httpbin", {
+    hosts: ["httpbin.example.com"],
+    ports: [{ number: 80, name: "http", protocol: "HTTP" }],
+    location: "MESH_EXTERNAL",
+    resolution: "DNS",
+  });
+  const staticEntry = istioObject("ServiceEntry", "shop", "legacy", {
+    hosts: ["legacy.internal"],
+    addresses: ["10.200.0.10"],
+    ports: [{ number: 8081, name: "http-legacy", protocol: "HTTP" }],
+    location: "MESH_INTERNAL",
+    resolution: "STATIC",
+    endpoints: [
+      { address: "10.2.0.1", labels: { version: "v1" } },
+      { address: "10.2.0.2", labels: { version: "v2" } },
+    ],
+  });
+  const wildcard = istioObject("ServiceEntry", "default", "wild", {
+    hosts: ["*.wikipedia.org"],
+    ports: [{ number: 80, name: "http", protocol: "HTTP" }],
+    location: "MESH_EXTERNAL",
+    resolution: "NONE",
+  });
+  const externalRequests = [
+    ...httpRequests("203.0.113.7", 80, "httpbin.example.com", ["/", "/status/418", "/headers"]),
+    ...httpRequests("203.0.113.7", 80, "en.wikipedia.org", ["/wiki"]),
+  ];
+  const legacyRequests = httpRequests("10.200.0.10", 8081, "legacy.internal", ["/", "/v2/x"]);
+  return [
+    {
+      name: "service-entry-plain",
+      kubernetes: PLATFORM,
+      istio: yaml([external, staticEntry, wildcard]),
+      proxy: SLEEP,
+      requests: [...externalRequests, ...legacyRequests],
+    },
+    {
+      name: "service-entry-routed",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        external,
+        staticEntry,
+        wildcard,
+        istioObject("VirtualService", "default", "httpbin", {
+          hosts: ["httpbin.example.com"],
+          http: [
+            {
+              match: [{ uri: { prefix: "/status" } }],
+              timeout: "3s",
+              route: [{ destination: { host: "httpbin.example.com" } }],
+            },
+            { match: [{ uri: { exact: "/headers" } }], directResponse: { status: 418 } },
+            { route: [{ destination: { host: "httpbin.example.com", port: { number: 80 } } }] },
+          ],
+        }),
+        istioObject("VirtualService", "shop", "legacy", {
+          hosts: ["legacy.internal"],
+          http: [
+            {
+              match: [{ uri: { prefix: "/v2" } }],
+              route: [{ destination: { host: "legacy.internal", subset: "v2" } }],
+            },
+            {
+              route: [
+                { destination: { host: "legacy.internal", subset: "v1" }, weight: 80 },
+                { destination: { host: "legacy.internal", subset: "v2" }, weight: 20 },
+              ],
+            },
+          ],
+        }),
+        istioObject("DestinationRule", "shop", "legacy", {
+          host: "legacy.internal",
+          subsets: [
+            { name: "v1", labels: { version: "v1" } },
+            { name: "v2", labels: { version: "v2" } },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [...externalRequests, ...legacyRequests],
+    },
+    {
+      name: "service-entry-gateway",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        external,
+        istioObject("Gateway", "istio-system", "gw", {
+          selector: { istio: "ingressgateway" },
+          servers: [{ port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["*"] }],
+        }),
+        istioObject("VirtualService", "istio-system", "egress", {
+          hosts: ["proxy.example.com"],
+          gateways: ["istio-system/gw"],
+          http: [
+            {
+              rewrite: { authority: "httpbin.example.com" },
+              route: [{ destination: { host: "httpbin.example.com" } }],
+            },
+          ],
+        }),
+      ]),
+      proxy: GATEWAY_POD,
+      requests: httpRequests(GATEWAY_POD.ip, 8080, "proxy.example.com", ["/", "/get"]),
+    },
+  ];
+}
+
+/** TCP routes on api's tcp-admin port (9000). */
+function tcpScenarios(): OracleScenario[] {
+  const api = "api.shop.svc.cluster.local";
+  const tcpRequests = [
+    ...httpRequests("10.96.1.11", 9000, "api.shop:9000", ["/"]),
+    ...httpRequests("10.96.1.11", 8000, "api.shop:8000", ["/"]),
+  ];
+  const subsets = istioObject("DestinationRule", "shop", "api", {
+    host: api,
+    subsets: [
+      { name: "v1", labels: { version: "v1" } },
+      { name: "v2", labels: { version: "v2" } },
+    ],
+  });
+  return [
+    { name: "tcp-plain", kubernetes: PLATFORM, istio: "", proxy: SLEEP, requests: tcpRequests },
+    {
+      name: "tcp-route-subset",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        subsets,
+        istioObject("VirtualService", "shop", "api", {
+          hosts: [api],
+          tcp: [
+            { match: [{ port: 9000 }], route: [{ destination: { host: api, subset: "v2", port: { number: 9000 } } }] },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: tcpRequests,
+    },
+    {
+      name: "tcp-route-other-service",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("VirtualService", "default", "api-admin", {
+          hosts: [api],
+          tcp: [{ route: [{ destination: { host: REVIEWS, port: { number: 9080 } } }] }],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: tcpRequests,
+    },
+  ];
+}
+
+/** Mesh mTLS: PeerAuthentication and ISTIO_MUTUAL DestinationRules change no routing or resource names. */
+function mtlsScenarios(): OracleScenario[] {
+  const requests = [
+    ...httpRequests("10.96.0.10", 9080, "reviews:9080", ["/", "/api"]),
+    ...httpRequests("10.96.1.10", 80, "web.shop", ["/"]),
+  ];
+  return [
+    {
+      name: "mtls-strict-istio-mutual",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("PeerAuthentication", "istio-system", "default", { mtls: { mode: "STRICT" } }),
+        istioObject("DestinationRule", "default", "reviews", {
+          host: REVIEWS,
+          trafficPolicy: { tls: { mode: "ISTIO_MUTUAL" } },
+          subsets: [{ name: "v1", labels: { version: "v1" } }],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests,
+    },
+    {
+      name: "mtls-disable-workload",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("PeerAuthentication", "default", "productpage", {
+          selector: { matchLabels: { app: "productpage" } },
+          mtls: { mode: "DISABLE" },
+        }),
+        istioObject("DestinationRule", "shop", "web", {
+          host: "web.shop.svc.cluster.local",
+          trafficPolicy: { tls: { mode: "DISABLE" } },
+        }),
+      ]),
+      proxy: PRODUCTPAGE,
+      requests,
+    },
+  ];
+}
+
+/** More delegate, ServiceEntry and TCP cases: inherited root fields, a missing delegate, TCP entries, gateway TCP. */
+function moreFeatureScenarios(): OracleScenario[] {
+  const api = "api.shop.svc.cluster.local";
+  return [
+    {
+      name: "delegate-inherit-and-missing",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("VirtualService", "default", "reviews", {
+          hosts: [REVIEWS],
+          http: [
+            { name: "gone", match: [{ uri: { prefix: "/gone" } }], delegate: { name: "missing" } },
+            {
+              name: "users",
+              match: [{ uri: { prefix: "/u" }, headers: { "end-user": { prefix: "ja" } } }],
+              rewrite: { uri: "/users" },
+              timeout: "4s",
+              delegate: { name: "users" },
+            },
+            { route: [{ destination: { host: RATINGS } }] },
+          ],
+        }),
+        istioObject("VirtualService", "default", "users", {
+          http: [
+            {
+              match: [{ uri: { prefix: "/u/1" }, headers: { "end-user": { exact: "jason" } } }],
+              route: [{ destination: { host: REVIEWS } }],
+            },
+            { name: "own", timeout: "1s", route: [{ destination: { host: "details" } }] },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("10.96.0.10", 9080, "reviews", ["/gone/x", "/u/1", "/u/2", "/x"], { "end-user": "jason" }),
+        ...httpRequests("10.96.0.10", 9080, "reviews", ["/u/1"], { "end-user": "mary" }),
+      ],
+    },
+    {
+      name: "service-entry-tcp-and-multiport",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("ServiceEntry", "default", "db", {
+          hosts: ["db.internal"],
+          addresses: ["10.200.0.20"],
+          ports: [{ number: 5432, name: "tcp-pg", protocol: "TCP" }],
+          location: "MESH_INTERNAL",
+          resolution: "STATIC",
+          endpoints: [{ address: "10.2.0.9" }],
+        }),
+        istioObject("ServiceEntry", "default", "multi", {
+          hosts: ["multi.example.com"],
+          ports: [
+            { number: 80, name: "http", protocol: "HTTP" },
+            { number: 8080, name: "http-alt", protocol: "HTTP" },
+          ],
+          location: "MESH_EXTERNAL",
+          resolution: "DNS",
+        }),
+        istioObject("VirtualService", "default", "multi", {
+          hosts: ["multi.example.com"],
+          http: [
+            { match: [{ port: 8080 }], route: [{ destination: { host: "multi.example.com", port: { number: 80 } } }] },
+            { route: [{ destination: { host: "multi.example.com" } }] },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("10.200.0.20", 5432, "db.internal", ["/"]),
+        ...httpRequests("198.51.100.4", 80, "multi.example.com", ["/a"]),
+        ...httpRequests("198.51.100.4", 8080, "multi.example.com:8080", ["/b"]),
+      ],
+    },
+    {
+      name: "gateway-tcp-server",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        istioObject("Gateway", "istio-system", "gw", {
+          selector: { istio: "ingressgateway" },
+          servers: [
+            { port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["*"] },
+            { port: { number: 8443, name: "tcp", protocol: "TCP" }, hosts: ["*"] },
+          ],
+        }),
+        istioObject("VirtualService", "istio-system", "tcp", {
+          hosts: ["*"],
+          gateways: ["istio-system/gw"],
+          tcp: [{ match: [{ port: 8443 }], route: [{ destination: { host: api, port: { number: 9000 } } }] }],
+          http: [{ route: [{ destination: { host: "web.shop.svc.cluster.local" } }] }],
+        }),
+      ]),
+      proxy: GATEWAY_POD,
+      requests: [
+        ...httpRequests(GATEWAY_POD.ip, 8443, "anything", ["/"]),
+        ...httpRequests(GATEWAY_POD.ip, 8080, "shop.example.com", ["/"]),
+      ],
+    },
+  ];
+}
+
+/** Scenarios written by hand for features the random ones do not cover. */
+export function featureScenarios(): OracleScenario[] {
+  return [
+    ...delegateScenarios(),
+    ...serviceEntryScenarios(),
+    ...tcpScenarios(),
+    ...mtlsScenarios(),
+    ...moreFeatureScenarios(),
+  ];
+}
+
 /** Every scenario the recorded answers cover. */
 export function oracleScenarios(): OracleScenario[] {
-  return [...bookinfoScenarios(), ...randomScenarios(60)];
+  return [...bookinfoScenarios(), ...randomScenarios(60), ...featureScenarios()];
 }

@@ -1,5 +1,6 @@
 // Differential test against istiod itself: for every scenario of cases.ts (seeded random VirtualServices,
-// DestinationRules, Sidecars and Gateways over a small platform, and the Bookinfo samples), istiod's answers
+// DestinationRules, Sidecars and Gateways over a small platform, the Bookinfo samples, and hand-written
+// delegate, ServiceEntry, tcp-route and mTLS scenarios), istiod's answers
 // were recorded by `npm run record:istiod` into answers.json. This test needs no Go: it checks that the
 // answers belong to the current scenarios (a hash of each input), then compares xdskit's translator +
 // simulator with them, request by request and resource name by resource name. A disagreement fails the

@@ -252,6 +252,10 @@ spec:
   - { name: b, match: [{ uri: { exact: /ex } }], route: [{ destination: { host: web } }] }
   - { name: c, match: [{ uri: { regex: "/pre/c.*" } }], route: [{ destination: { host: web } }] }
   - { name: d, match: [{ method: { exact: POST } }], route: [{ destination: { host: web } }] }
+  - { name: e, match: [{ uri: { prefix: /pre/e } }, { uri: { exact: /ex } }], route: [{ destination: { host: web } }] }
+  - name: f
+    match: [{ name: x, uri: { prefix: /pre/f } }, { uri: { prefix: /pre/g } }]
+    route: [{ destination: { host: web } }]
 ---
 apiVersion: v1
 kind: Pod
@@ -262,19 +266,28 @@ status: { podIP: 10.1.1.1 }
     const mesh = buildMesh(loadConfig(text));
     const routes = vhost(generate(mesh, proxyOf(mesh, "shop/client")), "80", "web.shop.svc.cluster.local:80")?.routes;
     // re: a regex root conflicts with every delegate uri match, so only d (no uri) merges; ex: only the same
-    // exact (b) and d; pre's prefix takes a (inside /pre) and d, and pre's GET match takes every child but d,
-    // whose POST conflicts with it.
+    // exact (b) and d, and not e: its /pre/e conflicts with every root match, which drops the whole route;
+    // pre's prefix takes a (inside /pre) and d, and pre's GET match takes every child but d, whose POST
+    // conflicts with it. Delegate matches come first (f: /pre/f with both root matches, then /pre/g); names
+    // are joined `root-child`.
     expect(
       routes?.map((r) => `${r.name} ${JSON.stringify(r.match?.safeRegex?.regex ?? r.match?.path ?? r.match?.prefix)}`),
     ).toEqual([
-      'd "/re(/.*)?"',
-      'b "/ex"',
-      'd "/ex"',
-      'a "/pre/a"',
-      'a "/pre/a"',
-      'b "/ex"',
-      'c "/pre/c.*"',
-      'd "/pre"',
+      're-d "/re(/.*)?"',
+      'ex-b "/ex"',
+      'ex-d "/ex"',
+      'pre-a "/pre/a"',
+      'pre-a "/pre/a"',
+      'pre-b "/ex"',
+      'pre-c "/pre/c.*"',
+      'pre-d "/pre"',
+      'pre-e "/pre/e"',
+      'pre-e "/pre/e"',
+      'pre-e "/ex"',
+      'pre-f.x "/pre/f"',
+      'pre-f.x "/pre/f"',
+      'pre-f "/pre/g"',
+      'pre-f "/pre/g"',
     ]);
     expect(routes?.[4]?.match?.headers).toEqual([{ name: ":method", stringMatch: { exact: "GET" } }]);
   });

@@ -312,9 +312,11 @@ export function sidecarVirtualHosts(
     const extraHosts = vs.hosts.filter((h) => !serviceHosts.has(h));
     // Off port 80, only VirtualServices that match a service on the port contribute (istiod does the same).
     if (matched.length === 0 && (port !== 80 || extraHosts.length === 0)) continue;
-    for (const s of matched) claimed.add(s);
+    // A VirtualService without HTTP routes here (only tcp/tls ones, or none for this port) leaves its
+    // services their default virtual hosts, as in istiod.
     const routes = virtualServiceRoutes(ctx, vs, port);
     if (routes.length === 0) continue;
+    for (const s of matched) claimed.add(s);
     for (const h of extraHosts) add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
     for (const s of matched)
       add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), routes);

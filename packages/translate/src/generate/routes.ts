@@ -131,7 +131,8 @@ function expandDelegates(mesh: Mesh, vs: VirtualServiceEntry): ExpandedRoute[] {
       out.push({
         ...child,
         match: matches,
-        name: child.name ?? http.name,
+        // istiod's join: `root-child`, or whichever of the two is named.
+        name: joinNames(http.name, child.name),
         rewrite: child.rewrite ?? http.rewrite,
         timeout: child.timeout ?? http.timeout,
         retries: child.retries ?? http.retries,
@@ -183,15 +184,24 @@ function matchesConflict(root: HTTPMatchRequest, leaf: HTTPMatchRequest): boolea
   return Boolean(root.port && leaf.port && root.port !== leaf.port);
 }
 
-/** Root × delegate matches (each pair merged); null when no pair is compatible. */
+/** A merged route's or match's name as istiod joins a root's and a delegate's: `root-child`. */
+function joinNames(root: string | undefined, child: string | undefined): string | undefined {
+  if (!child) return root;
+  return root ? `${root}-${child}` : child;
+}
+
+/**
+ * Delegate × root matches (each compatible pair merged, in istiod's order: delegate match first); null
+ * when some delegate match is compatible with no root match (istiod then drops the whole route).
+ */
 function mergeMatches(root: HTTPMatchRequest[], child: HTTPMatchRequest[]): HTTPMatchRequest[] | null {
   if (root.length === 0) return child;
   if (child.length === 0) return root;
   const out: HTTPMatchRequest[] = [];
-  for (const r of root)
-    for (const c of child) {
-      // A pair istiod finds in conflict contributes no route.
-      if (matchesConflict(r, c)) continue;
+  for (const c of child) {
+    const compatible = root.filter((r) => !matchesConflict(r, c));
+    if (compatible.length === 0) return null;
+    for (const r of compatible)
       out.push({
         ...r,
         ...c,
@@ -205,10 +215,10 @@ function mergeMatches(root: HTTPMatchRequest[], child: HTTPMatchRequest[]): HTTP
         queryParams: { ...(r.queryParams ?? {}), ...(c.queryParams ?? {}) },
         withoutHeaders: { ...(r.withoutHeaders ?? {}), ...(c.withoutHeaders ?? {}) },
         sourceLabels: { ...(r.sourceLabels ?? {}), ...(c.sourceLabels ?? {}) },
-        name: c.name ? (r.name ? `${r.name}.${c.name}` : c.name) : r.name,
+        name: joinNames(r.name, c.name),
       });
-    }
-  return out.length > 0 ? out : null;
+  }
+  return out;
 }
 
 /** Does this match apply to this proxy (sourceLabels, gateways, sourceNamespace, port)? */
