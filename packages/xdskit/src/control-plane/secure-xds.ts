@@ -7,10 +7,10 @@ import {
   type CertificateServiceOptions,
   createCertificateService,
   type IssuedCertificate,
-  nextRotationTime,
 } from "@xdskit/certs";
 import type { ConfigWatcher } from "@xdskit/core";
 import { createXdsServer, type XdsServer, type XdsServerCallbacks, type XdsServerOptions } from "@xdskit/server";
+import { renewalTime, renewalTimer } from "./renewal.js";
 
 export interface SecureXdsOptions {
   readonly ca: CertificateAuthority;
@@ -87,19 +87,14 @@ export async function startSecureXds(options: SecureXdsOptions): Promise<SecureX
   const renewLater = (delayMs: number) => {
     if (stopped) return;
     if (timer) clearTimeout(timer);
-    // setTimeout's longest delay is ~24.8 days; a later renewal happens at that point instead (early, not at once).
-    timer = setTimeout(() => void refresh().catch(failed), Math.min(2_147_483_647, Math.max(0, delayMs)));
-    timer.unref();
+    timer = renewalTimer(() => void refresh().catch(failed), delayMs);
   };
   const failed = (error: Error) => {
     options.onRenewalFailed?.(error);
     renewLater(60_000);
   };
-  // The CA backdates NotBefore (clock skew): the lifetime that counts starts when the certificate was issued.
-  const renewBefore = (certificate: IssuedCertificate, issuedAt: number) => {
-    const validFrom = new Date(Math.max(issuedAt, certificate.notBefore.getTime()));
-    renewLater(nextRotationTime({ notBefore: validFrom, notAfter: certificate.notAfter }).getTime() - Date.now());
-  };
+  const renewBefore = (certificate: IssuedCertificate, issuedAt: number) =>
+    renewLater(renewalTime(certificate, issuedAt).getTime() - Date.now());
   const refresh = async () => {
     const issuedAt = Date.now();
     const certificate = await options.ca.issue(ISTIOD);

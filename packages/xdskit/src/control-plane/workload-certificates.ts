@@ -15,6 +15,7 @@ import {
 } from "@xdskit/certs";
 import { type Node, resourceTypes, type Secret, XdsKitError } from "@xdskit/core";
 import type { Logger } from "../monitoring/logger.js";
+import { renewalTime, renewalTimer } from "./renewal.js";
 
 export interface WorkloadCertificatesOptions {
   /** Lifetime of each workload certificate, seconds. Default: the CA's default (24 h). */
@@ -59,8 +60,6 @@ interface TrackedProxy {
 }
 
 const RETRY_MS = 5000;
-/** setTimeout's longest delay (~24.8 days); a longer one fires at once. Half of a 90-day certificate is longer. */
-export const MAX_TIMER_MS = 2_147_483_647;
 
 export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -91,9 +90,7 @@ export function createWorkloadCertificates(setup: {
 
   const schedule = (key: string, proxy: TrackedProxy, delayMs: number) => {
     if (proxy.timer) clearTimeout(proxy.timer);
-    // A renewal due later than the longest timer renews at that timer instead: early, never in a loop.
-    proxy.timer = setTimeout(() => void issue(key, proxy), Math.min(MAX_TIMER_MS, Math.max(0, delayMs)));
-    proxy.timer.unref();
+    proxy.timer = renewalTimer(() => void issue(key, proxy), delayMs);
   };
 
   const issue = async (key: string, proxy: TrackedProxy): Promise<void> => {
@@ -121,11 +118,7 @@ export function createWorkloadCertificates(setup: {
     const renewal = proxy.certificate !== undefined;
     proxy.certificate = certificate;
     proxy.secrets = workloadSecrets(certificate);
-    // The CA backdates NotBefore (clock skew), so the lifetime that counts starts when it was issued.
-    const renewAt = nextRotationTime(
-      { notBefore: new Date(Math.max(issuedAt, certificate.notBefore.getTime())), notAfter: certificate.notAfter },
-      rotation,
-    );
+    const renewAt = renewalTime(certificate, issuedAt, rotation);
     schedule(key, proxy, renewAt.getTime() - Date.now());
     logger[renewal ? "debug" : "info"](
       {
