@@ -150,9 +150,8 @@ export function outboundClustersOf(
   const endpoints: ClusterLoadAssignment[] = [];
   for (const service of services) {
     const rule = mesh.destinationRule(namespace, service);
-    const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
     for (const port of service.ports) {
-      const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${options.proxyless ? "g" : ""}`;
+      const key = clusterEntryKey(service, port, rule, options.proxyless ?? false);
       let entry = memo.clusters.get(key);
       if (!entry) {
         entry = clusterEntry(mesh, service, port, rule, options.proxyless ?? false);
@@ -163,6 +162,17 @@ export function outboundClustersOf(
     }
   }
   return { clusters, endpoints };
+}
+
+/** What a cluster entry is built from: `source|hostname|port|rule|proxyless` (inheritClusters reads the hostname). */
+function clusterEntryKey(
+  service: MeshService,
+  port: ServicePort,
+  rule: MergedDestinationRule | undefined,
+  proxyless: boolean,
+): string {
+  const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
+  return `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${proxyless ? "g" : ""}`;
 }
 
 function clusterEntry(
@@ -211,9 +221,8 @@ export function sidecarEntriesOf(
     const service = services[0];
     if (!service) continue;
     const rule = mesh.destinationRule(namespace, service);
-    const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
     for (const port of service.ports) {
-      const key = `${service.source}|${service.hostname}|${port.port}|${ruleKey}|`;
+      const key = clusterEntryKey(service, port, rule, false);
       let entry = entries.get(key);
       if (!entry) {
         entry = clusterEntry(mesh, service, port, rule, false);
