@@ -86,12 +86,12 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
         const loaded = loadDocument(document);
         // An object written exactly as before (content and place) is the object served before, with the
         // validation it had: only new and edited objects are validated, and the translator sees no change.
-        const before = new Map((previous?.objects ?? []).map((o) => [configKey(o), o]));
+        const previousByKey = new Map((previous?.objects ?? []).map((o) => [configKey(o), o]));
         const validation = new Map<string, readonly ConfigDiagnostic[]>();
         const toValidate: AnyConfigObject[] = [];
         const objectsLoaded = loaded.objects.map((object) => {
           const key = configKey(object);
-          const old = before.get(key);
+          const old = previousByKey.get(key);
           const held = previous?.validation.get(key);
           if (old && held && fingerprint(old) === fingerprint(object)) {
             validation.set(key, held);
@@ -129,7 +129,6 @@ export function createConfigIntake(validate?: ConfigValidator): ConfigIntake {
           const key = d.severity === "error" ? keyOfDiagnostic(d) : undefined;
           if (key !== undefined) errorsByKey.set(key, [...(errorsByKey.get(key) ?? []), d]);
         }
-        const previousByKey = new Map((previous?.objects ?? []).map((o) => [configKey(o), o]));
         const objects: AnyConfigObject[] = [];
         for (const object of objectsLoaded) {
           const key = configKey(object);
