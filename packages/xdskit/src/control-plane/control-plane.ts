@@ -234,7 +234,8 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     const done = waiters;
     waiters = [];
     try {
-      translatorDiagnostics = translator.update(intake.objects()) ?? [];
+      const objects = intake.objects();
+      translatorDiagnostics = translator.update(objects) ?? [];
       metrics.pushStarted();
       // An incremental translator names the proxies whose resources changed: the others' snapshots stay as they are.
       const affected = translator.changedProxies?.();
@@ -242,10 +243,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       for (const [key, proxy] of proxies)
         if ((!affected || affected.has(proxy.node.id ?? "")) && snapshotFor(key, proxy.node)) changed.push(key);
       pushes++;
-      logger.info(
-        { push: pushes, objects: intake.objects().length, proxies: changed },
-        `pushed to ${changed.length} proxies`,
-      );
+      logger.info({ push: pushes, objects: objects.length, proxies: changed }, `pushed to ${changed.length} proxies`);
     } catch (error) {
       logger.error({ err: error }, "translation failed; proxies keep their config");
     }
