@@ -230,7 +230,10 @@ export function createMesh(
 
   const visibleServices = new Map<string, MeshService[]>();
   const vsFor = new Map<string, VirtualServiceEntry[]>();
-  const drCache = new Map<string, MergedDestinationRule | undefined>();
+  // Per service object, then proxy namespace: no key strings on the path every view takes per service.
+  const drCache = new WeakMap<MeshService, Map<string, MergedDestinationRule | undefined>>();
+  // The merged rule without its exportTo, made once per rule (not once per proxy namespace and service).
+  const publicRules = new WeakMap<object, MergedDestinationRule>();
   const scopeCache = new Map<string, SidecarScope>();
 
   // DestinationRules per namespace and resolved host, merged (oldest first).
@@ -314,8 +317,11 @@ export function createMesh(
       return list;
     },
     destinationRule(proxyNamespace, service) {
-      const key = `${proxyNamespace}|${service.namespace}|${service.hostname}`;
-      if (drCache.has(key)) return drCache.get(key);
+      let byNamespace = drCache.get(service);
+      if (!byNamespace) {
+        byNamespace = new Map();
+        drCache.set(service, byNamespace);
+      } else if (byNamespace.has(proxyNamespace)) return byNamespace.get(proxyNamespace);
       const rule =
         (proxyNamespace !== rootNamespace
           ? lookupIn(proxyNamespace, service.hostname, proxyNamespace, false)
@@ -324,9 +330,13 @@ export function createMesh(
           ? lookupIn(service.namespace, service.hostname, proxyNamespace, true)
           : undefined) ??
         lookupIn(rootNamespace, service.hostname, proxyNamespace, true);
-      const merged = rule ? { ...rule } : undefined;
-      if (merged) delete (merged as { exportTo?: unknown }).exportTo;
-      drCache.set(key, merged);
+      let merged = rule ? publicRules.get(rule) : undefined;
+      if (rule && !merged) {
+        const { exportTo: _exportTo, ...withoutExport } = rule;
+        merged = withoutExport;
+        publicRules.set(rule, merged);
+      }
+      byNamespace.set(proxyNamespace, merged);
       return merged;
     },
     sidecarScope(namespace, labels) {
