@@ -12,7 +12,8 @@ import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
 import { createMesh, isRoutingKind, type Mesh, type MeshOptions } from "./index/mesh.js";
-import { createRegistryState } from "./registry/build.js";
+import { createRegistryState, type RegistryUpdate } from "./registry/build.js";
+import type { MeshService } from "./registry/model.js";
 
 /** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
 export type TranslatorChange =
@@ -61,6 +62,7 @@ export interface Translator {
   apply(changes: readonly TranslatorChange[]): TranslationUpdate;
 }
 
+/** A connected proxy's record (internal and updated in place; what it points to is never changed). */
 interface Connected {
   who: string | Node;
   proxy: MeshProxy;
@@ -96,18 +98,21 @@ const ALL = "all";
 /** Kinds that only feed endpoints (and workload identity), never services or routes. */
 const ENDPOINT_KINDS = new Set(["Pod", "Endpoints", "EndpointSlice", "WorkloadEntry", "Deployment"]);
 
-/** Same services (hosts, ports, VIPs) in both versions: routes built for one hold for the other. */
-function sameServices(before: Mesh, after: Mesh): boolean {
-  const a = before.registry.services;
-  const b = after.registry.services;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (!x || !y || x.hostname !== y.hostname || x.namespace !== y.namespace) return false;
-    if (x.addresses.join() !== y.addresses.join()) return false;
-    if (x.ports.map((p) => `${p.port}/${p.protocol}`).join() !== y.ports.map((p) => `${p.port}/${p.protocol}`).join())
-      return false;
+/**
+ * Same services (hosts, ports, VIPs) before and after a registry update: routes built for one hold for the
+ * other. Only the services built again are compared; the others are the same objects.
+ */
+function sameServices(update: RegistryUpdate): boolean {
+  if (!update.sameOrder) return false;
+  const portsOf = (s: MeshService) => s.ports.map((p) => `${p.port}/${p.protocol}`).join();
+  for (const { before, after } of update.rebuilt.values()) {
+    if (before.length !== after.length) return false;
+    for (let i = 0; i < before.length; i++) {
+      const x = before[i];
+      const y = after[i];
+      if (!x || !y || x.hostname !== y.hostname || x.namespace !== y.namespace) return false;
+      if (x.addresses.join() !== y.addresses.join() || portsOf(x) !== portsOf(y)) return false;
+    }
   }
   return true;
 }
@@ -270,14 +275,15 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         touched.push({ old, next: change.op === "delete" ? undefined : change.object });
       }
       registryState.update(touched);
+      const registryUpdate = registryState.lastUpdate;
       mesh = meshOfObjects();
-      const tokens = affectedTokens(before, mesh, touched);
+      const tokens = affectedTokens(mesh, touched, registryUpdate);
       const staleHosts = tokens.has(ALL)
         ? "all"
         : new Set([...tokens].filter((t) => t.startsWith("host:")).map((t) => t.slice(5)));
       const endpointsOnly =
         touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
-        sameServices(before, mesh);
+        sameServices(registryUpdate);
       inheritClusters(mesh, before, staleHosts, { endpointsOnly });
       const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly);
 
@@ -285,9 +291,26 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       for (const token of tokens) dependentsOf(token, affected);
       const updates = new Map<string, ProxyUpdate>();
       const views = new Set<ProxyResources>();
+      // Proxies that had the same view and get the same view share one answer (the update is immutable).
+      const answers = new Map<ProxyResources, Map<ProxyResources, ProxyUpdate | null>>();
+      const answerFor = (previous: ProxyResources, after: ProxyResources): ProxyUpdate | null => {
+        let byAfter = answers.get(previous);
+        if (!byAfter) {
+          byAfter = new Map();
+          answers.set(previous, byAfter);
+        }
+        let answer = byAfter.get(after);
+        if (answer === undefined) {
+          const changes = diffResources(previous, after);
+          answer = Object.keys(changes).length > 0 ? { resources: after, changes } : null;
+          byAfter.set(after, answer);
+        }
+        return answer;
+      };
       for (const id of affected) {
         const entry = connected.get(id);
         if (!entry) continue;
+        const previous = entry.resources;
         // A sidecar whose own workload was not touched keeps its identity and dependencies: patch its view.
         const patched =
           patch && entry.proxy.type === "sidecar" && !tokens.has(entry.tokens.workload)
@@ -296,7 +319,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         let resources: ProxyResources;
         if (patched) {
           resources = patched;
-          connected.set(id, { ...entry, resources });
+          entry.resources = resources;
         } else {
           unindex(id, entry.tokens);
           const proxy = identify(entry.who, entry.proxy);
@@ -307,8 +330,8 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
           proxies.set(id, proxy);
         }
         views.add(resources);
-        const diff = diffResources(entry.resources, resources);
-        if (Object.keys(diff).length > 0) updates.set(id, { resources, changes: diff });
+        const answer = answerFor(previous, resources);
+        if (answer) updates.set(id, answer);
       }
       return { proxies: updates, affectedProxies: affected.size, generatedViews: views.size };
     },
@@ -329,7 +352,7 @@ function patchFor(
 ): ((resources: ProxyResources, proxy: MeshProxy) => ProxyResources | undefined) | undefined {
   if (endpointsOnly && staleHosts !== "all") {
     const sameHosts = (a: readonly { hostname: string }[], b: readonly { hostname: string }[]) =>
-      a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname);
+      a === b || (a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname));
     const byNamespace = new Map<string, ReadonlyMap<string, object> | null>();
     const patchedViews = new Map<ProxyResources, ProxyResources | null>(); // a view is of one namespace
     return (resources, proxy) => {
@@ -361,14 +384,19 @@ function patchFor(
   return undefined;
 }
 
-/** The dependency tokens a set of changes touches, looked up in the mesh before and after. */
+/**
+ * The dependency tokens a set of changes touches, looked up in the mesh after them. A registry object
+ * (Service, ServiceEntry, endpoint source) touches the hosts of every service the registry built again.
+ */
 function affectedTokens(
-  before: Mesh,
   after: Mesh,
   touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
+  registryUpdate: RegistryUpdate,
 ): Set<string> {
   const tokens = new Set<string>();
-  const hostsOfInput = (mesh: Mesh, key: ConfigKey) => hostsByInput(mesh).get(key) ?? [];
+  const rebuiltHosts = new Set<string>();
+  for (const { before: was, after: now } of registryUpdate.rebuilt.values())
+    for (const service of [...was, ...now]) rebuiltHosts.add(service.hostname);
   const matchingHosts = (mesh: Mesh, pattern: string) =>
     pattern.includes("*")
       ? mesh.registry.services.filter((s) => hostMatches(pattern, s.hostname)).map((s) => s.hostname)
@@ -381,10 +409,9 @@ function affectedTokens(
       switch (object.kind) {
         case "Service":
         case "ServiceEntry": {
-          const hosts = new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)]);
-          for (const h of hosts) tokens.add(`host:${h}`);
+          for (const h of rebuiltHosts) tokens.add(`host:${h}`);
           tokens.add(`inbound:${object.metadata.namespace}`);
-          if (!old || !next || hostsChanged(before, after, key)) {
+          if (!old || !next || hostsChanged(registryUpdate, key)) {
             tokens.add(`ns-services:${object.metadata.namespace}`);
             tokens.add("ns-services:*");
           }
@@ -395,7 +422,7 @@ function affectedTokens(
         case "Pod":
         case "WorkloadEntry":
         case "Deployment":
-          for (const h of new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)])) tokens.add(`host:${h}`);
+          for (const h of rebuiltHosts) tokens.add(`host:${h}`);
           if (object.kind !== "Endpoints" && object.kind !== "EndpointSlice") {
             tokens.add(`workload-name:${object.metadata.namespace}/${object.metadata.name}`);
             tokens.add(`workloads-in:${object.metadata.namespace}`);
@@ -443,31 +470,16 @@ function affectedTokens(
   return tokens;
 }
 
-const inputIndexes = new WeakMap<Mesh, Map<ConfigKey, string[]>>();
-/** Config key → hosts of the services computed from it (built once per mesh version). */
-function hostsByInput(mesh: Mesh): Map<ConfigKey, string[]> {
-  let index = inputIndexes.get(mesh);
-  if (!index) {
-    index = new Map();
-    for (const [service, inputs] of mesh.registry.inputsOf)
-      for (const key of inputs) {
-        const hosts = index.get(key);
-        if (hosts) hosts.push(service.hostname);
-        else index.set(key, [service.hostname]);
-      }
-    inputIndexes.set(mesh, index);
-  }
-  return index;
-}
-
 /** Whether the services of a Service or ServiceEntry changed who sees them: hosts or exportTo. */
-function hostsChanged(before: Mesh, after: Mesh, key: ConfigKey): boolean {
-  const hosts = (mesh: Mesh) =>
-    mesh.registry.services
-      .filter((s) => s.source === key)
+function hostsChanged(update: RegistryUpdate, key: ConfigKey): boolean {
+  const rebuilt = update.rebuilt.get(key);
+  if (!rebuilt) return false;
+  const hosts = (services: readonly MeshService[]) =>
+    services
       .map((s) => `${s.hostname}/${s.exportTo.join()}`)
+      .sort()
       .join(",");
-  return hosts(before) !== hosts(after);
+  return hosts(rebuilt.before) !== hosts(rebuilt.after);
 }
 
 /**
