@@ -11,7 +11,8 @@ import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js"
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
-import { createMesh, isRoutingKind, type Mesh, type MeshOptions } from "./index/mesh.js";
+import { LayeredMap } from "./index/layered-map.js";
+import { createMesh, isRoutingKind, type Mesh, type MeshOptions, olderFirst } from "./index/mesh.js";
 import { createRegistryState, type RegistryUpdate } from "./registry/build.js";
 import type { MeshService } from "./registry/model.js";
 
@@ -123,9 +124,12 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   const objects = new Map<ConfigKey, AnyConfigObject>();
   for (const object of options.objects ?? []) objects.set(configKey(object), object);
   const meshOptions = options.mesh ?? {};
-  // The registry is kept up to date change by change; the rest of the mesh (routing objects) is indexed again.
+  // The registry is kept up to date change by change. The routing objects are kept per kind in mesh order:
+  // a kind no change touched keeps its list, and createMesh reuses what it derived from that list.
   const registryState = createRegistryState([...objects.values()], meshOptions);
+  let objectsVersion = LayeredMap.of(new Map(objects)); // this version's objects, for whoever reads mesh.objects
   const routing = new Map<string, Map<ConfigKey, AnyConfigObject>>();
+  const sortedRouting = new Map<string, readonly AnyConfigObject[]>();
   const place = (key: ConfigKey, object: AnyConfigObject | undefined, kind: string) => {
     if (!isRoutingKind(kind)) return;
     let byKey = routing.get(kind);
@@ -133,16 +137,32 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       byKey = new Map();
       routing.set(kind, byKey);
     }
+    const old = byKey.get(key);
     if (object) byKey.set(key, object);
     else byKey.delete(key);
+    const list = sortedRouting.get(kind);
+    // An object updated in place keeps its position (same age and name): swap it, no sort.
+    const at = list && old && object && olderFirst(old, object) === 0 ? list.indexOf(old) : -1;
+    if (list && at >= 0) sortedRouting.set(kind, list.with(at, object as AnyConfigObject));
+    else sortedRouting.delete(kind);
   };
   for (const [key, object] of objects) place(key, object, object.kind);
   const meshOfObjects = () => {
-    const byKey = new Map(objects); // this version's objects, for whoever reads mesh.objects
+    const byKind = new Map<string, readonly AnyConfigObject[]>();
+    for (const [kind, ofKind] of routing) {
+      let list = sortedRouting.get(kind);
+      if (!list) {
+        list = [...ofKind.values()].sort(olderFirst);
+        sortedRouting.set(kind, list);
+      }
+      byKind.set(kind, list);
+    }
+    const byKey = objectsVersion;
     return createMesh(() => [...byKey.values()], meshOptions, {
       registry: registryState.registry,
       objectsByKey: byKey,
-      byKind: new Map([...routing].map(([kind, ofKind]) => [kind, [...ofKind.values()]])),
+      byKind,
+      sorted: true,
     });
   };
   let mesh = meshOfObjects();
@@ -259,6 +279,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       if (!Array.isArray(changes)) throw new XdsKitError("INVALID_ARGUMENT", "apply: changes must be an array");
       const before = mesh;
       const touched: Array<{ old?: AnyConfigObject; next?: AnyConfigObject }> = [];
+      const versionChanges: Array<[ConfigKey, AnyConfigObject | undefined]> = [];
       for (const [i, change] of changes.entries()) {
         const key = change?.object ? configKey(change.object) : change?.key;
         if (!change || !key || !["add", "update", "delete"].includes(change.op))
@@ -269,11 +290,13 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         const old = objects.get(key);
         if (change.op === "delete") objects.delete(key);
         else objects.set(key, change.object as AnyConfigObject);
-        if (old) place(key, undefined, old.kind);
-        if (change.op !== "delete")
-          place(key, change.object as AnyConfigObject, (change.object as AnyConfigObject).kind);
-        touched.push({ old, next: change.op === "delete" ? undefined : change.object });
+        versionChanges.push([key, change.op === "delete" ? undefined : (change.object as AnyConfigObject)]);
+        const next = change.op === "delete" ? undefined : (change.object as AnyConfigObject);
+        if (old && old.kind !== next?.kind) place(key, undefined, old.kind);
+        if (next) place(key, next, next.kind);
+        touched.push({ old, next });
       }
+      objectsVersion = objectsVersion.with(versionChanges);
       registryState.update(touched);
       const registryUpdate = registryState.lastUpdate;
       mesh = meshOfObjects();
