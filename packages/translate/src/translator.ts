@@ -308,7 +308,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
         sameServices(registryUpdate);
       inheritClusters(mesh, before, staleHosts, { endpointsOnly });
-      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly);
+      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly, registryUpdate);
 
       const affected = new Set<string>();
       for (const token of tokens) dependentsOf(token, affected);
@@ -372,15 +372,24 @@ function patchFor(
   touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
   staleHosts: ReadonlySet<string> | "all",
   endpointsOnly: boolean,
+  registryUpdate: RegistryUpdate,
 ): ((resources: ProxyResources, proxy: MeshProxy) => ProxyResources | undefined) | undefined {
   if (endpointsOnly && staleHosts !== "all") {
     const sameHosts = (a: readonly { hostname: string }[], b: readonly { hostname: string }[]) =>
       a === b || (a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname));
+    // Services select workloads of their own namespace: elsewhere a workload's services stayed the same.
+    const rebuiltNamespaces = new Set<string>();
+    for (const { before: was, after: now } of registryUpdate.rebuilt.values())
+      for (const service of [...was, ...now]) rebuiltNamespaces.add(service.namespace);
     const byNamespace = new Map<string, ReadonlyMap<string, object> | null>();
     const patchedViews = new Map<ProxyResources, ProxyResources | null>(); // a view is of one namespace
     return (resources, proxy) => {
       const workload = proxy.workload;
-      if (workload && !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload)))
+      if (
+        workload &&
+        rebuiltNamespaces.has(workload.namespace) &&
+        !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload))
+      )
         return undefined; // its inbound side may change
       let replacements = byNamespace.get(proxy.namespace);
       if (replacements === undefined) {

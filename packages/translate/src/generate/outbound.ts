@@ -23,6 +23,8 @@ type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 /** Per-mesh memo tables (the mesh is immutable, so entries never go stale). */
 /** The clusters and load assignments of one service port as seen with one DestinationRule, and what built them. */
 interface ClusterEntry {
+  /** Unique per entry: lists of entries are compared by these. */
+  readonly id: number;
   readonly clusters: Cluster[];
   readonly endpoints: ClusterLoadAssignment[];
   readonly service: MeshService;
@@ -39,7 +41,15 @@ interface Memo {
   /** A VirtualService's routes for one port, by routesKey: shared by every namespace that sees them alike. */
   vsRoutes: Map<string, Route[]>;
   views: Map<string, unknown>;
+  /** outboundClustersOf's answers by a hash of their entries: namespaces that see the same entries share them. */
+  clusterLists: Map<number, Array<{ entries: ClusterEntry[]; lists: OutboundClusters }>>;
   sourceLabels?: boolean;
+}
+
+/** The clusters and load assignments of a list of services (shared: never changed by whoever gets them). */
+export interface OutboundClusters {
+  readonly clusters: readonly Cluster[];
+  readonly endpoints: readonly ClusterLoadAssignment[];
 }
 const memos = new WeakMap<Mesh, Memo>();
 
@@ -58,7 +68,14 @@ const pending = new WeakMap<Mesh, Inheritance>();
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
-    memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), vsRoutes: new Map(), views: new Map() };
+    memo = {
+      clusters: new Map(),
+      routes: new Map(),
+      defaultHosts: new Map(),
+      vsRoutes: new Map(),
+      views: new Map(),
+      clusterLists: new Map(),
+    };
     memos.set(mesh, memo);
     const inheritance = pending.get(mesh);
     if (inheritance) {
@@ -153,10 +170,10 @@ export function outboundClustersOf(
   namespace: string,
   services: readonly MeshService[],
   options: { proxyless?: boolean } = {},
-): { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] } {
+): OutboundClusters {
   const memo = memoOf(mesh);
-  const clusters: Cluster[] = [];
-  const endpoints: ClusterLoadAssignment[] = [];
+  const entries: ClusterEntry[] = [];
+  let hash = 0;
   for (const service of services) {
     const rule = mesh.destinationRule(namespace, service);
     for (const port of service.ports) {
@@ -166,11 +183,26 @@ export function outboundClustersOf(
         entry = clusterEntry(mesh, service, port, rule, options.proxyless ?? false);
         memo.clusters.set(key, entry);
       }
-      clusters.push(...entry.clusters);
-      endpoints.push(...entry.endpoints);
+      entries.push(entry);
+      hash = (Math.imul(hash, 31) + entry.id) | 0;
     }
   }
-  return { clusters, endpoints };
+  // Another namespace that sees the same entries (no DestinationRule or Sidecar of its own changes them)
+  // already has these lists: share them.
+  const seen = memo.clusterLists.get(hash);
+  for (const candidate of seen ?? [])
+    if (candidate.entries.length === entries.length && candidate.entries.every((e, i) => e === entries[i]))
+      return candidate.lists;
+  const clusters: Cluster[] = [];
+  const endpoints: ClusterLoadAssignment[] = [];
+  for (const entry of entries) {
+    clusters.push(...entry.clusters);
+    endpoints.push(...entry.endpoints);
+  }
+  const lists: OutboundClusters = { clusters, endpoints };
+  if (seen) seen.push({ entries, lists });
+  else memo.clusterLists.set(hash, [{ entries, lists }]);
+  return lists;
 }
 
 /** What a cluster entry is built from: `source|hostname|port|rule|proxyless` (inheritClusters reads the hostname). */
@@ -204,6 +236,7 @@ export const ruleKeyOf = (rule: MergedDestinationRule) => {
   return key;
 };
 
+let nextEntryId = 1;
 function clusterEntry(
   mesh: Mesh,
   service: MeshService,
@@ -224,7 +257,7 @@ function clusterEntry(
     const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
     assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
   }
-  return { clusters: built, endpoints: assignments, service, port, rule, proxyless };
+  return { id: nextEntryId++, clusters: built, endpoints: assignments, service, port, rule, proxyless };
 }
 
 /**

@@ -89,6 +89,7 @@ describe("views of different namespaces", () => {
       expect(cluster(a, name)).toBeDefined();
       expect(cluster(b, name)).toBe(cluster(a, name));
     }
+    expect(b.ClusterLoadAssignment).toBe(a.ClusterLoadAssignment); // the whole list, not only its items
     expect(vhost(b, RATINGS)).toBe(vhost(a, RATINGS));
     expect(vhost(a, REVIEWS)?.routes).toHaveLength(2);
     expect(vhost(b, REVIEWS)?.routes).toBe(vhost(a, REVIEWS)?.routes);
@@ -112,6 +113,8 @@ spec:
     expect(cluster(c, `outbound|9080||${REVIEWS}`)).not.toBe(cluster(a, `outbound|9080||${REVIEWS}`));
     expect(cluster(c, `outbound|9080|v2|${REVIEWS}`)).toBeUndefined(); // c's own rule has no v2
     expect(cluster(c, `outbound|9080||${RATINGS}`)).toBe(cluster(a, `outbound|9080||${RATINGS}`));
+    expect(c.ClusterLoadAssignment).not.toBe(a.ClusterLoadAssignment);
+    expect(b.ClusterLoadAssignment).toBe(a.ClusterLoadAssignment);
     const cRoutes = vhost(c, REVIEWS)?.routes ?? [];
     expect(cRoutes).not.toBe(vhost(a, REVIEWS)?.routes);
     expect(cRoutes[1]?.route?.hashPolicy?.[0]).toEqual({ header: { headerName: "x-user" } });
