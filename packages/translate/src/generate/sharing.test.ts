@@ -135,4 +135,27 @@ spec: { egress: [{ hosts: ["shop/${RATINGS}"] }] }`);
     expect(routeConfig(c)).not.toBe(routeConfig(a));
     expect(c).toEqual(alone(objects, "c"));
   });
+
+  it("keep every domain in one virtual host only when services share a VIP or a name", () => {
+    const objects = meshObjects(`apiVersion: v1
+kind: Service
+metadata: { name: ratings-copy, namespace: shop }
+spec: { selector: { app: ratings }, clusterIP: 10.96.0.2, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: lookalike, namespace: a }
+spec: { hosts: [reviews.shop], ports: [{ number: 9080, name: http, protocol: HTTP }], resolution: DNS }`);
+    const { a, b } = views(objects);
+    for (const view of [a, b]) {
+      const domains = (routeConfig(view)?.virtualHosts ?? []).flatMap((v) => v.domains ?? []);
+      expect(domains.length).toBeGreaterThan(10);
+      expect(domains.filter((d, i) => domains.indexOf(d) !== i)).toEqual([]);
+      expect(domains).toContain("10.96.0.2");
+      expect(domains).toContain("reviews.shop");
+    }
+    // Services whose domains nobody else has keep them all, and stay shared.
+    expect(vhost(b, "details.shop.svc.cluster.local")).toBeUndefined();
+    expect(vhost(a, REVIEWS)?.routes).toBe(vhost(b, REVIEWS)?.routes);
+  });
 });
