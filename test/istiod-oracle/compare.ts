@@ -2,6 +2,8 @@
 // chain, route configuration and virtual host from Istio's own simulation; route and action picked from
 // istiod's recorded RouteConfiguration with Envoy's rules by xdskit's simulator) and what xdskit's
 // translator + simulator decide for the same scenario and request.
+import fs from "node:fs";
+import path from "node:path";
 import type { Node } from "@xdskit/core";
 import {
   buildMesh,
@@ -77,6 +79,35 @@ export interface RecordedAnswers {
   scenarios: RecordedScenario[];
 }
 
+/**
+ * The recorded answers are kept in one file per group of scenarios (answers/<group>.json), each well below
+ * Biome's 1 MiB limit for files it formats, so the repository's formatter still checks them.
+ */
+export const ANSWER_GROUPS = ["bookinfo", "random-sidecar", "random-gateway", "features"] as const;
+
+export function answerGroupOf(scenarioName: string): (typeof ANSWER_GROUPS)[number] {
+  for (const prefix of ["bookinfo", "random-sidecar", "random-gateway"] as const)
+    if (scenarioName.startsWith(`${prefix}-`)) return prefix;
+  return "features";
+}
+
+/** The answers of every group, in the order of the groups (each file keeps its scenarios' order). */
+export function readRecordedAnswers(directory: string): RecordedAnswers {
+  const parts = ANSWER_GROUPS.map(
+    (group) => JSON.parse(fs.readFileSync(path.join(directory, `${group}.json`), "utf8")) as RecordedAnswers,
+  );
+  const versions = new Set(parts.map((p) => p.istio));
+  if (versions.size !== 1) throw new Error(`answers recorded by several istio versions: ${[...versions].join(", ")}`);
+  return { istio: parts[0]?.istio ?? "", scenarios: parts.flatMap((p) => p.scenarios) };
+}
+
+/** Splits answers into their group files' contents. */
+export function splitRecordedAnswers(answers: RecordedAnswers): Map<string, RecordedAnswers> {
+  const out = new Map<string, RecordedAnswers>(ANSWER_GROUPS.map((g) => [g, { istio: answers.istio, scenarios: [] }]));
+  for (const s of answers.scenarios) out.get(answerGroupOf(s.name))?.scenarios.push(s);
+  return out;
+}
+
 export function summarizeAction(action: SimulatedAction): ActionSummary {
   switch (action.kind) {
     case "cluster":
@@ -106,7 +137,15 @@ export function summarizeAction(action: SimulatedAction): ActionSummary {
 }
 
 function simulationRequest(r: OracleRequest): SimulationRequest {
-  return { address: r.address, port: r.port, authority: r.host, path: r.path, method: r.method, headers: r.headers };
+  return {
+    address: r.address,
+    port: r.port,
+    authority: r.host,
+    path: r.path,
+    method: r.method,
+    headers: r.headers,
+    ...(r.tls ? { tls: { sni: r.tls.sni } } : {}),
+  };
 }
 
 /**

@@ -1,9 +1,9 @@
 // Package oracle records what istiod itself generates and picks for a set of (config, proxy, request) cases,
 // for xdskit's differential test against istiod (test/istiod-oracle.test.ts). It is a Go test only because
 // Istio's fake discovery server and traffic simulation take a *testing.T; it is built with `go test -c` and
-// run by scripts/record-istiod.ts, never in CI:
+// run by test/istiod-oracle/record.ts, never in CI:
 //
-//	ISTIOD_ORACLE_CASES=cases.json ISTIOD_ORACLE_OUT=answers.json istiod-oracle.test -test.run TestRecord
+//	ISTIOD_ORACLE_CASES=cases.json ISTIOD_ORACLE_OUT=answers.raw.json istiod-oracle.test -test.run TestRecord
 package oracle
 
 import (
@@ -45,6 +45,10 @@ type requestSpec struct {
 	Host    string            `json:"host"`
 	Path    string            `json:"path"`
 	Headers map[string]string `json:"headers"`
+	// A TLS connection (the SNI it sends) instead of plaintext HTTP.
+	TLS *struct {
+		Sni string `json:"sni"`
+	} `json:"tls,omitempty"`
 }
 
 type caseSpec struct {
@@ -75,8 +79,8 @@ type caseAnswer struct {
 	RouteJSON map[string]json.RawMessage `json:"routeConfigurations"`
 }
 
-// A fixed creation time, so that "the oldest VirtualService wins" falls back to namespace/name as it does
-// in xdskit when timestamps are equal.
+// A fixed creation time, so that "the oldest VirtualService wins" falls back to name, then namespace, as it
+// does in xdskit when timestamps are equal.
 var creation = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func parseIstio(t *testing.T, text string) []config.Config {
@@ -169,7 +173,7 @@ func record(t *testing.T, c caseSpec) caseAnswer {
 		for k, v := range req.Headers {
 			headers.Set(k, v)
 		}
-		result := sim.Run(simulation.Call{
+		call := simulation.Call{
 			Address:    req.Address,
 			Port:       req.Port,
 			Path:       req.Path,
@@ -177,7 +181,14 @@ func record(t *testing.T, c caseSpec) caseAnswer {
 			HostHeader: req.Host,
 			Headers:    headers,
 			CallMode:   mode,
-		})
+		}
+		if req.TLS != nil {
+			// Opaque TLS: a client that starts a TLS handshake with this SNI (the proxy does not terminate it).
+			call.Protocol = simulation.TCP
+			call.TLS = simulation.TLS
+			call.Sni = req.TLS.Sni
+		}
+		result := sim.Run(call)
 		got := requestAnswer{
 			Listener:    result.ListenerMatched,
 			FilterChain: result.FilterChainMatched,
@@ -208,7 +219,7 @@ func record(t *testing.T, c caseSpec) caseAnswer {
 func TestRecord(t *testing.T) {
 	in, out := os.Getenv("ISTIOD_ORACLE_CASES"), os.Getenv("ISTIOD_ORACLE_OUT")
 	if in == "" || out == "" {
-		t.Skip("set ISTIOD_ORACLE_CASES and ISTIOD_ORACLE_OUT (see scripts/record-istiod.ts)")
+		t.Skip("set ISTIOD_ORACLE_CASES and ISTIOD_ORACLE_OUT (see test/istiod-oracle/record.ts)")
 	}
 	text, err := os.ReadFile(in)
 	if err != nil {
