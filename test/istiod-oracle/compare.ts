@@ -4,7 +4,7 @@
 // translator + simulator decide for the same scenario and request.
 import fs from "node:fs";
 import path from "node:path";
-import type { Node } from "@xdskit/core";
+import { type Cluster, type Node, UpstreamTlsContext, unpackAny } from "@xdskit/core";
 import {
   buildMesh,
   generate,
@@ -37,6 +37,8 @@ export interface IstiodScenarioAnswer {
   clusters: string[] | null;
   requests: IstiodRequestAnswer[] | null;
   routeConfigurations: Record<string, unknown>;
+  /** Each cluster's name, transport_socket and transport_socket_matches (proto3 JSON). */
+  clusterTransports?: Record<string, unknown>;
 }
 
 /** The action, reduced to what decides where a request goes and what the client gets back. */
@@ -71,6 +73,8 @@ export interface RecordedScenario {
   requests: Decision[];
   /** istiod's RouteConfigurations the requests went through, as proto3 JSON. */
   routeConfigurations: Record<string, unknown>;
+  /** The upstream transport of each cluster a request reaches (by istiod's decisions). */
+  transports: Record<string, TransportSummary>;
 }
 
 export interface RecordedAnswers {
@@ -106,6 +110,99 @@ export function splitRecordedAnswers(answers: RecordedAnswers): Map<string, Reco
   const out = new Map<string, RecordedAnswers>(ANSWER_GROUPS.map((g) => [g, { istio: answers.istio, scenarios: [] }]));
   for (const s of answers.scenarios) out.get(answerGroupOf(s.name))?.scenarios.push(s);
   return out;
+}
+
+/** An upstream TLS context reduced to what decides whether the handshake works. */
+export interface TlsSummary {
+  sni?: string;
+  alpn?: string[];
+  /** SANs the server's certificate must carry (sorted). */
+  sans?: string[];
+  /** The client certificate: an SDS secret name or a file. */
+  certificate?: string;
+  /** The trusted roots: an SDS secret name or a file. */
+  trust?: string;
+}
+
+/** A cluster's upstream transport: one socket, or sockets chosen per endpoint metadata (auto mTLS). */
+export interface TransportSummary {
+  socket: TlsSummary | "plaintext";
+  matches?: { name: string; match: unknown; socket: TlsSummary | "plaintext" }[];
+}
+
+type Socket = Cluster["transportSocket"];
+
+function socketSummary(socket: Socket): TlsSummary | "plaintext" {
+  if (!socket?.typedConfig || !(socket.typedConfig.typeUrl ?? "").endsWith(".UpstreamTlsContext")) return "plaintext";
+  const tls = unpackAny(
+    socket.typedConfig,
+    "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+    UpstreamTlsContext,
+  );
+  const common = tls.commonTlsContext;
+  const combined = common?.combinedValidationContext;
+  const validation = combined?.defaultValidationContext ?? common?.validationContext;
+  const sans = [
+    ...(validation?.matchTypedSubjectAltNames ?? []).map((m) => m.matcher),
+    ...(validation?.matchSubjectAltNames ?? []),
+  ]
+    .map((m) => m?.exact ?? m?.prefix ?? m?.suffix ?? m?.safeRegex?.regex ?? "")
+    .sort();
+  const certificate =
+    common?.tlsCertificateSdsSecretConfigs?.[0]?.name ?? common?.tlsCertificates?.[0]?.certificateChain?.filename;
+  const trust =
+    combined?.validationContextSdsSecretConfig?.name ??
+    common?.validationContextSdsSecretConfig?.name ??
+    validation?.trustedCa?.filename;
+  return {
+    ...(tls.sni ? { sni: tls.sni } : {}),
+    ...(common?.alpnProtocols?.length ? { alpn: [...common.alpnProtocols] } : {}),
+    ...(sans.length > 0 ? { sans } : {}),
+    ...(certificate ? { certificate } : {}),
+    ...(trust ? { trust } : {}),
+  };
+}
+
+/** What decides a cluster's upstream TLS: its transport socket, or its per-endpoint socket matches. */
+export function transportSummary(cluster: Cluster): TransportSummary {
+  const matches = cluster.transportSocketMatches ?? [];
+  return {
+    socket: socketSummary(cluster.transportSocket),
+    ...(matches.length > 0
+      ? {
+          matches: matches.map((m) => ({
+            name: m.name ?? "",
+            match: m.match ?? {},
+            socket: socketSummary(m.transportSocket),
+          })),
+        }
+      : {}),
+  };
+}
+
+/** The clusters a decision sends traffic to. */
+export function reachedClusters(decision: Decision): string[] {
+  const a = decision.action;
+  if (a.kind === "tcp-proxy") return a.cluster ? [a.cluster] : [];
+  if (a.kind !== "cluster") return [];
+  return [...(a.cluster ? [a.cluster] : []), ...(a.weightedClusters ?? []).map((w) => w.replace(/=\d+$/, ""))];
+}
+
+/** istiod's recorded cluster transports (proto3 JSON) as summaries, for the clusters `decisions` reach. */
+export function istiodTransports(
+  clusterTransports: Record<string, unknown>,
+  decisions: readonly Decision[],
+): Record<string, TransportSummary> {
+  const names = [...new Set(decisions.flatMap(reachedClusters))].filter((n) => clusterTransports[n]).sort();
+  const { clusters = [] } = resourcesFromConfigDump({
+    configs: [
+      {
+        "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+        dynamic_active_clusters: names.map((n) => ({ cluster: clusterTransports[n] })),
+      },
+    ],
+  });
+  return Object.fromEntries(clusters.map((c) => [c.name ?? "", transportSummary(c)]));
 }
 
 export function summarizeAction(action: SimulatedAction): ActionSummary {
@@ -250,5 +347,9 @@ export function xdskitAnswer(scenario: OracleScenario) {
     routes: names(resources.RouteConfiguration),
     clusters: names(resources.Cluster),
     requests,
+    transportOf: (name: string) => {
+      const cluster = resources.Cluster.find((c) => c.name === name);
+      return cluster ? transportSummary(cluster) : undefined;
+    },
   };
 }

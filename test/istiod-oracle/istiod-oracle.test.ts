@@ -167,6 +167,28 @@ describe("xdskit agrees with istiod", () => {
     expect(agree + known).toBe(total);
   });
 
+  it("gives the clusters requests reach istiod's upstream transport (TLS or not, SNI, SANs, ALPN, secrets)", () => {
+    let checked = 0;
+    const disagreements: string[] = [];
+    for (const { scenario, xdskit } of results) {
+      const recorded = recordedByName.get(scenario.name);
+      for (const [name, theirs] of Object.entries(recorded?.transports ?? {})) {
+        const ours = xdskit.transportOf(name);
+        if (!ours) continue; // a missing cluster fails the resource names test
+        checked++;
+        if (JSON.stringify(ours) !== JSON.stringify(theirs))
+          disagreements.push(
+            `${scenario.name} ${name}\n  istiod ${JSON.stringify(theirs)}\n  xdskit ${JSON.stringify(ours)}`,
+          );
+      }
+    }
+    console.log(
+      `istiod differential: upstream transport agrees for ${checked - disagreements.length} of ${checked} reached clusters`,
+    );
+    expect(checked).toBeGreaterThan(100);
+    expect(disagreements).toEqual([]);
+  });
+
   it("generates the resource names istiod generates", () => {
     let agree = 0;
     let known = 0;

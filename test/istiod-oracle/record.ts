@@ -9,6 +9,7 @@ import { type OracleScenario, oracleScenarios, scenarioHash } from "./cases.js";
 import {
   deriveIstiodDecision,
   type IstiodScenarioAnswer,
+  istiodTransports,
   type RecordedAnswers,
   type RecordedScenario,
   splitRecordedAnswers,
@@ -59,6 +60,13 @@ function main() {
     if (!answer || answer.name !== scenario.name) throw new Error(`answer ${i} is not for ${scenario.name}`);
     const routeConfigurations = answer.routeConfigurations ?? {};
     const clusters = answer.clusters ?? [];
+    const requests = (answer.requests ?? []).map((a, j) =>
+      deriveIstiodDecision(
+        a,
+        { routeConfigurations, clusters },
+        scenario.requests[j] as OracleScenario["requests"][number],
+      ),
+    );
     return {
       name: scenario.name,
       hash: scenarioHash(scenario),
@@ -66,14 +74,9 @@ function main() {
       listeners: answer.listeners ?? [],
       routes: answer.routes ?? [],
       clusters,
-      requests: (answer.requests ?? []).map((a, j) =>
-        deriveIstiodDecision(
-          a,
-          { routeConfigurations, clusters },
-          scenario.requests[j] as OracleScenario["requests"][number],
-        ),
-      ),
+      requests,
       routeConfigurations,
+      transports: istiodTransports(answer.clusterTransports ?? {}, requests),
     };
   });
   const out: RecordedAnswers = { istio: istioVersion(), scenarios: recorded };
