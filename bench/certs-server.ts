@@ -1,7 +1,9 @@
 // The CA under test for bench/certs.ts: an xDS server (TLS) with IstioCertificateService registered, run as
 // its own process. Prints "READY <port>" and the root PEM's path; exits when its stdin closes (the runner went away).
 // Flags: --root-key=ECDSA_P256|RSA_2048|RSA_4096  --dir=<temp dir for the root PEM>
-import { writeFileSync } from "node:fs";
+//        --serving-cert=<PEM> --serving-key=<PEM>: serve TLS with these instead of a certificate of the CA (its
+//        SPIFFE-only certificate has no DNS name, which Istio's agent CA client checks; bench/certs-istiod.ts)
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { createCertificateAuthority, createCertificateService, type KeyAlgorithm } from "@xdskit/certs";
@@ -22,7 +24,12 @@ const service = createCertificateService({
     return namespace && serviceAccount ? { trustDomain: ca.trustDomain, namespace, serviceAccount } : undefined;
   },
 });
-const serving = await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
+const servingCertPath = flags.get("serving-cert");
+const servingKeyPath = flags.get("serving-key");
+const serving =
+  servingCertPath && servingKeyPath
+    ? { certChain: [readFileSync(servingCertPath, "utf8")], privateKey: readFileSync(servingKeyPath, "utf8") }
+    : await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
 const server = createXdsServer({
   cache: createSnapshotCache(),
   credentials: grpc.ServerCredentials.createSsl(
