@@ -7,6 +7,8 @@
 // after a warm-up; the CA's CPU time during the run is read from /proc.
 // Flags: --root-keys=ECDSA_P256,RSA_2048,RSA_4096  --in-flight=16,64  --csr-keys=EC_P256,RSA_2048
 //        --duration=4  --rounds=1 (more: the best run of each is shown)
+//        --istiod-cpuprofile=<file>: istiod's CA writes a Go CPU profile (`go tool pprof -top <file>`)
+//        An empty --root-keys= runs istiod's CA alone.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -16,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { NODE_TS_ARGS, parseFlags } from "./lib/proc.js";
 
 const flags = parseFlags(process.argv.slice(2));
-const rootKeys = (flags.get("root-keys") ?? "ECDSA_P256,RSA_2048,RSA_4096").split(",");
+const rootKeys = (flags.get("root-keys") ?? "ECDSA_P256,RSA_2048,RSA_4096").split(",").filter(Boolean);
 const inFlights = (flags.get("in-flight") ?? "16,64").split(",").map(Number);
 const csrKeys = (flags.get("csr-keys") ?? "EC_P256,RSA_2048").split(",");
 const durationSeconds = Number(flags.get("duration") ?? 4);
@@ -117,7 +119,14 @@ mkdirSync(csrCache);
 execFileSync(binary, ["serving-cert", `-dir=${dir}`]);
 const servingCert = join(dir, "serving-cert.pem");
 const servingKey = join(dir, "serving-key.pem");
-const cas: Ca[] = [await startCa("istiod", "RSA_2048", binary, ["serve", `-dir=${dir}`])];
+const istiodProfile = flags.get("istiod-cpuprofile");
+const cas: Ca[] = [
+  await startCa("istiod", "RSA_2048", binary, [
+    "serve",
+    `-dir=${dir}`,
+    ...(istiodProfile ? [`-cpuprofile=${istiodProfile}`] : []),
+  ]),
+];
 for (const rootKey of rootKeys) {
   cas.push(
     await startCa(
@@ -149,7 +158,13 @@ try {
           if (!previous || run.perSecond > previous.perSecond) best.set(key(ca, csrKey, inFlight), run);
         }
 } finally {
-  for (const ca of cas) ca.process.stdin?.end();
+  await Promise.all(
+    cas.map((ca) => {
+      const exited = new Promise((resolve) => ca.process.once("exit", resolve));
+      ca.process.stdin?.end();
+      return exited;
+    }),
+  );
 }
 
 console.log(
