@@ -1,7 +1,8 @@
 // istiod's CA run standalone, and a load client made of Istio's own agent CA client, for bench/certs-istiod.ts.
 //
 //	istiod-ca serve -dir DIR            istiod's CA (security/pkg/pki/ca, self-signed RSA-2048 root as istiod
-//	                                    makes it without Kubernetes) behind its IstioCertificateService server
+//	                                    makes it without Kubernetes; -root-key for RSA_4096 or a plug-in
+//	                                    ECDSA_P256 root) behind its IstioCertificateService server
 //	                                    (security/pkg/server/ca) on 127.0.0.1:0, TLS like istiod's 15012.
 //	                                    Prints "READY <port> <root PEM path> <serving root PEM path>", exits
 //	                                    when stdin closes.
@@ -111,14 +112,11 @@ func (bearerAuthenticator) Authenticate(ctx security.AuthContext) (*security.Cal
 func serve(args []string) error {
 	flags := flag.NewFlagSet("serve", flag.ExitOnError)
 	dir := flags.String("dir", ".", "directory for the root PEM files")
-	rsaKeySize := flags.Int("rsa-key-size", 2048, "the root's RSA key size (istiod's CITADEL_SELF_SIGNED_CA_RSA_KEY_SIZE)")
+	rootKey := flags.String("root-key", "RSA_2048", "the root's key: RSA_2048 (istiod's default), RSA_4096 or ECDSA_P256")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile here until stdin closes")
 	_ = flags.Parse(args)
 
-	// istiod's defaults without Kubernetes (pilot/pkg/bootstrap/istio_ca.go): root valid 10 years, workload
-	// certificates 24 h by default and 90 days at most, the trust domain as organization.
-	options, err := ca.NewSelfSignedDebugIstioCAOptions("", 10*365*24*time.Hour, 24*time.Hour, 90*24*time.Hour,
-		trustDomain, *rsaKeySize)
+	options, err := caOptions(*rootKey)
 	if err != nil {
 		return err
 	}
@@ -157,7 +155,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	rootPath := filepath.Join(*dir, "istiod-root-cert.pem")
+	rootPath := filepath.Join(*dir, fmt.Sprintf("istiod-root-cert-%s.pem", *rootKey))
 	if err := os.WriteFile(rootPath, rootPEM, 0o600); err != nil {
 		return err
 	}
@@ -177,6 +175,34 @@ func serve(args []string) error {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	grpcServer.Stop()
 	return nil
+}
+
+// caOptions are istiod's defaults without Kubernetes (pilot/pkg/bootstrap/istio_ca.go): a self-signed root
+// valid 10 years, workload certificates 24 h by default and 90 days at most, the trust domain as organization.
+// istiod makes RSA roots only (CITADEL_SELF_SIGNED_CA_RSA_KEY_SIZE); an ECDSA root reaches it as a plug-in
+// cacerts root, which this builds in memory the same way (root = signing certificate, no intermediates).
+func caOptions(rootKey string) (*ca.IstioCAOptions, error) {
+	const rootTTL, defaultTTL, maxTTL = 10 * 365 * 24 * time.Hour, 24 * time.Hour, 90 * 24 * time.Hour
+	switch rootKey {
+	case "RSA_2048":
+		return ca.NewSelfSignedDebugIstioCAOptions("", rootTTL, defaultTTL, maxTTL, trustDomain, 2048)
+	case "RSA_4096":
+		return ca.NewSelfSignedDebugIstioCAOptions("", rootTTL, defaultTTL, maxTTL, trustDomain, 4096)
+	case "ECDSA_P256":
+		rootCert, rootKeyPEM, err := util.GenCertKeyFromOptions(util.CertOptions{
+			TTL: rootTTL, Org: trustDomain, IsCA: true, IsSelfSigned: true, IsDualUse: true,
+			ECSigAlg: util.EcdsaSigAlg, ECCCurve: util.P256Curve,
+		})
+		if err != nil {
+			return nil, err
+		}
+		bundle, err := util.NewVerifiedKeyCertBundleFromPem(rootCert, rootKeyPEM, nil, rootCert, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &ca.IstioCAOptions{DefaultCertTTL: defaultTTL, MaxCertTTL: maxTTL, CARSAKeySize: 2048, KeyCertBundle: bundle}, nil
+	}
+	return nil, fmt.Errorf("-root-key %q: want RSA_2048, RSA_4096 or ECDSA_P256", rootKey)
 }
 
 func servingCert(args []string) error {
