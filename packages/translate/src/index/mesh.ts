@@ -101,12 +101,12 @@ export interface Mesh {
   readonly objects: readonly AnyConfigObject[];
   readonly objectsByKey: ReadonlyMap<ConfigKey, AnyConfigObject>;
   readonly registry: Registry;
-  /** Non-delegate VirtualServices, oldest first (Istio's order: creation time, then namespace/name). */
+  /** Non-delegate VirtualServices, oldest first (Istio's order: creation time, then name, then namespace). */
   readonly virtualServices: readonly VirtualServiceEntry[];
   /** A delegate VirtualService (one without hosts), by namespace and name. */
   delegate(namespace: string, name: string): VirtualServiceEntry | undefined;
   readonly gateways: readonly ConfigObject<"Gateway">[];
-  /** PeerAuthentications, oldest first (creation time, then namespace/name). */
+  /** PeerAuthentications, oldest first (creation time, then name, then namespace). */
   readonly peerAuthentications: readonly ConfigObject<"PeerAuthentication">[];
   /** Services visible from `namespace` (exportTo), every port. */
   servicesVisibleTo(namespace: string): readonly MeshService[];
@@ -125,7 +125,8 @@ export const olderFirst = (a: { metadata: ConfigObject["metadata"] }, b: { metad
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) return ta < tb ? -1 : 1;
-  return compareStrings(a.metadata.namespace, b.metadata.namespace) || compareStrings(a.metadata.name, b.metadata.name);
+  // Istio's tie-break (sortConfigByCreationTime): the name first, then the namespace.
+  return compareStrings(a.metadata.name, b.metadata.name) || compareStrings(a.metadata.namespace, b.metadata.namespace);
 };
 
 const meshCache = new WeakMap<object, Mesh>();

@@ -271,7 +271,8 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
         port: entry.spec.ports?.[port.name] ?? (typeof port.targetPort === "number" ? port.targetPort : port.port),
         servicePort: port.port,
         labels,
-        serviceAccount: entry.spec.serviceAccount || "default",
+        // As istiod: a WorkloadEntry without a service account gives its endpoint none (no SAN to verify).
+        serviceAccount: entry.spec.serviceAccount ?? "",
         locality: entry.spec.locality ?? "",
         weight: entry.spec.weight || 1,
         workload: configKey(entry),
@@ -389,7 +390,7 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
             port: we.ports?.[port.name] ?? (typeof port.targetPort === "number" ? port.targetPort : port.port),
             servicePort: port.port,
             labels: we.labels ?? {},
-            serviceAccount: we.serviceAccount || "default",
+            serviceAccount: we.serviceAccount ?? "",
             locality: we.locality ?? "",
             weight: we.weight || 1,
           }));
