@@ -154,8 +154,6 @@ spec: { hosts: [reviews.shop], ports: [{ number: 9080, name: http, protocol: HTT
       expect(domains).toContain("10.96.0.2");
       expect(domains).toContain("reviews.shop");
     }
-    // Services whose domains nobody else has keep them all, and stay shared.
-    expect(vhost(b, "details.shop.svc.cluster.local")).toBeUndefined();
     expect(vhost(a, REVIEWS)?.routes).toBe(vhost(b, REVIEWS)?.routes);
   });
 });

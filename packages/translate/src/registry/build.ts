@@ -653,9 +653,11 @@ function registrySnapshot(
       selectorIndex.set(workload.namespace, index);
     }
     const out = [...index.others];
-    for (const [key, value] of Object.entries(workload.labels))
-      out.push(...(index.byLabel.get(`${key}=${value}`) ?? []));
-    return out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+    for (const label of labelKeysOf(workload)) {
+      const selecting = index.byLabel.get(label);
+      if (selecting) out.push(...selecting);
+    }
+    return out.length > 1 ? out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)) : out;
   };
   const registry: Registry = {
     services,
@@ -702,6 +704,17 @@ function registrySnapshot(
   };
   snapshotIndexes.set(registry, indexes);
   return registry;
+}
+
+// A workload's labels as `key=value` strings, made once per workload (a new string would be hashed per lookup).
+const labelKeys = new WeakMap<Workload, string[]>();
+function labelKeysOf(workload: Workload): string[] {
+  let keys = labelKeys.get(workload);
+  if (!keys) {
+    keys = Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`);
+    labelKeys.set(workload, keys);
+  }
+  return keys;
 }
 
 /** A snapshot's indexes over its services; the next snapshot of the same services changes only what was rebuilt. */
