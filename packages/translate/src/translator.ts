@@ -65,6 +65,7 @@ export interface Translator {
 
 /** A connected proxy's record (internal and updated in place; what it points to is never changed). */
 interface Connected {
+  readonly id: string;
   who: string | Node;
   proxy: MeshProxy;
   resources: ProxyResources;
@@ -172,11 +173,13 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   const proxies = new Map<string, MeshProxy>();
   // Dependencies are indexed per view, not per proxy: the proxies of one view share one token list (an
   // array per view and mesh version), so connecting or re-indexing a proxy costs O(1), not O(tokens).
-  const members = new Map<readonly string[], Set<string>>(); // token list → proxy ids
+  // The sets hold the proxies' records themselves: finding the affected ones needs no lookup by id.
+  const members = new Map<readonly string[], Set<Connected>>(); // token list → proxies
   const byToken = new Map<string, Set<readonly string[]>>(); // token → token lists holding it
-  const byWorkload = new Map<string, Set<string>>(); // workload token → proxy ids
+  const byWorkload = new Map<string, Set<Connected>>(); // workload token → proxies
 
-  const index = (id: string, tokens: Tokens) => {
+  const index = (entry: Connected) => {
+    const tokens = entry.tokens;
     let ids = members.get(tokens.shared);
     if (!ids) {
       ids = new Set();
@@ -190,28 +193,29 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         lists.add(tokens.shared);
       }
     }
-    ids.add(id);
+    ids.add(entry);
     if (tokens.workload) {
       let set = byWorkload.get(tokens.workload);
       if (!set) {
         set = new Set();
         byWorkload.set(tokens.workload, set);
       }
-      set.add(id);
+      set.add(entry);
     }
   };
-  const unindex = (id: string, tokens: Tokens) => {
+  const unindex = (entry: Connected) => {
+    const tokens = entry.tokens;
     const ids = members.get(tokens.shared);
-    ids?.delete(id);
+    ids?.delete(entry);
     if (ids && ids.size === 0) {
       members.delete(tokens.shared);
       for (const token of tokens.shared) byToken.get(token)?.delete(tokens.shared);
     }
-    if (tokens.workload) byWorkload.get(tokens.workload)?.delete(id);
+    if (tokens.workload) byWorkload.get(tokens.workload)?.delete(entry);
   };
-  const dependentsOf = (token: string, visit: (id: string) => void) => {
-    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) visit(id);
-    for (const id of byWorkload.get(token) ?? []) visit(id);
+  const dependentsOf = (token: string, visit: (entry: Connected) => void) => {
+    for (const list of byToken.get(token) ?? []) for (const entry of members.get(list) ?? []) visit(entry);
+    for (const entry of byWorkload.get(token) ?? []) visit(entry);
   };
   let applies = 0;
 
@@ -261,19 +265,19 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       if (typeof id !== "string" || !id)
         throw new XdsKitError("INVALID_ARGUMENT", "connect: id must be a non-empty string");
       const old = connected.get(id);
-      if (old) unindex(id, old.tokens);
+      if (old) unindex(old);
       const proxy = identify(who);
       const resources = generate(mesh, proxy);
-      const tokens = tokensOf(proxy, who);
-      connected.set(id, { who, proxy, resources, tokens, seen: 0 });
+      const entry: Connected = { id, who, proxy, resources, tokens: tokensOf(proxy, who), seen: 0 };
+      connected.set(id, entry);
       proxies.set(id, proxy);
-      index(id, tokens);
+      index(entry);
       return resources;
     },
     disconnect(id) {
       const old = connected.get(id);
       if (!old) return;
-      unindex(id, old.tokens);
+      unindex(old);
       connected.delete(id);
       proxies.delete(id);
     },
@@ -314,12 +318,11 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly, registryUpdate);
 
       const stamp = ++applies;
-      const affected: Array<[string, Connected]> = [];
-      const visit = (id: string) => {
-        const entry = connected.get(id);
-        if (!entry || entry.seen === stamp) return;
+      const affected: Connected[] = [];
+      const visit = (entry: Connected) => {
+        if (entry.seen === stamp) return;
         entry.seen = stamp;
-        affected.push([id, entry]);
+        affected.push(entry);
       };
       for (const token of tokens) dependentsOf(token, visit);
       const updates = new Map<string, ProxyUpdate>();
@@ -340,7 +343,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         }
         return answer;
       };
-      for (const [id, entry] of affected) {
+      for (const entry of affected) {
         const previous = entry.resources;
         // A sidecar whose own workload was not touched keeps its identity and dependencies: patch its view.
         const patched =
@@ -352,17 +355,18 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
           resources = patched;
           entry.resources = resources;
         } else {
-          unindex(id, entry.tokens);
+          unindex(entry);
           const proxy = identify(entry.who, entry.proxy);
           resources = generate(mesh, proxy);
-          const nextTokens = tokensOf(proxy, entry.who);
-          index(id, nextTokens);
-          connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens, seen: stamp });
-          proxies.set(id, proxy);
+          entry.proxy = proxy;
+          entry.resources = resources;
+          entry.tokens = tokensOf(proxy, entry.who);
+          index(entry);
+          proxies.set(entry.id, proxy);
         }
         views.add(resources);
         const answer = answerFor(previous, resources);
-        if (answer) updates.set(id, answer);
+        if (answer) updates.set(entry.id, answer);
       }
       return { proxies: updates, affectedProxies: affected.length, generatedViews: views.size };
     },
