@@ -7,7 +7,7 @@ import type { AnyConfigObject, ConfigKey } from "./config/model.js";
 import { configKey } from "./config/model.js";
 import { generate } from "./generate/generate.js";
 import { inheritClusters, sidecarEntriesOf, visibleServices } from "./generate/outbound.js";
-import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js";
+import { substituteByName, substitutionOf, virtualServiceRoutePatch } from "./generate/patch.js";
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
@@ -577,11 +577,19 @@ function diffResources(before: ProxyResources, after: ProxyResources): ResourceC
 function computeDiff(before: ProxyResources, after: ProxyResources): ResourceChanges {
   const out: Record<string, { updated: string[]; removed: string[] }> = {};
   if (before === after) return out;
+  // A view made from `before` by swapping entries differs at most where they were swapped.
+  const substitution = substitutionOf(after);
   for (const kind of PROXY_RESOURCE_KINDS) {
     const a = before[kind] as ReadonlyArray<{ name?: string; clusterName?: string }>;
     const b = after[kind] as ReadonlyArray<{ name?: string; clusterName?: string }>;
     if (a === b) continue;
     const nameOf = (r: { name?: string; clusterName?: string }) => r.name ?? r.clusterName ?? "";
+    const swapped = substitution?.from === before ? substitution.swapped[kind] : undefined;
+    if (swapped && a.length === b.length) {
+      const updated = swapped.filter((i) => !sameMessage(a[i], b[i])).map((i) => nameOf(b[i] ?? {}));
+      if (updated.length > 0) out[kind] = { updated, removed: [] };
+      continue;
+    }
     // A patched list keeps every name at its place: compare side by side, without indexing.
     if (a.length === b.length && a.every((r, i) => r === b[i] || nameOf(r) === nameOf(b[i] as typeof r))) {
       const updated: string[] = [];

@@ -20,7 +20,12 @@ export function substituteByName(
   replacements: ReadonlyMap<string, object>,
 ): ProxyResources | undefined {
   let found = 0;
-  const swap = <T extends { name?: string; clusterName?: string }>(list: readonly T[], prefix: string) => {
+  const swapped: Record<"Cluster" | "ClusterLoadAssignment", number[]> = { Cluster: [], ClusterLoadAssignment: [] };
+  const swap = <T extends { name?: string; clusterName?: string }>(
+    list: readonly T[],
+    prefix: string,
+    at: number[],
+  ) => {
     const positions = positionsOf(list);
     let out: T[] | undefined;
     for (const [key, next] of replacements) {
@@ -31,16 +36,28 @@ export function substituteByName(
       if (list[i] === next) continue;
       out ??= [...list];
       out[i] = next as T;
+      at.push(i);
     }
     if (out) namePositions.set(out, positions); // the same names at the same places
     return out ?? list;
   };
-  const Cluster = swap(view.Cluster, "c:");
-  const ClusterLoadAssignment = swap(view.ClusterLoadAssignment, "e:");
+  const Cluster = swap(view.Cluster, "c:", swapped.Cluster);
+  const ClusterLoadAssignment = swap(view.ClusterLoadAssignment, "e:", swapped.ClusterLoadAssignment);
   if (found !== 0 && found !== replacements.size) return undefined;
   if (Cluster === view.Cluster && ClusterLoadAssignment === view.ClusterLoadAssignment) return view;
-  return { ...view, Cluster, ClusterLoadAssignment };
+  const patched = { ...view, Cluster, ClusterLoadAssignment };
+  substitutions.set(patched, { from: view, swapped });
+  return patched;
 }
+
+/** A view substituteByName made: the view it came from and the positions it swapped, per kind. */
+export interface Substitution {
+  readonly from: ProxyResources;
+  readonly swapped: Readonly<Partial<Record<keyof ProxyResources, readonly number[]>>>;
+}
+const substitutions = new WeakMap<ProxyResources, Substitution>();
+/** How `view` was made from another by substituteByName, if it was (a comparison then looks only there). */
+export const substitutionOf = (view: ProxyResources): Substitution | undefined => substitutions.get(view);
 
 /** Where each name is in a list of resources, computed once per list (lists are never changed). */
 const namePositions = new WeakMap<readonly object[], Map<string, number>>();
