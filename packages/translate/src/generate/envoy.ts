@@ -73,6 +73,13 @@ export function hcmFilter(options: {
   /** Inbound: pass the client certificate's identity to the application in x-forwarded-client-cert. */
   forwardClientCert?: boolean;
 }): NonNullable<NonNullable<Listener["filterChains"]>[number]["filters"]>[number] {
+  // The same filter for the same options (every namespace's listener on a port has one): encoded once.
+  const key =
+    options.routeConfig === undefined
+      ? `${options.statPrefix}|${options.rds ?? ""}|${options.forwardClientCert ? "x" : ""}`
+      : undefined;
+  const known = key === undefined ? undefined : hcmFilters.get(key);
+  if (known) return known;
   const hcm = HttpConnectionManager.fromPartial({
     statPrefix: options.statPrefix,
     ...(options.rds !== undefined
@@ -88,8 +95,14 @@ export function hcmFilter(options: {
         }
       : {}),
   });
-  return { name: FILTER.hcm, typedConfig: packAny(TYPE.hcm, HttpConnectionManager, hcm) };
+  const filter = { name: FILTER.hcm, typedConfig: packAny(TYPE.hcm, HttpConnectionManager, hcm) };
+  if (key !== undefined) {
+    if (hcmFilters.size >= 4096) hcmFilters.clear(); // bounded: listeners come and go with the configuration
+    hcmFilters.set(key, filter);
+  }
+  return filter;
 }
+const hcmFilters = new Map<string, NonNullable<NonNullable<Listener["filterChains"]>[number]["filters"]>[number]>();
 
 /** A tcp_proxy filter to one cluster or several weighted ones. */
 export function tcpProxyFilter(
