@@ -153,14 +153,22 @@ export interface GatewayCredentials {
 }
 
 export function createGatewayCredentials(): GatewayCredentials {
-  let byNamespace = new Map<string, { readonly fingerprint: string; readonly secrets: readonly Secret[] }>();
+  // The intake serves an unchanged object as the same object, so a namespace changed iff its list of Secret objects did.
+  let byNamespace = new Map<
+    string,
+    { readonly objects: readonly SecretObject[]; readonly secrets: readonly Secret[] }
+  >();
 
-  const build = (credentials: ReadonlyMap<string, Credential>): Secret[] => {
+  const build = (objects: readonly SecretObject[]): Secret[] => {
+    const credentials = new Map<string, Credential>();
+    for (const object of objects) {
+      const credential = credentialOf(object);
+      if (credential) credentials.set(object.metadata.name, credential);
+    }
     const secrets: Secret[] = [];
-    for (const [name, credential] of [...credentials].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const isCaSecret = name.endsWith(CA_CERT_SUFFIX);
+    for (const [name, credential] of credentials) {
       // `kubernetes://<name>-cacert` asks for a CA: the Secret of that name if it exists, else <name>'s ca.crt.
-      if (isCaSecret) {
+      if (name.endsWith(CA_CERT_SUFFIX)) {
         if (credential.caCertificate)
           secrets.push(rootCaSecret([credential.caCertificate], `${CREDENTIAL_PREFIX}${name}`));
         continue;
@@ -180,32 +188,43 @@ export function createGatewayCredentials(): GatewayCredentials {
 
   return {
     update(objects) {
-      const grouped = new Map<string, Map<string, Credential>>();
-      for (const secret of objects) {
-        const credential = credentialOf(secret);
-        if (!credential) continue;
-        const namespace = secret.metadata.namespace ?? "default";
-        const credentials = grouped.get(namespace) ?? new Map<string, Credential>();
-        grouped.set(namespace, credentials);
-        credentials.set(secret.metadata.name, credential);
+      const grouped = new Map<string, SecretObject[]>();
+      for (const object of objects) {
+        if (!isCredentialType(object)) continue;
+        const namespace = object.metadata.namespace ?? "default";
+        const list = grouped.get(namespace) ?? [];
+        grouped.set(namespace, list);
+        list.push(object);
       }
-      const next = new Map<string, { fingerprint: string; secrets: readonly Secret[] }>();
+      const next = new Map<string, { objects: readonly SecretObject[]; secrets: readonly Secret[] }>();
       const changed = new Set<string>();
-      for (const [namespace, credentials] of grouped) {
-        const fingerprint = JSON.stringify([...credentials].sort(([a], [b]) => (a < b ? -1 : 1)));
+      for (const [namespace, list] of grouped) {
+        list.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
         const previous = byNamespace.get(namespace);
-        if (previous?.fingerprint === fingerprint) next.set(namespace, previous);
+        const same =
+          previous !== undefined &&
+          previous.objects.length === list.length &&
+          previous.objects.every((object, index) => object === list[index]);
+        if (same) next.set(namespace, previous);
         else {
-          next.set(namespace, { fingerprint, secrets: build(credentials) });
-          changed.add(namespace);
+          const secrets = build(list);
+          next.set(namespace, { objects: list, secrets });
+          if (!sameSecrets(previous?.secrets ?? [], secrets)) changed.add(namespace);
         }
       }
-      for (const namespace of byNamespace.keys()) if (!next.has(namespace)) changed.add(namespace);
+      for (const [namespace, previous] of byNamespace)
+        if (!next.has(namespace) && previous.secrets.length > 0) changed.add(namespace);
       byNamespace = next;
       return changed;
     },
     secretsIn: (namespace) => byNamespace.get(namespace)?.secrets ?? [],
   };
+}
+
+/** Two lists of built secrets with the same names and bytes (a re-applied, identical Secret changes nothing). */
+function sameSecrets(a: readonly Secret[], b: readonly Secret[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((secret, index) => JSON.stringify(secret) === JSON.stringify(b[index]));
 }
 
 /**
