@@ -168,6 +168,14 @@ describe("requestCertificate (CreateCertificate with a token, over TLS to the co
       requestCertificate({ ...base, caAddress: address, rootCertFile: path.join(files.dir, "missing.pem") }),
     ).rejects.toThrow(/root certificate file .*missing\.pem cannot be read \(ENOENT\)/);
 
+    // Bad options are refused at the door, naming the field.
+    await expect(
+      requestCertificate({ ...base, caAddress: "nowhere", rootCertFile: files.rootCertFile }),
+    ).rejects.toThrow('requestCertificate: caAddress must be host:port, got "nowhere"');
+    await expect(
+      requestCertificate({ ...base, identity: "reviews", caAddress: address, rootCertFile: files.rootCertFile }),
+    ).rejects.toThrow(/^requestCertificate: identity must be a SPIFFE id like .*, got "reviews"$/);
+
     // Nothing listens: retryable, says so.
     const closed = await failure(
       requestCertificate({
