@@ -5,6 +5,7 @@ import { XdsKitError } from "@xdskit/core";
 import { Command, CommanderError } from "commander";
 import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
 import { describeExit, startSidecarAgent, writeXdsTlsSecretFiles } from "../agent/sidecar-agent.js";
+import { fetchMonitoringJson } from "../monitoring/fetch-json.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
@@ -166,16 +167,11 @@ export function createProgram(io: CliIo): Command {
     )
     .action(async (flags: { monitoring: string; output: "table" | "json" }) => {
       const url = `${flags.monitoring.replace(/\/$/, "")}/debug/syncz`;
-      let response: Response;
-      try {
-        response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-      } catch (error) {
-        throw new CliError(
-          `cannot reach ${url} (${(error as Error).cause ?? (error as Error).message}): is the control plane running? (--monitoring)`,
-        );
-      }
-      if (!response.ok) throw new CliError(`${url} answered ${response.status}: ${(await response.text()).trim()}`);
-      const statuses = (await response.json()) as ProxySyncStatus[];
+      const statuses = (await fetchMonitoringJson(url, {
+        timeoutMs: 5000,
+        flag: "--monitoring",
+        fail: (message) => new CliError(message),
+      })) as ProxySyncStatus[];
       io.stdout(flags.output === "json" ? `${JSON.stringify(statuses, null, 2)}\n` : formatSyncTable(statuses));
     });
 
