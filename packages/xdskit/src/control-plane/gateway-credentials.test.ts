@@ -352,18 +352,22 @@ describe("createControlPlane: gateway credentials over SDS", () => {
 });
 
 describe("a real Envoy gateway serving HTTPS with a credentialName", () => {
-  it("terminates TLS with the Secret's certificate (SNI gateway.example.com) and rotates to a new Secret", async () => {
+  it("terminates TLS with the Secret's certificate (SNI gateway.example.com), rotates to a new Secret, and asks MUTUAL clients for a certificate of the Secret's CA", async () => {
     const upstream = http.createServer((_req, res) => res.end("hello from the backend\n"));
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
     closers.push(() => upstream.close());
     const upstreamPort = (upstream.address() as net.AddressInfo).port;
-    const gatewayPort = await new Promise<number>((resolve) => {
-      const probe = http.createServer().listen(0, "127.0.0.1", () => {
-        const { port } = probe.address() as net.AddressInfo;
-        probe.close(() => resolve(port));
+    const freePort = () =>
+      new Promise<number>((resolve) => {
+        const probe = http.createServer().listen(0, "127.0.0.1", () => {
+          const { port } = probe.address() as net.AddressInfo;
+          probe.close(() => resolve(port));
+        });
       });
-    });
+    const gatewayPort = await freePort();
+    const mutualPort = await freePort();
     const first = pki.issue();
+    const mutualCert = pki.issue("mtls.example.com");
     const meta = (name: string) => ({ name, namespace: "default" });
     const cp = await createControlPlane({
       config: {
@@ -393,6 +397,11 @@ describe("a real Envoy gateway serving HTTPS with a credentialName", () => {
                   hosts: ["gateway.example.com"],
                   tls: { mode: "SIMPLE", credentialName: "gateway-cert" },
                 },
+                {
+                  port: { number: mutualPort, name: "https-mtls", protocol: "HTTPS" },
+                  hosts: ["mtls.example.com"],
+                  tls: { mode: "MUTUAL", credentialName: "mtls-cert" },
+                },
               ],
             },
           },
@@ -401,12 +410,13 @@ describe("a real Envoy gateway serving HTTPS with a credentialName", () => {
             kind: "VirtualService",
             metadata: meta("hello"),
             spec: {
-              hosts: ["gateway.example.com"],
+              hosts: ["gateway.example.com", "mtls.example.com"],
               gateways: ["hello-gateway"],
               http: [{ route: [{ destination: { host: "hello.default.svc.cluster.local" } }] }],
             },
           },
           tlsSecret("gateway-cert", "default", first),
+          tlsSecret("mtls-cert", "default", mutualCert, pki.ca), // ca.crt: kubernetes://mtls-cert-cacert
         ],
       },
       xds: { port: 0 },
@@ -432,16 +442,17 @@ describe("a real Envoy gateway serving HTTPS with a credentialName", () => {
     await gateway.ready({ timeoutMs: 30_000 });
 
     /** One HTTPS request through the gateway: the serial of the certificate it presented, and the body. */
-    const request = () =>
+    const request = (to = { port: gatewayPort, host: "gateway.example.com" }, client?: { cert: string; key: string }) =>
       new Promise<{ serial: string; body: string }>((resolve, reject) => {
         const req = https.request(
           {
             host: "127.0.0.1",
-            port: gatewayPort,
+            port: to.port,
             path: "/",
-            servername: "gateway.example.com",
-            headers: { host: "gateway.example.com" },
+            servername: to.host,
+            headers: { host: to.host },
             ca: pki.ca,
+            ...(client ?? {}),
             agent: false,
             timeout: 3000,
           },
@@ -458,11 +469,15 @@ describe("a real Envoy gateway serving HTTPS with a credentialName", () => {
         req.on("timeout", () => req.destroy(new Error("timeout")));
         req.end();
       });
-    const until = async (what: string, test: (answer: { serial: string; body: string }) => boolean) => {
+    const until = async (
+      what: string,
+      test: (answer: { serial: string; body: string }) => boolean,
+      send: () => Promise<{ serial: string; body: string }> = () => request(),
+    ) => {
       let last = "nothing yet";
       for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
         try {
-          const answer = await request();
+          const answer = await send();
           if (test(answer)) return answer;
           last = JSON.stringify(answer);
         } catch (error) {
@@ -479,5 +494,20 @@ describe("a real Envoy gateway serving HTTPS with a credentialName", () => {
     await cp.settled();
     const rotated = await until("the rotated certificate", (a) => a.serial === serialOf(second.cert));
     expect(rotated.body).toBe("hello from the backend\n");
+
+    // MUTUAL: the server certificate of mtls-cert; a client certificate of its ca.crt gets through, none is refused.
+    const mutual = { port: mutualPort, host: "mtls.example.com" };
+    const client = pki.issue("client.example.com");
+    const withCertificate = await until(
+      "the MUTUAL server",
+      () => true,
+      () => request(mutual, client),
+    );
+    expect(withCertificate).toEqual({ serial: serialOf(mutualCert.cert), body: "hello from the backend\n" });
+    const without = await request(mutual).then(
+      (answer) => `answered ${JSON.stringify(answer)}`,
+      (error: NodeJS.ErrnoException) => error.code ?? error.message,
+    );
+    expect(without).toBe("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED");
   }, 60_000);
 });
