@@ -136,10 +136,17 @@ export function createCredentialFileSource(credentials: readonly CredentialFiles
           .map((f) => path.dirname(f)),
       );
       const watchers = [...directories].map((directory) =>
-        fs.watch(directory, () => {
-          if (timer) clearTimeout(timer);
-          timer = setTimeout(rescan, debounceMs);
-        }),
+        fs
+          .watch(directory, () => {
+            if (timer) clearTimeout(timer);
+            timer = setTimeout(rescan, debounceMs);
+          })
+          // A watcher that fails (its directory removed) ends the source; what it served stays served.
+          .on("error", (error) =>
+            subscriber.error(
+              new XdsKitError("CLOSED", `credential files: watching ${directory} failed: ${error.message}`),
+            ),
+          ),
       );
       return () => {
         if (timer) clearTimeout(timer);
