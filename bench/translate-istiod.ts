@@ -2,7 +2,7 @@
 // its changes for the Go timer in bench/istiod-generation/ (built on first use into .cache/), runs it with
 // istiod's xDS cache on and off, and prints both sides with the ratio per step. See bench/README.md.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -14,7 +14,8 @@ import { podAddYaml, vsChangeYaml } from "./translate-mesh.js";
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const GO_DIR = path.join(benchDir, "istiod-generation");
 const GO_BIN = path.join(benchDir, "..", ".cache", "istiod-generation");
-const INPUT = path.join(benchDir, ".cache", "translate-mesh.json");
+// One file per run: two runs at once must not read each other's mesh.
+const INPUT = path.join(benchDir, ".cache", `translate-mesh-${process.pid}.json`);
 
 interface Timing {
   wallMs: number;
@@ -50,7 +51,13 @@ interface IstiodFigures {
   scale: number;
   start: Timing;
   pushContext: Timing;
-  cold: Timing & { initCpuMs: number; generateCpuMs: number; resources: Record<string, number>; bytes: number };
+  cold: Timing & {
+    initCpuMs: number;
+    generateCpuMs: number;
+    measuredCpuMs: number;
+    resources: Record<string, number>;
+    bytes: number;
+  };
   virtualServiceChanges: IstiodChange[];
   endpointChanges: IstiodChange[];
 }
@@ -121,7 +128,12 @@ export async function compareWithIstiod(xdskit: XdskitFigures): Promise<void> {
     }),
   );
   const bin = ensureBinary();
-  const runs = caches.map((cache) => runIstiod(bin, cache, proxies));
+  let runs: IstiodFigures[];
+  try {
+    runs = caches.map((cache) => runIstiod(bin, cache, proxies));
+  } finally {
+    rmSync(INPUT, { force: true });
+  }
 
   const rows: Record<string, string>[] = [];
   const row = (step: string, x: { wall: number; cpu: number }, pick: (f: IstiodFigures) => Timing) => {
@@ -161,9 +173,9 @@ export async function compareWithIstiod(xdskit: XdskitFigures): Promise<void> {
     const e = ep(run);
     console.log(
       `istiod cache ${run.cache ? "on" : "off"}: start (fake clients, informers, first push) ` +
-        `${fmt(run.start.cpuMs)} ms CPU; cold ${fmt(run.cold.initCpuMs * run.scale)} ms proxy init + ` +
-        `${fmt(run.cold.generateCpuMs * run.scale)} ms generation, ${JSON.stringify(run.cold.resources)} resources ` +
-        `(measured); VirtualService change ${fmt(v.intake.cpuMs)} ms intake + ${fmt(v.generate.cpuMs)} ms for ` +
+        `${fmt(run.start.cpuMs)} ms CPU; cold ${fmt(run.cold.initCpuMs)} ms proxy init + ` +
+        `${fmt(run.cold.generateCpuMs)} ms generation, ${JSON.stringify(run.cold.resources)} resources ` +
+        `(measured: ${fmt(run.cold.measuredCpuMs)} ms CPU); VirtualService change ${fmt(v.intake.cpuMs)} ms intake + ${fmt(v.generate.cpuMs)} ms for ` +
         `${v.proxiesPushed} proxies ${JSON.stringify(v.resources)}; endpoint change ${fmt(e.intake.cpuMs)} ms intake + ` +
         `${fmt(e.generate.cpuMs)} ms for ${e.proxiesPushed} proxies ${JSON.stringify(e.resources)}`,
     );

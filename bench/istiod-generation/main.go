@@ -59,10 +59,12 @@ type timing struct {
 	CPUMs  float64 `json:"cpuMs"`
 }
 
+// coldResult is scaled to every sidecar when a sample was measured, except MeasuredCPUMs, Resources and Bytes.
 type coldResult struct {
 	timing
 	InitCPUMs     float64        `json:"initCpuMs"`
 	GenerateCPUMs float64        `json:"generateCpuMs"`
+	MeasuredCPUMs float64        `json:"measuredCpuMs"`
 	Resources     map[string]int `json:"resources"`
 	Bytes         int            `json:"bytes"`
 }
@@ -348,8 +350,10 @@ func main() {
 		initCPU += c1 - c0
 		genCPU += cpuNow() - c1
 	}
-	cold.timing = coldWatch.stop()
-	cold.InitCPUMs, cold.GenerateCPUMs = ms(initCPU), ms(genCPU)
+	measuredCold := coldWatch.stop()
+	cold.MeasuredCPUMs = measuredCold.CPUMs
+	cold.timing = timing{WallMs: measuredCold.WallMs * out.Scale, CPUMs: measuredCold.CPUMs * out.Scale}
+	cold.InitCPUMs, cold.GenerateCPUMs = ms(initCPU)*out.Scale, ms(genCPU)*out.Scale
 	out.Cold = cold
 
 	// Changes, each until the proxies istiod would push to have their new resources.
