@@ -1,8 +1,12 @@
 // The CA under test for bench/certs.ts: an xDS server (TLS) with IstioCertificateService registered, run as
-// its own process. Prints "READY <port>" and the root PEM's path; exits when its stdin closes (the runner went away).
+// its own process. Prints "READY <port>" and the root PEM's path; answers a "CPU" line on stdin with "CPU <µs>"
+// (this process's user + system CPU time so far, every thread); exits when its stdin closes (the runner went away).
 // Flags: --root-key=ECDSA_P256|RSA_2048|RSA_4096  --dir=<temp dir for the root PEM>
-import { writeFileSync } from "node:fs";
+//        --serving-cert=<PEM> --serving-key=<PEM>: serve TLS with these instead of a certificate of the CA (its
+//        SPIFFE-only certificate has no DNS name, which Istio's agent CA client checks; bench/certs-istiod.ts)
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
 import { createCertificateAuthority, createCertificateService, type KeyAlgorithm } from "@xdskit/certs";
 import { createSnapshotCache } from "@xdskit/core";
@@ -22,7 +26,12 @@ const service = createCertificateService({
     return namespace && serviceAccount ? { trustDomain: ca.trustDomain, namespace, serviceAccount } : undefined;
   },
 });
-const serving = await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
+const servingCertPath = flags.get("serving-cert");
+const servingKeyPath = flags.get("serving-key");
+const serving =
+  servingCertPath && servingKeyPath
+    ? { certChain: [readFileSync(servingCertPath, "utf8")], privateKey: readFileSync(servingKeyPath, "utf8") }
+    : await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
 const server = createXdsServer({
   cache: createSnapshotCache(),
   credentials: grpc.ServerCredentials.createSsl(
@@ -36,6 +45,11 @@ const port = await server.listen(`${LOOPBACK}:0`);
 const rootPath = join(dir, `root-${rootKeyAlgorithm}.pem`);
 writeFileSync(rootPath, ca.trustBundle.join(""));
 process.stdout.write(`READY ${port} ${rootPath}\n`);
-process.stdin.resume();
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line === "CPU") {
+    const { user, system } = process.cpuUsage();
+    process.stdout.write(`CPU ${user + system}\n`);
+  }
+});
 process.stdin.on("end", () => process.exit(0));
 process.stdin.on("close", () => process.exit(0));

@@ -425,7 +425,7 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
           `CSR of ${Buffer.byteLength(csrPem)} bytes is above the limit of ${resolved.maxCsrBytes} bytes`,
         );
       const ttl = ttlOf(ttlSeconds);
-      const csr = await parseCsr(csrPem);
+      const csr = parseCsr(csrPem);
       if (csr.keyProblem) throw new XdsKitError("INVALID_ARGUMENT", `CSR refused: ${csr.keyProblem}`);
       const foreign = csr.subjectAltNames.find((name) => name !== `URI:${spiffeId}`);
       if (foreign)

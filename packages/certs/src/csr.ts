@@ -1,7 +1,7 @@
 // Certificate signing requests (PKCS#10): reading a workload's CSR and proving it holds the key, and
 // writing one (what istio-agent does before calling the CA).
 
-import { type KeyObject, sign as signSync, verify as verifyCallback } from "node:crypto";
+import { type KeyObject, sign as signSync, verify as verifySync } from "node:crypto";
 import { Attributes, CertificationRequest, CertificationRequestInfo } from "@peculiar/asn1-csr";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
@@ -43,12 +43,6 @@ export interface ParsedCsr {
 
 function refused(message: string): XdsKitError {
   return new XdsKitError("INVALID_ARGUMENT", message);
-}
-
-function verifyAsync(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
-  return new Promise((resolve, reject) =>
-    verifyCallback(hash, data, key, signature, (error, ok) => (error ? reject(error) : resolve(ok))),
-  );
 }
 
 // A CSR is read with asn1js's decoder and walked by hand: the schema layer (@peculiar/asn1-csr) costs several
@@ -142,7 +136,7 @@ function csrFields(der: Uint8Array): CsrFields {
  * Throws XdsKitError INVALID_ARGUMENT naming what is wrong: no CSR, not PKCS#10, a signature algorithm
  * or key that cannot be read, a signature that does not verify, an extension request that cannot be read.
  */
-export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
+export function parseCsr(csrPem: string): ParsedCsr {
   if (typeof csrPem !== "string" || csrPem.length === 0) throw refused("malformed CSR: the request has no CSR");
   let blocks: Buffer[];
   try {
@@ -178,7 +172,9 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   }
   let verified: boolean;
   try {
-    verified = await verifyAsync(hash, request.info, publicKey, request.signature);
+    // Synchronous: a verify costs less than handing it to node's thread pool and back (whose threads share the
+    // same cores), and a key imported from JWK is converted on first use on this thread either way.
+    verified = verifySync(hash, request.info, publicKey, request.signature);
   } catch (error) {
     throw refused(
       `malformed CSR: its signature cannot be checked with its ${describeKey(publicKey)} key (${(error as Error).message})`,

@@ -10,6 +10,18 @@ export {
   workloadNodeId,
 } from "./agent/bootstrap.js";
 export {
+  CertificateFetchError,
+  type CertificateRequestOptions,
+  type FetchedCertificate,
+  requestCertificate,
+} from "./agent/certificate-client.js";
+export {
+  type CertificateRenewal,
+  type CertificateRenewalEvent,
+  type CertificateRenewalOptions,
+  startCertificateRenewal,
+} from "./agent/certificate-renewal.js";
+export {
   ENVOY_VERSION,
   type EnvoyBinary,
   envoyVersionOf,
@@ -17,6 +29,7 @@ export {
   findEnvoy,
 } from "./agent/envoy-binary.js";
 export {
+  type AgentXdsTlsOptions,
   describeExit,
   type EnvoyExit,
   type SidecarAgent,

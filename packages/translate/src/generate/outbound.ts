@@ -9,7 +9,14 @@ import type { MeshService, ServicePort } from "../registry/model.js";
 import { isHttpProtocol } from "../registry/protocol.js";
 import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
 import { serviceAccountsOf } from "./mtls.js";
-import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRoutes } from "./routes.js";
+import {
+  catchAllVirtualHost,
+  defaultRoute,
+  type Route,
+  type RouteContext,
+  routesKey,
+  virtualServiceRoutes,
+} from "./routes.js";
 
 type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 
@@ -29,6 +36,8 @@ interface Memo {
   routes: Map<string, RouteConfiguration>;
   /** Virtual hosts of services without a VirtualService: `<namespace>|<port>|<host>|<g>`. */
   defaultHosts: Map<string, VirtualHost>;
+  /** A VirtualService's routes for one port, by routesKey: shared by every namespace that sees them alike. */
+  vsRoutes: Map<string, Route[]>;
   views: Map<string, unknown>;
   sourceLabels?: boolean;
 }
@@ -49,7 +58,7 @@ const pending = new WeakMap<Mesh, Inheritance>();
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
-    memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), views: new Map() };
+    memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), vsRoutes: new Map(), views: new Map() };
     memos.set(mesh, memo);
     const inheritance = pending.get(mesh);
     if (inheritance) {
@@ -171,9 +180,29 @@ function clusterEntryKey(
   rule: MergedDestinationRule | undefined,
   proxyless: boolean,
 ): string {
-  const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
-  return `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${proxyless ? "g" : ""}`;
+  return `${serviceKeyOf(service)}${port.port}|${rule ? ruleKeyOf(rule) : ""}|${proxyless ? "g" : ""}`;
 }
+
+// The parts of a cluster entry's key are made once per object: every view asks for them per service port.
+const serviceKeys = new WeakMap<MeshService, string>();
+const serviceKeyOf = (service: MeshService) => {
+  let key = serviceKeys.get(service);
+  if (key === undefined) {
+    key = `${service.source}|${service.hostname}|`;
+    serviceKeys.set(service, key);
+  }
+  return key;
+};
+const ruleKeys = new WeakMap<MergedDestinationRule, string>();
+/** What identifies a merged DestinationRule across mesh versions: its namespace and the rules merged. */
+export const ruleKeyOf = (rule: MergedDestinationRule) => {
+  let key = ruleKeys.get(rule);
+  if (key === undefined) {
+    key = `${rule.namespace}:${rule.keys.join(",")}`;
+    ruleKeys.set(rule, key);
+  }
+  return key;
+};
 
 function clusterEntry(
   mesh: Mesh,
@@ -317,6 +346,7 @@ export function sidecarVirtualHosts(
     if (fresh.length > 0) hosts.push({ name, domains: fresh, routes: routes ?? [] });
   };
   const byHostname = new Map(services.map((s) => [s.hostname, s]));
+  const memo = memoOf(mesh);
   for (const vs of virtualServices) {
     // Exact hosts are looked up; only wildcard hosts scan the services.
     const matched = vs.hosts.some((h) => h.includes("*"))
@@ -327,20 +357,26 @@ export function sidecarVirtualHosts(
     if (matched.length === 0 && (port !== 80 || extraHosts.length === 0)) continue;
     // A VirtualService without HTTP routes here (only tcp/tls ones, or none for this port) leaves its
     // services their default virtual hosts, as in istiod.
-    const routes = virtualServiceRoutes(ctx, vs, port);
+    const routesKeyOfVs = routesKey(ctx, vs, port);
+    let routes = memo.vsRoutes.get(routesKeyOfVs);
+    if (!routes) {
+      routes = virtualServiceRoutes(ctx, vs, port);
+      memo.vsRoutes.set(routesKeyOfVs, routes);
+    }
     if (routes.length === 0) continue;
     for (const s of matched) claimed.add(s);
     for (const h of extraHosts) add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
     for (const s of matched)
       add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), routes);
   }
-  const defaults = memoOf(mesh).defaultHosts;
+  const defaults = memo.defaultHosts;
   for (const s of services) {
     if (claimed.has(s)) continue;
     const name = `${s.hostname}:${port}`;
     if (names.has(name)) continue;
-    // The same object for every view of the namespace, and across versions while the service is unchanged.
-    const key = `${ctx.namespace}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
+    // The same object for every namespace that sees the service alike (only its own namespace uses its short
+    // names), and across versions while the service is unchanged.
+    const key = `${domainsViewOf(s, ctx.namespace)}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
     let vhost = defaults.get(key);
     if (!vhost) {
       vhost = {
@@ -359,6 +395,28 @@ export function sidecarVirtualHosts(
     hosts.push(vhost);
   }
   return hosts.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
+}
+
+/** The namespace a Kubernetes-style hostname names (`name.<namespace>.svc.…`), or "" for other hostnames. */
+const hostNamespaces = new WeakMap<MeshService, string>();
+function hostNamespaceOf(service: MeshService): string {
+  let ns = hostNamespaces.get(service);
+  if (ns === undefined) {
+    const fqdn = service.hostname;
+    const svcIndex = fqdn.indexOf(".svc.");
+    const first = fqdn.indexOf(".");
+    ns = svcIndex > 0 && first > 0 && first < svcIndex ? fqdn.slice(first + 1, svcIndex) : "";
+    hostNamespaces.set(service, ns);
+  }
+  return ns;
+}
+
+/**
+ * Which of the two sets of domains serviceDomains gives a proxy in `namespace`: that namespace's (it names
+ * the service's namespace: short names too), or every other namespace's ("*").
+ */
+function domainsViewOf(service: MeshService, namespace: string): string {
+  return hostNamespaceOf(service) === namespace ? namespace : "*";
 }
 
 /**

@@ -55,6 +55,26 @@ export interface RegistryState {
   readonly registry: Registry;
   /** Applies changes (objects already replaced by the caller) and returns the new snapshot. */
   update(changes: readonly RegistryChange[]): Registry;
+  /** What the last update built again, so that a caller need not compare whole snapshots. */
+  readonly lastUpdate: RegistryUpdate;
+}
+
+const sourceObjects = new WeakMap<MeshService, AnyConfigObject>(); // the object each service was built from
+
+/** The services of one source (Service or ServiceEntry key) before and after an update. */
+export interface RebuiltSource {
+  readonly before: readonly MeshService[];
+  readonly after: readonly MeshService[];
+}
+
+export interface RegistryUpdate {
+  /**
+   * Every source whose services were built again, with its services before and after: a superset of
+   * the sources whose services read a changed object (their `inputsOf` holds its key).
+   */
+  readonly rebuilt: ReadonlyMap<ConfigKey, RebuiltSource>;
+  /** The same services in the same order (each rebuilt source kept its hostnames). */
+  readonly sameOrder: boolean;
 }
 
 /** Kinds the registry reads; changes of any other kind keep the registry as it is. */
@@ -73,9 +93,25 @@ class Group<T extends { metadata: { namespace: string; name: string } }> {
   readonly byKey = new Map<ConfigKey, T>();
   private sorted: T[] | undefined;
   set(key: ConfigKey, object: T | undefined): void {
+    const old = this.byKey.get(key);
     if (object) this.byKey.set(key, object);
     else this.byKey.delete(key);
-    this.sorted = undefined;
+    // A list already handed out stays as it is; the next one is a copy with this object moved, not a sort.
+    if (!this.sorted) return;
+    const next = [...this.sorted];
+    const at = old ? next.indexOf(old) : -1;
+    if (at >= 0) next.splice(at, 1);
+    if (object) {
+      let low = 0;
+      let high = next.length;
+      while (low < high) {
+        const middle = (low + high) >> 1;
+        if (byName(next[middle] as T, object) <= 0) low = middle + 1;
+        else high = middle;
+      }
+      next.splice(low, 0, object);
+    }
+    this.sorted = next;
   }
   list(): readonly T[] {
     this.sorted ??= [...this.byKey.values()].sort(byName);
@@ -387,13 +423,14 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
   const build = (key: ConfigKey) => {
     const source = sources.get(key);
     if (!source) builtBySource.delete(key);
-    else
-      builtBySource.set(
-        key,
+    else {
+      const built =
         source.kind === "Service"
           ? [buildService(source as ConfigObject<"Service">)]
-          : buildServiceEntry(source as ConfigObject<"ServiceEntry">),
-      );
+          : buildServiceEntry(source as ConfigObject<"ServiceEntry">);
+      for (const b of built) sourceObjects.set(b.service, source);
+      builtBySource.set(key, built);
+    }
   };
 
   // Services (by source) that select workloads in a namespace, for finding who reads a Pod or WorkloadEntry.
@@ -478,25 +515,23 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
   // Sort ties (a ServiceEntry repeating a host) keep the entry's own order: build order is insertion order.
 
   const snapshot = (previous: Registry | undefined, rebuiltNamespaces: ReadonlySet<string>): Registry =>
-    registrySnapshot(
-      order,
-      pods.list(),
-      deployments.list(),
-      workloadEntries.list(),
-      new Map(sources),
-      previous,
-      rebuiltNamespaces,
-    );
+    registrySnapshot(order, pods.list(), deployments.list(), workloadEntries.list(), previous, rebuiltNamespaces);
 
   let registry = snapshot(undefined, new Set());
+  const unchanged: RegistryUpdate = { rebuilt: new Map(), sameOrder: true };
+  let lastUpdate = unchanged;
   return {
     get registry() {
       return registry;
+    },
+    get lastUpdate() {
+      return lastUpdate;
     },
     update(changes) {
       const relevant = changes.filter(
         (c) => (c.old && REGISTRY_KINDS.has(c.old.kind)) || (c.next && REGISTRY_KINDS.has(c.next.kind)),
       );
+      lastUpdate = unchanged;
       if (relevant.length === 0) return registry;
       const stale = new Set<ConfigKey>();
       // Readers of the old versions are found with the old indexes, readers of the new ones with the new.
@@ -547,6 +582,13 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       for (const built of before.values()) for (const b of built) rebuiltNamespaces.add(b.service.namespace);
       for (const key of stale) for (const b of builtBySource.get(key) ?? []) rebuiltNamespaces.add(b.service.namespace);
       registry = snapshot(registry, rebuiltNamespaces);
+      const rebuilt = new Map<ConfigKey, RebuiltSource>();
+      for (const [key, old] of before)
+        rebuilt.set(key, {
+          before: old.map((b) => b.service),
+          after: (builtBySource.get(key) ?? []).map((b) => b.service),
+        });
+      lastUpdate = { rebuilt, sameOrder: sameSet };
       return registry;
     },
   };
@@ -558,7 +600,6 @@ function registrySnapshot(
   pods: readonly ConfigObject<"Pod">[],
   deployments: readonly ConfigObject<"Deployment">[],
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
-  sources: ReadonlyMap<ConfigKey, AnyConfigObject>,
   previous: Registry | undefined,
   rebuiltNamespaces: ReadonlySet<string>,
 ): Registry {
@@ -597,7 +638,7 @@ function registrySnapshot(
     if (!index) {
       index = { byLabel: new Map(), others: [] };
       for (const service of servicesIn.get(workload.namespace) ?? []) {
-        const source = sources.get(service.source);
+        const source = sourceObjects.get(service);
         const selector = source?.kind === "Service" ? source.spec.selector : undefined;
         const first = selector ? Object.keys(selector)[0] : undefined;
         if (!selector || first === undefined) {
@@ -639,7 +680,7 @@ function registrySnapshot(
         // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector);
         // a Service whose selector needs a label the workload has another value of is not looked at.
         found = candidatesFor(workload).filter((service) => {
-          const svcObject = sources.get(service.source);
+          const svcObject = sourceObjects.get(service);
           if (svcObject?.kind === "Service") {
             const selector = svcObject.spec.selector;
             if (selector && Object.keys(selector).length > 0) return selects(selector, workload.labels);

@@ -49,6 +49,15 @@ describe("xdskit CLI", () => {
       "xdskit: --label app: expected key=value, e.g. --label app=reviews",
     ],
     [["proxy-status", "-o", "yaml"], "xdskit: --output yaml: expected table or json"],
+    [
+      ["proxy", "--ip", "127.0.0.1", "--name", "x", "--token-file", "/t"],
+      "xdskit: --token-file needs --xds-tls-dir <dir>: where the agent writes the certificate it gets",
+    ],
+    [["proxy", "--ip", "127.0.0.1", "--name", "x", "--root-cert", "/r.pem"], "xdskit: --root-cert needs --token-file"],
+    [
+      ["proxy", "--ip", "127.0.0.1", "--name", "x", "--xds-tls-dir", "/d", "--token-file", "/t", "--cert-ttl", "0"],
+      "xdskit: --cert-ttl 0: expected a number of seconds > 0",
+    ],
   ])("%j fails with one clear line and exit code 1", async (argv, line) => {
     const c = capture();
     expect(await runCli(argv, c.io)).toBe(1);
