@@ -6,7 +6,9 @@ import {
   type CertificateAuthority,
   type CertificateAuthorityOptions,
   type CertificateServiceOptions,
+  type CsrWorkerPool,
   createCertificateAuthority,
+  createCsrWorkerPool,
   createWorkloadAuthenticator,
   parseSpiffeId,
   type WorkloadCertificate,
@@ -93,6 +95,12 @@ export interface ControlPlaneOptions {
         readonly port?: number;
         /** Who a bearer token proves to be (CreateCertificate); default: tokens refused, only renewals over mTLS. */
         readonly verifyToken?: CertificateServiceOptions["verifyToken"];
+        /**
+         * Worker threads that read CreateCertificate's CSRs (parse, key import, signature check) off the thread
+         * that runs gRPC and TLS (`createCsrWorkerPool`, made and closed here); 0 reads them on that thread.
+         * Needs `ca` to be options (a ready CA takes its own `csrReader`). Default: 0.
+         */
+        readonly csrWorkers?: number;
       }
     | false;
   /**
@@ -180,12 +188,34 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
   const monitoringPort = monitoringOption ? portOption("monitoring.port", monitoringOption.port, 15014) : undefined;
   const tlsOption = options.ca === false || options.xdsTls === false ? undefined : (options.xdsTls ?? {});
   const tlsPort = tlsOption ? portOption("xdsTls.port", tlsOption.port, 15012) : undefined;
-  const ca =
-    options.ca === false
-      ? undefined
-      : typeof (options.ca as CertificateAuthority | undefined)?.issue === "function"
-        ? (options.ca as CertificateAuthority)
-        : await createCertificateAuthority((options.ca as CertificateAuthorityOptions | undefined) ?? {});
+  const csrWorkers = tlsOption?.csrWorkers ?? 0;
+  if (typeof csrWorkers !== "number" || !Number.isInteger(csrWorkers) || csrWorkers < 0 || csrWorkers > 64)
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `createControlPlane: xdsTls.csrWorkers must be a whole number from 0 to 64, got ${String(csrWorkers)}`,
+    );
+  const readyCa = typeof (options.ca as CertificateAuthority | undefined)?.issue === "function";
+  if (csrWorkers > 0 && readyCa)
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      "createControlPlane: xdsTls.csrWorkers needs ca to be options, not a ready CA (give that CA csrReader: createCsrWorkerPool() yourself)",
+    );
+  const csrPool: CsrWorkerPool | undefined = csrWorkers > 0 ? createCsrWorkerPool({ workers: csrWorkers }) : undefined;
+  let ca: CertificateAuthority | undefined;
+  try {
+    ca =
+      options.ca === false
+        ? undefined
+        : readyCa
+          ? (options.ca as CertificateAuthority)
+          : await createCertificateAuthority({
+              ...((options.ca as CertificateAuthorityOptions | undefined) ?? {}),
+              ...(csrPool ? { csrReader: csrPool } : {}),
+            });
+  } catch (error) {
+    await csrPool?.close();
+    throw error;
+  }
 
   if (options.workloadCertificates !== undefined && options.workloadCertificates !== false) {
     if (typeof options.workloadCertificates !== "object" || options.workloadCertificates === null)
@@ -461,6 +491,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     for (const s of subscriptions) s.unsubscribe();
     await server.close({ graceMs: 0 }).catch(() => {});
     await tlsServer?.close({ graceMs: 0 }).catch(() => {});
+    await csrPool?.close();
     throw error;
   }
   const xdsAddress = `${xdsHost}:${boundXds}`;
@@ -512,6 +543,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       certificates?.close();
       secure?.stop();
       await Promise.all([server.close({ graceMs: 2000 }), tlsServer?.close({ graceMs: 2000 })]);
+      await csrPool?.close();
       await monitoring?.close();
       logger.info("control plane closed");
     },
