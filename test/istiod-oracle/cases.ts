@@ -967,6 +967,70 @@ function tlsScenarios(): OracleScenario[] {
   ];
 }
 
+/** Upstream TLS a DestinationRule originates: SIMPLE with SNI and SANs, MUTUAL with files, per port and subset. */
+function tlsOriginationScenarios(): OracleScenario[] {
+  const entry = (name: string, host: string) =>
+    istioObject("ServiceEntry", "default", name, {
+      hosts: [host],
+      ports: [
+        { number: 80, name: "http", protocol: "HTTP" },
+        { number: 8080, name: "http-alt", protocol: "HTTP" },
+      ],
+      location: "MESH_EXTERNAL",
+      resolution: "DNS",
+    });
+  return [
+    {
+      name: "tls-origination",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        entry("simple", "simple.example.com"),
+        entry("mutual", "mutual.example.com"),
+        istioObject("DestinationRule", "default", "simple", {
+          host: "simple.example.com",
+          trafficPolicy: {
+            tls: { mode: "SIMPLE", sni: "edge.example.com", subjectAltNames: ["edge.example.com"] },
+            portLevelSettings: [{ port: { number: 8080 }, tls: { mode: "DISABLE" } }],
+          },
+        }),
+        istioObject("DestinationRule", "default", "mutual", {
+          host: "mutual.example.com",
+          trafficPolicy: {
+            tls: {
+              mode: "MUTUAL",
+              clientCertificate: "/etc/certs/client.pem",
+              privateKey: "/etc/certs/key.pem",
+              caCertificates: "/etc/certs/ca.pem",
+            },
+          },
+          subsets: [{ name: "v1", labels: { version: "v1" }, trafficPolicy: { tls: { mode: "SIMPLE" } } }],
+        }),
+        istioObject("VirtualService", "default", "mutual", {
+          hosts: ["mutual.example.com"],
+          http: [
+            {
+              match: [{ uri: { prefix: "/v1" } }],
+              route: [{ destination: { host: "mutual.example.com", subset: "v1" } }],
+            },
+            { route: [{ destination: { host: "mutual.example.com" } }] },
+          ],
+        }),
+        istioObject("DestinationRule", "default", "reviews", {
+          host: REVIEWS,
+          trafficPolicy: { tls: { mode: "ISTIO_MUTUAL", sni: "reviews.custom" } },
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("198.51.100.7", 80, "simple.example.com", ["/"]),
+        ...httpRequests("198.51.100.7", 8080, "simple.example.com:8080", ["/"]),
+        ...httpRequests("198.51.100.8", 80, "mutual.example.com", ["/", "/v1/x"]),
+        ...httpRequests("10.96.0.10", 9080, "reviews", ["/"]),
+      ],
+    },
+  ];
+}
+
 /** Scenarios written by hand for features the random ones do not cover. */
 export function featureScenarios(): OracleScenario[] {
   return [
@@ -976,6 +1040,7 @@ export function featureScenarios(): OracleScenario[] {
     ...mtlsScenarios(),
     ...moreFeatureScenarios(),
     ...tlsScenarios(),
+    ...tlsOriginationScenarios(),
   ];
 }
 

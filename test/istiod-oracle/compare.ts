@@ -14,6 +14,7 @@ import {
   type SimulatedAction,
   type SimulationRequest,
   type SimulationResult,
+  SYSTEM_ROOT_CERTS_FILE,
   simulate,
 } from "@xdskit/translate";
 import type { OracleRequest, OracleScenario } from "./cases.js";
@@ -148,12 +149,17 @@ function socketSummary(socket: Socket): TlsSummary | "plaintext" {
   ]
     .map((m) => m?.exact ?? m?.prefix ?? m?.suffix ?? m?.safeRegex?.regex ?? "")
     .sort();
+  // istiod's agent serves a rule's files over SDS as `file-cert:<chain>~<key>` and `file-root:<ca>` (`system`
+  // for the system roots); xdskit points Envoy at the files (the system bundle's path for `system`): both
+  // read as the files here.
+  const files = common?.tlsCertificates?.[0];
   const certificate =
-    common?.tlsCertificateSdsSecretConfigs?.[0]?.name ?? common?.tlsCertificates?.[0]?.certificateChain?.filename;
+    common?.tlsCertificateSdsSecretConfigs?.[0]?.name?.replace(/^file-cert:/, "") ??
+    (files ? `${files.certificateChain?.filename ?? ""}~${files.privateKey?.filename ?? ""}` : undefined);
   const trust =
-    combined?.validationContextSdsSecretConfig?.name ??
-    common?.validationContextSdsSecretConfig?.name ??
-    validation?.trustedCa?.filename;
+    (combined?.validationContextSdsSecretConfig?.name ?? common?.validationContextSdsSecretConfig?.name)
+      ?.replace(/^file-root:/, "")
+      .replace(/^system$/, SYSTEM_ROOT_CERTS_FILE) ?? validation?.trustedCa?.filename;
   return {
     ...(tls.sni ? { sni: tls.sni } : {}),
     ...(common?.alpnProtocols?.length ? { alpn: [...common.alpnProtocols] } : {}),

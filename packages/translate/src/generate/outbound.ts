@@ -322,6 +322,10 @@ export function sidecarEntriesOf(
         entry = clusterEntry(mesh, service, port, rule, false);
         entries.set(key, entry);
       }
+      // A cluster with inline endpoints (DNS) is not built without endpoints, so endpoints may add or
+      // remove such clusters: the view's cluster names change, which swapping by name cannot do.
+      if (entry.clusters.some((c) => c.loadAssignment)) return null;
+      if (entry.clusters.length !== 1 + (rule?.subsets ?? []).filter((s) => s.name).length) return null;
       for (const cluster of entry.clusters) byName.set(`c:${cluster.name}`, cluster);
       for (const assignment of entry.endpoints) byName.set(`e:${assignment.clusterName}`, assignment);
     }
