@@ -6,7 +6,12 @@ import { type Node, XdsKitError } from "@xdskit/core";
 import type { AnyConfigObject, ConfigKey } from "./config/model.js";
 import { configKey } from "./config/model.js";
 import { generate } from "./generate/generate.js";
-import { inheritClusters, sidecarEntriesOf, visibleServices } from "./generate/outbound.js";
+import {
+  inheritClusters,
+  sidecarEntriesOf,
+  virtualServiceDestinationServices,
+  visibleServices,
+} from "./generate/outbound.js";
 import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js";
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
@@ -236,11 +241,14 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         proxy.type === "router"
           ? mesh.servicesVisibleTo(proxy.namespace)
           : visibleServices(mesh, proxy.namespace, scope);
+      // A sidecar with a Sidecar resource also has clusters for its VirtualServices' destinations.
+      const destinations =
+        proxy.type === "router" ? [] : virtualServiceDestinationServices(mesh, proxy.namespace, scope, services);
       shared = [
         ALL,
         `ns:${proxy.namespace}`,
         `inbound:${proxy.namespace}`,
-        ...new Set(services.map((s) => `host:${s.hostname}`)),
+        ...new Set([...services, ...destinations.map((d) => d.service)].map((s) => `host:${s.hostname}`)),
         ...new Set(scope.egress.flatMap((e) => e.hosts.map((h) => `ns-services:${h.namespace}`))),
       ];
       if (proxy.type === "router") shared.push("gateways", "ns-services:*");
@@ -456,6 +464,8 @@ function affectedTokens(
           if ((spec.hosts ?? []).length === 0 || (spec.gateways ?? []).some((g) => g !== "mesh"))
             tokens.add("gateways");
           if ((spec.hosts ?? []).length === 0) tokens.add("all"); // a delegate: its roots are anywhere
+          // Sidecars whose egress names its namespace get clusters for its destinations (see outbound.ts).
+          tokens.add(`ns-services:${object.metadata.namespace}`);
           for (const raw of spec.hosts ?? []) {
             const host = resolveHost(raw, object.metadata.namespace, domain);
             const known = matchingHosts(after, host).filter((h) => after.registry.byHostname.has(h));

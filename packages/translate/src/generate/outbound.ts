@@ -2,7 +2,7 @@
 // configurations. Shared by sidecars, gateways and proxyless clients; every piece is memoized on the mesh
 // by what decides it, so proxies with the same view get the same objects.
 import type { Cluster, ClusterLoadAssignment, RouteConfiguration } from "@xdskit/core";
-import { hostMatches } from "../index/hosts.js";
+import { hostMatches, resolveHost } from "../index/hosts.js";
 import type { MergedDestinationRule, Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
 import { egressAllows } from "../index/mesh.js";
 import type { MeshService, ServicePort } from "../registry/model.js";
@@ -147,19 +147,108 @@ export function visibleServices(mesh: Mesh, namespace: string, scope: SidecarSco
   });
 }
 
+/** A service with the ports a proxy needs clusters for (all of them, or those a VirtualService routes to). */
+export interface ServicePorts {
+  readonly service: MeshService;
+  readonly ports: readonly ServicePort[];
+}
+
+/**
+ * The services a sidecar with a Sidecar resource needs clusters for beyond its egress hosts, as istiod's
+ * sidecar scope adds them: the destinations (routes, mirrors; http routes whose sourceNamespace excludes the
+ * proxy's left out) of the VirtualServices its egress listeners see. A hostname is looked up in the proxy's
+ * namespace first, else a visible Kubernetes Service, else the first visible one; only the ports the
+ * VirtualServices name (all when one names none), or the egress listener's port. Such services get
+ * clusters only (no listener, no virtual host).
+ */
+export function virtualServiceDestinationServices(
+  mesh: Mesh,
+  namespace: string,
+  scope: SidecarScope,
+  visible: readonly MeshService[],
+): ServicePorts[] {
+  return memoized(mesh, `vs-destinations|${namespace}|${scope.key}`, () => {
+    const taken = new Set(visible.map((s) => s.hostname));
+    const out = new Map<string, ServicePorts>();
+    for (const egress of scope.egress) {
+      const wanted = new Map<string, Set<number>>();
+      for (const vs of mesh.virtualServicesFor("mesh", namespace)) {
+        if (!vs.hosts.some((h) => egressAllows(egress, vs.namespace, h))) continue;
+        for (const [host, ports] of destinationsOf(mesh, vs, namespace)) {
+          const set = wanted.get(host) ?? new Set<number>();
+          for (const p of ports) set.add(p);
+          wanted.set(host, set);
+        }
+      }
+      for (const [host, ports] of wanted) {
+        if (taken.has(host) || out.has(host)) continue;
+        const service = destinationService(mesh, namespace, host);
+        if (!service) continue;
+        const selected = egress.port
+          ? service.ports.filter((p) => p.port === egress.port?.number)
+          : ports.has(0)
+            ? service.ports
+            : service.ports.filter((p) => ports.has(p.port));
+        if (selected.length > 0) out.set(host, { service, ports: selected });
+      }
+    }
+    return [...out.values()];
+  });
+}
+
+/** Destination hosts of a VirtualService (delegates included) and their ports, 0 for "no port named". */
+function destinationsOf(mesh: Mesh, vs: VirtualServiceEntry, proxyNamespace: string): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  const add = (namespace: string, d: { host?: string; port?: { number?: number } } | undefined) => {
+    if (!d?.host) return;
+    const host = resolveHost(d.host, namespace, mesh.options.domainSuffix);
+    const set = out.get(host) ?? new Set<number>();
+    set.add(d.port?.number ?? 0);
+    out.set(host, set);
+  };
+  const http = (namespace: string, routes: VirtualServiceEntry["spec"]["http"], depth: number) => {
+    for (const route of routes ?? []) {
+      const namespaces = (route.match ?? []).map((m) => m.sourceNamespace).filter((n) => n);
+      if (namespaces.length > 0 && !namespaces.includes(proxyNamespace)) continue;
+      for (const r of route.route ?? []) add(namespace, r.destination);
+      add(namespace, route.mirror);
+      for (const m of route.mirrors ?? []) add(namespace, m.destination);
+      const child =
+        route.delegate && depth === 0
+          ? mesh.delegate(route.delegate.namespace || vs.namespace, route.delegate.name ?? "")
+          : undefined;
+      if (child) http(child.namespace, child.spec.http, depth + 1);
+    }
+  };
+  http(vs.namespace, vs.spec.http, 0);
+  for (const route of [...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])])
+    for (const r of route.route ?? []) add(vs.namespace, r.destination);
+  return out;
+}
+
+function destinationService(mesh: Mesh, namespace: string, host: string): MeshService | undefined {
+  const candidates = mesh.servicesVisibleTo(namespace).filter((s) => s.hostname === host);
+  return (
+    candidates.find((s) => s.namespace === namespace) ??
+    candidates.find((s) => s.registry === "Kubernetes") ??
+    candidates[0]
+  );
+}
+
 /** Clusters and EDS load assignments of every port of `services`, as seen from `namespace`. */
 export function outboundClustersOf(
   mesh: Mesh,
   namespace: string,
-  services: readonly MeshService[],
+  services: readonly (MeshService | ServicePorts)[],
   options: { proxyless?: boolean } = {},
 ): { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] } {
   const memo = memoOf(mesh);
   const clusters: Cluster[] = [];
   const endpoints: ClusterLoadAssignment[] = [];
-  for (const service of services) {
+  for (const item of services) {
+    const { service, ports } = "service" in item ? item : { service: item, ports: item.ports };
     const rule = mesh.destinationRule(namespace, service);
-    for (const port of service.ports) {
+    for (const port of ports) {
       const key = clusterEntryKey(service, port, rule, options.proxyless ?? false);
       let entry = memo.clusters.get(key);
       if (!entry) {
