@@ -4,11 +4,17 @@
 // Flags: --root-key=ECDSA_P256|RSA_2048|RSA_4096  --dir=<temp dir for the root PEM>
 //        --serving-cert=<PEM> --serving-key=<PEM>: serve TLS with these instead of a certificate of the CA (its
 //        SPIFFE-only certificate has no DNS name, which Istio's agent CA client checks; bench/certs-istiod.ts)
+//        --csr-workers=N: read CSRs in N worker threads (createCsrWorkerPool); 0 (default) on the gRPC thread
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
-import { createCertificateAuthority, createCertificateService, type KeyAlgorithm } from "@xdskit/certs";
+import {
+  createCertificateAuthority,
+  createCertificateService,
+  createCsrWorkerPool,
+  type KeyAlgorithm,
+} from "@xdskit/certs";
 import { createSnapshotCache } from "@xdskit/core";
 import { createXdsServer } from "@xdskit/server";
 import { LOOPBACK, parseFlags } from "./lib/proc.js";
@@ -17,7 +23,12 @@ const flags = parseFlags(process.argv.slice(2));
 const rootKeyAlgorithm = (flags.get("root-key") ?? "ECDSA_P256") as KeyAlgorithm;
 const dir = flags.get("dir") ?? ".";
 
-const ca = await createCertificateAuthority({ rootKeyAlgorithm });
+const csrWorkers = Number(flags.get("csr-workers") ?? 0);
+
+const ca = await createCertificateAuthority({
+  rootKeyAlgorithm,
+  ...(csrWorkers > 0 ? { csrReader: createCsrWorkerPool({ workers: csrWorkers }) } : {}),
+});
 // Tokens are "<namespace>/<service-account>": the bench measures signing, not token checks.
 const service = createCertificateService({
   ca,

@@ -9,6 +9,7 @@
 //    (test/e2e/certs-istio-client, built into .cache/ on first use).
 // Flags: --root-keys=ECDSA_P256,RSA_2048  --n=10000  --client=node|go
 //        --profile-server=<dir>: the CA process writes a CPU profile (node --cpu-prof) there
+//        --csr-workers=N: the CA process reads CSRs in N worker threads (createCsrWorkerPool); default 0
 import { spawn, spawnSync } from "node:child_process";
 import { createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
 import { existsSync, mkdtempSync } from "node:fs";
@@ -31,6 +32,7 @@ const rootKeys = (flags.get("root-keys") ?? "ECDSA_P256,RSA_2048").split(",") as
 const sustainedCount = Number(flags.get("n") ?? 10_000);
 const clientImpl = flags.get("client") ?? "node";
 const profileServer = flags.get("profile-server");
+const csrWorkers = Number(flags.get("csr-workers") ?? 0);
 const here = fileURLToPath(new URL(".", import.meta.url));
 
 const fmt = (value: number, digits = 0) =>
@@ -171,23 +173,30 @@ function startServer(
       join(here, "certs-server.ts"),
       `--root-key=${rootKeyAlgorithm}`,
       `--dir=${dir}`,
+      `--csr-workers=${csrWorkers}`,
     ],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
   );
-  const cpuAnswers: Array<(micros: number) => void> = [];
+  const cpuAnswers: Array<{ resolve(micros: number): void; reject(error: Error): void }> = [];
+  let exited: Error | undefined;
   // The CA process's CPU time (all its threads), so a figure can be read per signing on a busy machine.
   const cpuMicros = () =>
-    new Promise<number>((resolve) => {
-      cpuAnswers.push(resolve);
+    new Promise<number>((resolve, reject) => {
+      if (exited) return reject(exited);
+      cpuAnswers.push({ resolve, reject });
       child.stdin?.write("CPU\n");
     });
   return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`certs-server exited with ${code}`)));
+    child.once("exit", (code, signal) => {
+      exited = new Error(`certs-server exited with ${code ?? signal}`);
+      for (const answer of cpuAnswers.splice(0)) answer.reject(exited);
+      reject(exited);
+    });
     createInterface({ input: child.stdout }).on("line", (line) => {
       const [word, port, rootPath] = line.split(" ");
-      if (word === "CPU") cpuAnswers.shift()?.(Number(port));
+      if (word === "CPU") cpuAnswers.shift()?.resolve(Number(port));
       if (word === "READY")
         resolve({ port: Number(port), rootPath: rootPath ?? "", cpuMicros, stop: () => child.stdin?.end() });
     });
@@ -257,7 +266,7 @@ function runGo(binary: string, port: number, rootPath: string, count: number, in
 }
 
 console.log(
-  `## CreateCertificate over gRPC (TLS, loopback; CA in its own process; client: ${clientImpl === "go" ? "grpc-go + Istio's generated API" : "grpc-js"})`,
+  `## CreateCertificate over gRPC (TLS, loopback; CA in its own process, CSRs read ${csrWorkers > 0 ? `in ${csrWorkers} worker threads` : "on its gRPC thread"}; client: ${clientImpl === "go" ? "grpc-go + Istio's generated API" : "grpc-js"})`,
 );
 console.log(
   "| root key | sustained signings/s (64 in flight) | CA CPU µs per signing (sustained) | p50 / p99 ms (1,000 in flight) | 2,000-workload burst | ÷ raw sign floor |",

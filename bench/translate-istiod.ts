@@ -2,16 +2,20 @@
 // its changes for the Go timer in bench/istiod-generation/ (built on first use into .cache/), runs it with
 // istiod's xDS cache on and off, and prints both sides with the ratio per step. See bench/README.md.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { resourceTypes } from "@xdskit/core";
+import { PROXY_RESOURCE_KINDS, type ProxyResources } from "@xdskit/translate";
 import { podAddYaml, vsChangeYaml } from "./translate-mesh.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const GO_DIR = path.join(benchDir, "istiod-generation");
 const GO_BIN = path.join(benchDir, "..", ".cache", "istiod-generation");
-const INPUT = path.join(benchDir, ".cache", "translate-mesh.json");
+// One file per run: two runs at once must not read each other's mesh.
+const INPUT = path.join(benchDir, ".cache", `translate-mesh-${process.pid}.json`);
 
 interface Timing {
   wallMs: number;
@@ -22,6 +26,8 @@ interface Timing {
 export interface XdskitFigures {
   mesh: string;
   trials: number;
+  /** The distinct views cold translation returned (connect's results). */
+  views: ReadonlySet<unknown>;
   index: { wall: number; cpu: number };
   cold: { wall: number; cpu: number };
   virtualService: { wall: number; cpu: number; changed: number };
@@ -45,7 +51,13 @@ interface IstiodFigures {
   scale: number;
   start: Timing;
   pushContext: Timing;
-  cold: Timing & { initCpuMs: number; generateCpuMs: number; resources: Record<string, number>; bytes: number };
+  cold: Timing & {
+    initCpuMs: number;
+    generateCpuMs: number;
+    measuredCpuMs: number;
+    resources: Record<string, number>;
+    bytes: number;
+  };
   virtualServiceChanges: IstiodChange[];
   endpointChanges: IstiodChange[];
 }
@@ -76,6 +88,27 @@ function runIstiod(bin: string, cache: "on" | "off", proxies: number): IstiodFig
   return JSON.parse(run.stdout) as IstiodFigures;
 }
 
+/**
+ * Encodes every distinct resource object of the views once: istiod's generators return encoded resources, xdskit's
+ * translation returns objects that the snapshot cache encodes, so this is added to xdskit's cold figure for a
+ * like-for-like row.
+ */
+function encodeViews(views: ReadonlySet<unknown>): { wall: number; cpu: number; resources: number } {
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const seen = new Set<object>();
+  for (const view of views as ReadonlySet<ProxyResources>)
+    for (const kind of PROXY_RESOURCE_KINDS)
+      for (const resource of view[kind]) {
+        if (seen.has(resource)) continue;
+        seen.add(resource);
+        // biome-ignore lint/suspicious/noExplicitAny: the kind picks the codec
+        (resourceTypes[kind].codec as any).encode(resource).finish();
+      }
+  const used = process.cpuUsage(cpu0);
+  return { wall: performance.now() - wall0, cpu: (used.user + used.system) / 1000, resources: seen.size };
+}
+
 const medianBy = <T>(list: T[], key: (t: T) => number): T =>
   [...list].sort((a, b) => key(a) - key(b))[Math.floor(list.length / 2)] as T;
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
@@ -95,7 +128,12 @@ export async function compareWithIstiod(xdskit: XdskitFigures): Promise<void> {
     }),
   );
   const bin = ensureBinary();
-  const runs = caches.map((cache) => runIstiod(bin, cache, proxies));
+  let runs: IstiodFigures[];
+  try {
+    runs = caches.map((cache) => runIstiod(bin, cache, proxies));
+  } finally {
+    rmSync(INPUT, { force: true });
+  }
 
   const rows: Record<string, string>[] = [];
   const row = (step: string, x: { wall: number; cpu: number }, pick: (f: IstiodFigures) => Timing) => {
@@ -112,6 +150,9 @@ export async function compareWithIstiod(xdskit: XdskitFigures): Promise<void> {
   const ep = (f: IstiodFigures) => medianBy(f.endpointChanges, (c) => c.cpuMs);
   row("index / full PushContext (not like for like)", xdskit.index, (f) => f.pushContext);
   row("cold: every proxy", xdskit.cold, (f) => f.cold);
+  const encoded = encodeViews(xdskit.views);
+  const coldEncoded = { wall: xdskit.cold.wall + encoded.wall, cpu: xdskit.cold.cpu + encoded.cpu };
+  row(`cold + encoding xdskit's ${encoded.resources} distinct resources`, coldEncoded, (f) => f.cold);
   row(`one VirtualService change (median of ${xdskit.trials})`, xdskit.virtualService, vs);
   row(`one endpoint change (median of ${xdskit.trials})`, xdskit.endpoint, ep);
 
@@ -132,9 +173,9 @@ export async function compareWithIstiod(xdskit: XdskitFigures): Promise<void> {
     const e = ep(run);
     console.log(
       `istiod cache ${run.cache ? "on" : "off"}: start (fake clients, informers, first push) ` +
-        `${fmt(run.start.cpuMs)} ms CPU; cold ${fmt(run.cold.initCpuMs * run.scale)} ms proxy init + ` +
-        `${fmt(run.cold.generateCpuMs * run.scale)} ms generation, ${JSON.stringify(run.cold.resources)} resources ` +
-        `(measured); VirtualService change ${fmt(v.intake.cpuMs)} ms intake + ${fmt(v.generate.cpuMs)} ms for ` +
+        `${fmt(run.start.cpuMs)} ms CPU; cold ${fmt(run.cold.initCpuMs)} ms proxy init + ` +
+        `${fmt(run.cold.generateCpuMs)} ms generation, ${JSON.stringify(run.cold.resources)} resources ` +
+        `(measured: ${fmt(run.cold.measuredCpuMs)} ms CPU); VirtualService change ${fmt(v.intake.cpuMs)} ms intake + ${fmt(v.generate.cpuMs)} ms for ` +
         `${v.proxiesPushed} proxies ${JSON.stringify(v.resources)}; endpoint change ${fmt(e.intake.cpuMs)} ms intake + ` +
         `${fmt(e.generate.cpuMs)} ms for ${e.proxiesPushed} proxies ${JSON.stringify(e.resources)}`,
     );
@@ -144,5 +185,17 @@ export async function compareWithIstiod(xdskit: XdskitFigures): Promise<void> {
       `${xdskit.endpoint.changed} by the endpoint change`,
   );
   const json = flag("json", "");
-  if (json) writeFileSync(json, JSON.stringify({ xdskit: { ...xdskit, mesh: undefined }, istiod: runs }, null, 2));
+  const times = ({ wall, cpu }: { wall: number; cpu: number }) => ({ wall, cpu });
+  if (json) {
+    const { trials, index, cold, virtualService, endpoint } = xdskit;
+    const xdskitFigures = {
+      trials,
+      index: times(index),
+      cold: times(cold),
+      coldEncoded,
+      virtualService: { ...times(virtualService), changed: virtualService.changed },
+      endpoint: { ...times(endpoint), changed: endpoint.changed },
+    };
+    writeFileSync(json, JSON.stringify({ xdskit: xdskitFigures, istiod: runs }, null, 2));
+  }
 }

@@ -78,4 +78,12 @@ console.table([
 ]);
 
 if (process.argv.includes("--istiod"))
-  await compareWithIstiod({ mesh: text, trials: TRIALS, index, cold, virtualService: vsMedian, endpoint: epMedian });
+  await compareWithIstiod({
+    mesh: text,
+    trials: TRIALS,
+    views,
+    index,
+    cold,
+    virtualService: vsMedian,
+    endpoint: epMedian,
+  });

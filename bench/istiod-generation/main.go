@@ -1,12 +1,13 @@
 // Command istiod-generation times istiod's own xDS generation on the mesh bench/translate.ts generates, so that
-// xdskit's translation can be compared with istiod's on the same input (bench/istiod-generation.ts runs both).
-// It drives istiod's fake discovery server (pilot/test/xds: the real DiscoveryServer, PushContext and
-// generators over fake Kubernetes clients and an in-memory config store) and calls the generators the way a
-// push does, without gRPC streams:
+// xdskit's translation can be compared with istiod's on the same input (`npm run bench:translate -- --istiod`,
+// bench/translate-istiod.ts, runs both). It drives istiod's fake discovery server (pilot/test/xds: the real
+// DiscoveryServer, PushContext and generators over fake Kubernetes clients and an in-memory config store) and
+// calls the generators the way a push does, without gRPC streams:
 //
-//	istiod-generation --input=mesh.json [--cache=on|off] [--proxies=0] [--trials=5]
+//	istiod-generation --input=mesh.json [--cache=on|off] [--proxies=0]
 //
-// It prints one JSON object on stdout (figures in ms; CPU is this process's user+system time, every thread).
+// The input's changes set the trials. It prints one JSON object on stdout (figures in ms; CPU is this process's
+// user+system time, every thread).
 package main
 
 import (
@@ -45,7 +46,7 @@ import (
 	"istio.io/istio/pkg/util/sets"
 )
 
-// Input is what bench/istiod-generation.ts writes: the same YAML bench/translate.ts loads, and its changes.
+// Input is what bench/translate-istiod.ts writes: the same YAML bench/translate.ts loads, and its changes.
 type Input struct {
 	Mesh string `json:"mesh"`
 	// One VirtualService (YAML) per trial, replacing the mesh's object of the same name.
@@ -59,10 +60,12 @@ type timing struct {
 	CPUMs  float64 `json:"cpuMs"`
 }
 
+// coldResult is scaled to every sidecar when a sample was measured, except MeasuredCPUMs, Resources and Bytes.
 type coldResult struct {
 	timing
 	InitCPUMs     float64        `json:"initCpuMs"`
 	GenerateCPUMs float64        `json:"generateCpuMs"`
+	MeasuredCPUMs float64        `json:"measuredCpuMs"`
 	Resources     map[string]int `json:"resources"`
 	Bytes         int            `json:"bytes"`
 }
@@ -255,7 +258,7 @@ type watched map[string]*model.WatchedResource
 var pushOrder = []string{v3.ClusterType, v3.EndpointType, v3.ListenerType, v3.RouteType}
 
 func main() {
-	inputPath := flag.String("input", "", "JSON written by bench/istiod-generation.ts")
+	inputPath := flag.String("input", "", "JSON written by bench/translate-istiod.ts")
 	cacheFlag := flag.String("cache", "on", "istiod's xDS cache: on or off")
 	proxiesFlag := flag.Int("proxies", 0, "measure this many sidecars, evenly spread, and scale to all (0 = all)")
 	flag.Parse()
@@ -348,8 +351,10 @@ func main() {
 		initCPU += c1 - c0
 		genCPU += cpuNow() - c1
 	}
-	cold.timing = coldWatch.stop()
-	cold.InitCPUMs, cold.GenerateCPUMs = ms(initCPU), ms(genCPU)
+	measuredCold := coldWatch.stop()
+	cold.MeasuredCPUMs = measuredCold.CPUMs
+	cold.timing = timing{WallMs: measuredCold.WallMs * out.Scale, CPUMs: measuredCold.CPUMs * out.Scale}
+	cold.InitCPUMs, cold.GenerateCPUMs = ms(initCPU)*out.Scale, ms(genCPU)*out.Scale
 	out.Cold = cold
 
 	// Changes, each until the proxies istiod would push to have their new resources.

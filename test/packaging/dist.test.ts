@@ -38,6 +38,24 @@ const watcher = require("@xdskit/core/watcher");
 console.log(process.version, typeof core.createSnapshotCache, typeof server.createXdsServer, typeof umbrella.createXdsServer, typeof watcher.sotwResponseFrom);
 `;
 
+// The CA reads a CSR in a worker thread of the built package (dist/csr-worker.js or .cjs beside the entry point).
+const certsBody = `
+const pool = createCsrWorkerPool({ workers: 1 });
+const ca = await createCertificateAuthority({ csrReader: pool });
+const keys = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+const id = "spiffe://cluster.local/ns/pkg/sa/worker";
+const signed = await ca.sign(createCsr(id, keys.privateKey, keys.publicKey), id);
+const refused = await ca.sign("not a csr", id).catch((error) => error.code);
+console.log(process.version, signed.certChain.length, refused);
+await pool.close();
+`;
+const certsEsmScript = `import { generateKeyPairSync } from "node:crypto";
+import { createCertificateAuthority, createCsr, createCsrWorkerPool } from "@xdskit/certs";
+${certsBody}`;
+const certsCjsScript = `const { generateKeyPairSync } = require("node:crypto");
+const { createCertificateAuthority, createCsr, createCsrWorkerPool } = require("@xdskit/certs");
+(async () => {${certsBody}})();`;
+
 // The Bookinfo demo from the built CLI and xdskit/bookinfo: its YAML is found next to the installed code.
 const bookinfoScript = `
 import fs from "node:fs";
@@ -61,6 +79,11 @@ describe("built packages", () => {
       expect(esm.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ from-dist$`, "m"));
       const cjs = await run(bin, ["-e", cjsScript], { cwd: root, timeout: 30_000 });
       expect(cjs.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ function function function function$`, "m"));
+      for (const certs of [
+        await run(bin, ["--input-type=module", "-e", certsEsmScript], { cwd: root, timeout: 30_000 }),
+        await run(bin, ["-e", certsCjsScript], { cwd: root, timeout: 30_000 }),
+      ])
+        expect(certs.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ 2 INVALID_ARGUMENT$`, "m"));
       const bookinfo = await run(bin, ["--input-type=module", "-e", bookinfoScript], { cwd: root, timeout: 30_000 });
       expect(bookinfo.stdout).toMatch(new RegExp(`^v${major}\\.\\d+\\.\\d+ 6 8$`, "m"));
       const help = await run(bin, ["packages/xdskit/dist/cli.js", "demo", "--help"], { cwd: root, timeout: 30_000 });

@@ -16,6 +16,7 @@ import {
   signCertificate,
 } from "./certificate.js";
 import { parseCsr } from "./csr.js";
+import type { CsrReader } from "./csr-worker-pool.js";
 import { DEFAULT_TRUST_DOMAIN, identityProblem, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
 import { generateKeyPair, type KeyAlgorithm, keyAlgorithms, signatureAlgorithmOf } from "./keys.js";
 import { encodePem } from "./pem.js";
@@ -54,6 +55,12 @@ export interface CertificateAuthorityOptions {
   maxCsrBytes?: number;
   /** The clock, ms since the epoch. Default: Date.now. */
   now?: () => number;
+  /**
+   * Reads and checks CSRs for `sign` elsewhere, e.g. a {@link createCsrWorkerPool} so the key import and
+   * signature check run on other cores than gRPC. The CA still makes every decision on what it reads.
+   * Default: none (read on the calling thread).
+   */
+  csrReader?: CsrReader;
 }
 
 /** A signed workload certificate. */
@@ -137,6 +144,7 @@ interface ResolvedOptions {
   maxTtlSeconds: number;
   maxCsrBytes: number;
   now: () => number;
+  csrReader: CsrReader | undefined;
 }
 
 function invalid(message: string): XdsKitError {
@@ -162,6 +170,8 @@ function resolveOptions(options: CertificateAuthorityOptions = {}): ResolvedOpti
   if (options.dir !== undefined && typeof options.dir !== "string") throw invalid("options.dir must be a path");
   if (options.cacerts !== undefined && typeof options.cacerts !== "string" && typeof options.cacerts !== "object")
     throw invalid("options.cacerts must be a directory or { caCert, caKey, rootCert, certChain? } PEM texts");
+  if (options.csrReader !== undefined && typeof options.csrReader?.readCsr !== "function")
+    throw invalid("options.csrReader must have a readCsr(csrPem) method (e.g. createCsrWorkerPool())");
   const resolved: ResolvedOptions = {
     trustDomain,
     dir: options.dir,
@@ -173,6 +183,7 @@ function resolveOptions(options: CertificateAuthorityOptions = {}): ResolvedOpti
     maxTtlSeconds: seconds("maxTtlSeconds", 90 * DAY_SECONDS),
     maxCsrBytes: seconds("maxCsrBytes", 32 * 1024),
     now: options.now ?? Date.now,
+    csrReader: options.csrReader,
   };
   if (resolved.defaultTtlSeconds > resolved.maxTtlSeconds)
     throw invalid(
@@ -425,7 +436,7 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
           `CSR of ${Buffer.byteLength(csrPem)} bytes is above the limit of ${resolved.maxCsrBytes} bytes`,
         );
       const ttl = ttlOf(ttlSeconds);
-      const csr = parseCsr(csrPem);
+      const csr = resolved.csrReader ? await resolved.csrReader.readCsr(csrPem) : parseCsr(csrPem);
       if (csr.keyProblem) throw new XdsKitError("INVALID_ARGUMENT", `CSR refused: ${csr.keyProblem}`);
       const foreign = csr.subjectAltNames.find((name) => name !== `URI:${spiffeId}`);
       if (foreign)

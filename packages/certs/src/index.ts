@@ -23,6 +23,13 @@ export {
   type TokenVerificationRequest,
 } from "./certificate-service.js";
 export { createCsr } from "./csr.js";
+export {
+  type CsrReader,
+  type CsrReading,
+  type CsrWorkerPool,
+  type CsrWorkerPoolOptions,
+  createCsrWorkerPool,
+} from "./csr-worker-pool.js";
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from "./identity.js";
 export { generateKeyPair, type KeyAlgorithm } from "./keys.js";
 export {

@@ -9,7 +9,7 @@ import { generate } from "./generate/generate.js";
 import {
   inheritClusters,
   sidecarEntriesOf,
-  virtualServiceDestinationServices,
+  virtualServiceDestinationHosts,
   visibleServices,
 } from "./generate/outbound.js";
 import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js";
@@ -74,6 +74,8 @@ interface Connected {
   proxy: MeshProxy;
   resources: ProxyResources;
   tokens: Tokens;
+  /** The last apply that found it affected (to count each proxy once without a set of ids). */
+  seen: number;
 }
 
 /** What a proxy's view depends on: tokens shared by its view, and how its own workload is found. */
@@ -212,10 +214,11 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
     }
     if (tokens.workload) byWorkload.get(tokens.workload)?.delete(id);
   };
-  const dependentsOf = (token: string, into: Set<string>) => {
-    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) into.add(id);
-    for (const id of byWorkload.get(token) ?? []) into.add(id);
+  const dependentsOf = (token: string, visit: (id: string) => void) => {
+    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) visit(id);
+    for (const id of byWorkload.get(token) ?? []) visit(id);
   };
+  let applies = 0;
 
   const identify = (who: string | Node, previous?: MeshProxy): MeshProxy => {
     try {
@@ -242,13 +245,16 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
           ? mesh.servicesVisibleTo(proxy.namespace)
           : visibleServices(mesh, proxy.namespace, scope);
       // A sidecar with a Sidecar resource also has clusters for its VirtualServices' destinations.
+      // (hosts no service has yet included: a new service may take them).
       const destinations =
-        proxy.type === "router" ? [] : virtualServiceDestinationServices(mesh, proxy.namespace, scope, services);
+        proxy.type === "router"
+          ? []
+          : virtualServiceDestinationHosts(mesh, proxy.namespace, scope).flatMap((d) => [...d.hosts.keys()]);
       shared = [
         ALL,
         `ns:${proxy.namespace}`,
         `inbound:${proxy.namespace}`,
-        ...new Set([...services, ...destinations.map((d) => d.service)].map((s) => `host:${s.hostname}`)),
+        ...new Set([...services.map((s) => s.hostname), ...destinations].map((h) => `host:${h}`)),
         ...new Set(scope.egress.flatMap((e) => e.hosts.map((h) => `ns-services:${h.namespace}`))),
       ];
       if (proxy.type === "router") shared.push("gateways", "ns-services:*");
@@ -270,7 +276,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       const proxy = identify(who);
       const resources = generate(mesh, proxy);
       const tokens = tokensOf(proxy, who);
-      connected.set(id, { who, proxy, resources, tokens });
+      connected.set(id, { who, proxy, resources, tokens, seen: 0 });
       proxies.set(id, proxy);
       index(id, tokens);
       return resources;
@@ -316,10 +322,17 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
         sameServices(registryUpdate);
       inheritClusters(mesh, before, staleHosts, { endpointsOnly });
-      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly);
+      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly, registryUpdate);
 
-      const affected = new Set<string>();
-      for (const token of tokens) dependentsOf(token, affected);
+      const stamp = ++applies;
+      const affected: Array<[string, Connected]> = [];
+      const visit = (id: string) => {
+        const entry = connected.get(id);
+        if (!entry || entry.seen === stamp) return;
+        entry.seen = stamp;
+        affected.push([id, entry]);
+      };
+      for (const token of tokens) dependentsOf(token, visit);
       const updates = new Map<string, ProxyUpdate>();
       const views = new Set<ProxyResources>();
       // Proxies that had the same view and get the same view share one answer (the update is immutable).
@@ -338,9 +351,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         }
         return answer;
       };
-      for (const id of affected) {
-        const entry = connected.get(id);
-        if (!entry) continue;
+      for (const [id, entry] of affected) {
         const previous = entry.resources;
         // A sidecar whose own workload was not touched keeps its identity and dependencies: patch its view.
         const patched =
@@ -357,14 +368,14 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
           resources = generate(mesh, proxy);
           const nextTokens = tokensOf(proxy, entry.who);
           index(id, nextTokens);
-          connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens });
+          connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens, seen: stamp });
           proxies.set(id, proxy);
         }
         views.add(resources);
         const answer = answerFor(previous, resources);
         if (answer) updates.set(id, answer);
       }
-      return { proxies: updates, affectedProxies: affected.size, generatedViews: views.size };
+      return { proxies: updates, affectedProxies: affected.length, generatedViews: views.size };
     },
   };
 }
@@ -380,15 +391,24 @@ function patchFor(
   touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
   staleHosts: ReadonlySet<string> | "all",
   endpointsOnly: boolean,
+  registryUpdate: RegistryUpdate,
 ): ((resources: ProxyResources, proxy: MeshProxy) => ProxyResources | undefined) | undefined {
   if (endpointsOnly && staleHosts !== "all") {
     const sameHosts = (a: readonly { hostname: string }[], b: readonly { hostname: string }[]) =>
       a === b || (a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname));
+    // Services select workloads of their own namespace: elsewhere a workload's services stayed the same.
+    const rebuiltNamespaces = new Set<string>();
+    for (const { before: was, after: now } of registryUpdate.rebuilt.values())
+      for (const service of [...was, ...now]) rebuiltNamespaces.add(service.namespace);
     const byNamespace = new Map<string, ReadonlyMap<string, object> | null>();
     const patchedViews = new Map<ProxyResources, ProxyResources | null>(); // a view is of one namespace
     return (resources, proxy) => {
       const workload = proxy.workload;
-      if (workload && !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload)))
+      if (
+        workload &&
+        rebuiltNamespaces.has(workload.namespace) &&
+        !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload))
+      )
         return undefined; // its inbound side may change
       let replacements = byNamespace.get(proxy.namespace);
       if (replacements === undefined) {

@@ -50,6 +50,7 @@ export {
   type ControlPlaneStatus,
   createControlPlane,
 } from "./control-plane/control-plane.js";
+export { credentialDiagnostics } from "./control-plane/gateway-credentials.js";
 export {
   createIstioTranslator,
   type IstioTranslator,
@@ -79,5 +80,6 @@ export {
   type XdsMetricsOptions,
 } from "./monitoring/xds-metrics.js";
 export type { ConfigChange, ConfigDocument, ConfigSource } from "./sources/config-source.js";
+export { type CredentialFiles, createCredentialFileSource } from "./sources/credential-file-source.js";
 export { createFileSource, type FileSourceOptions } from "./sources/file-source.js";
 export { createMemorySource, type MemorySource, type ObjectRef, objectId } from "./sources/memory-source.js";

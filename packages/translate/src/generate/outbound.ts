@@ -23,6 +23,8 @@ type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 /** Per-mesh memo tables (the mesh is immutable, so entries never go stale). */
 /** The clusters and load assignments of one service port as seen with one DestinationRule, and what built them. */
 interface ClusterEntry {
+  /** Unique per entry: lists of entries are compared by these. */
+  readonly id: number;
   readonly clusters: Cluster[];
   readonly endpoints: ClusterLoadAssignment[];
   readonly service: MeshService;
@@ -39,7 +41,29 @@ interface Memo {
   /** A VirtualService's routes for one port, by routesKey: shared by every namespace that sees them alike. */
   vsRoutes: Map<string, Route[]>;
   views: Map<string, unknown>;
+  /** outboundClustersOf's answers by a hash of their entries: namespaces that see the same entries share them. */
+  clusterLists: Map<number, Array<{ entries: ClusterEntry[]; lists: OutboundClusters }>>;
+  /**
+   * The same entries by object (service, then its merged DestinationRule) for sidecars [0] and proxyless
+   * clients [1]: every view looks up every service, and a key string per lookup costs more than the rest.
+   */
+  entriesByService: [EntriesByService, EntriesByService];
+  /** Default virtual hosts by service, at defaultHostSlot: the same objects as defaultHosts holds. */
+  defaultsByService: Map<MeshService, Array<VirtualHost | undefined>>;
+  /** serviceDomains's answers by service, at defaultHostSlot. */
+  domainsByService: Map<MeshService, Array<string[] | undefined>>;
+  /** Domains more than one service can be reached by (from some namespace): only they need de-duplication. */
+  contested?: ReadonlySet<string>;
+  /** Domain lists none of whose domains is contested. */
+  uncontested: WeakMap<readonly string[], boolean>;
   sourceLabels?: boolean;
+}
+type EntriesByService = Map<MeshService, Map<MergedDestinationRule | undefined, ClusterEntry[]>>;
+
+/** The clusters and load assignments of a list of services (shared: never changed by whoever gets them). */
+export interface OutboundClusters {
+  readonly clusters: readonly Cluster[];
+  readonly endpoints: readonly ClusterLoadAssignment[];
 }
 const memos = new WeakMap<Mesh, Memo>();
 
@@ -58,7 +82,18 @@ const pending = new WeakMap<Mesh, Inheritance>();
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
-    memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), vsRoutes: new Map(), views: new Map() };
+    memo = {
+      clusters: new Map(),
+      routes: new Map(),
+      defaultHosts: new Map(),
+      vsRoutes: new Map(),
+      views: new Map(),
+      clusterLists: new Map(),
+      entriesByService: [new Map(), new Map()],
+      defaultsByService: new Map(),
+      domainsByService: new Map(),
+      uncontested: new WeakMap(),
+    };
     memos.set(mesh, memo);
     const inheritance = pending.get(mesh);
     if (inheritance) {
@@ -170,17 +205,9 @@ export function virtualServiceDestinationServices(
   return memoized(mesh, `vs-destinations|${namespace}|${scope.key}`, () => {
     const taken = new Set(visible.map((s) => s.hostname));
     const out = new Map<string, ServicePorts>();
-    for (const egress of scope.egress) {
-      const wanted = new Map<string, Set<number>>();
-      for (const vs of mesh.virtualServicesFor("mesh", namespace)) {
-        if (!vs.hosts.some((h) => egressAllows(egress, vs.namespace, h))) continue;
-        for (const [host, ports] of destinationsOf(mesh, vs, namespace)) {
-          const set = wanted.get(host) ?? new Set<number>();
-          for (const p of ports) set.add(p);
-          wanted.set(host, set);
-        }
-      }
-      for (const [host, ports] of wanted) {
+    for (const wanted of virtualServiceDestinationHosts(mesh, namespace, scope)) {
+      for (const [host, ports] of wanted.hosts) {
+        const egress = wanted.egress;
         if (taken.has(host) || out.has(host)) continue;
         const service = destinationService(mesh, namespace, host);
         if (!service) continue;
@@ -194,6 +221,33 @@ export function virtualServiceDestinationServices(
     }
     return [...out.values()];
   });
+}
+
+/**
+ * Per egress listener, the destination hosts (and ports, 0 for "none named") of the VirtualServices it sees,
+ * whether or not a service has the host yet (the translator follows these hosts).
+ */
+export function virtualServiceDestinationHosts(
+  mesh: Mesh,
+  namespace: string,
+  scope: SidecarScope,
+): { egress: SidecarEgress; hosts: Map<string, Set<number>> }[] {
+  // Without a Sidecar resource a proxy sees every service it may see: no destination is left out.
+  if (scope.key === "default") return [];
+  return memoized(mesh, `vs-destination-hosts|${namespace}|${scope.key}`, () =>
+    scope.egress.map((egress) => {
+      const hosts = new Map<string, Set<number>>();
+      for (const vs of mesh.virtualServicesFor("mesh", namespace)) {
+        if (!vs.hosts.some((h) => egressAllows(egress, vs.namespace, h))) continue;
+        for (const [host, ports] of destinationsOf(mesh, vs, namespace)) {
+          const set = hosts.get(host) ?? new Set<number>();
+          for (const p of ports) set.add(p);
+          hosts.set(host, set);
+        }
+      }
+      return { egress, hosts };
+    }),
+  );
 }
 
 /** Destination hosts of a VirtualService (delegates included) and their ports, 0 for "no port named". */
@@ -241,25 +295,56 @@ export function outboundClustersOf(
   namespace: string,
   services: readonly (MeshService | ServicePorts)[],
   options: { proxyless?: boolean } = {},
-): { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] } {
+): OutboundClusters {
   const memo = memoOf(mesh);
-  const clusters: Cluster[] = [];
-  const endpoints: ClusterLoadAssignment[] = [];
+  const proxyless = options.proxyless ?? false;
+  const byService = memo.entriesByService[proxyless ? 1 : 0];
+  const entries: ClusterEntry[] = [];
+  let hash = 0;
   for (const item of services) {
-    const { service, ports } = "service" in item ? item : { service: item, ports: item.ports };
+    // A VirtualService destination outside the egress hosts: only the ports routed to.
+    const { service, ports } = "service" in item ? item : { service: item, ports: undefined };
     const rule = mesh.destinationRule(namespace, service);
-    for (const port of ports) {
-      const key = clusterEntryKey(service, port, rule, options.proxyless ?? false);
-      let entry = memo.clusters.get(key);
-      if (!entry) {
-        entry = clusterEntry(mesh, service, port, rule, options.proxyless ?? false);
-        memo.clusters.set(key, entry);
-      }
-      clusters.push(...entry.clusters);
-      endpoints.push(...entry.endpoints);
+    let byRule = byService.get(service);
+    if (!byRule) {
+      byRule = new Map();
+      byService.set(service, byRule);
+    }
+    let ofService = byRule.get(rule);
+    if (!ofService) {
+      ofService = service.ports.map((port) => {
+        const key = clusterEntryKey(service, port, rule, proxyless);
+        let entry = memo.clusters.get(key); // built here, or inherited from the previous version
+        if (!entry) {
+          entry = clusterEntry(mesh, service, port, rule, proxyless);
+          memo.clusters.set(key, entry);
+        }
+        return entry;
+      });
+      byRule.set(rule, ofService);
+    }
+    for (const entry of ofService) {
+      if (ports && !ports.includes(entry.port)) continue;
+      entries.push(entry);
+      hash = (Math.imul(hash, 31) + entry.id) | 0;
     }
   }
-  return { clusters, endpoints };
+  // Another namespace that sees the same entries (no DestinationRule or Sidecar of its own changes them)
+  // already has these lists: share them.
+  const seen = memo.clusterLists.get(hash);
+  for (const candidate of seen ?? [])
+    if (candidate.entries.length === entries.length && candidate.entries.every((e, i) => e === entries[i]))
+      return candidate.lists;
+  const clusters: Cluster[] = [];
+  const endpoints: ClusterLoadAssignment[] = [];
+  for (const entry of entries) {
+    clusters.push(...entry.clusters);
+    endpoints.push(...entry.endpoints);
+  }
+  const lists: OutboundClusters = { clusters, endpoints };
+  if (seen) seen.push({ entries, lists });
+  else memo.clusterLists.set(hash, [{ entries, lists }]);
+  return lists;
 }
 
 /** What a cluster entry is built from: `source|hostname|port|rule|proxyless` (inheritClusters reads the hostname). */
@@ -293,6 +378,7 @@ export const ruleKeyOf = (rule: MergedDestinationRule) => {
   return key;
 };
 
+let nextEntryId = 1;
 function clusterEntry(
   mesh: Mesh,
   service: MeshService,
@@ -313,7 +399,7 @@ function clusterEntry(
     const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
     assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
   }
-  return { clusters: built, endpoints: assignments, service, port, rule, proxyless };
+  return { id: nextEntryId++, clusters: built, endpoints: assignments, service, port, rule, proxyless };
 }
 
 /**
@@ -436,6 +522,25 @@ export function sidecarVirtualHosts(
   };
   const byHostname = new Map(services.map((s) => [s.hostname, s]));
   const memo = memoOf(mesh);
+  // A virtual host none of whose domains another service can have needs no de-duplication, unless a
+  // VirtualService host that is no service took a domain first.
+  let extras = 0;
+  const unique = (domains: readonly string[]) => extras === 0 && !ctx.proxyless && uncontested(mesh, memo, domains);
+  const domainsOf = (service: MeshService) => {
+    const local = hostNamespaceOf(service) === ctx.namespace;
+    const slot = defaultHostSlot(service, port, local, ctx.proxyless ?? false);
+    let slots = memo.domainsByService.get(service);
+    if (!slots) {
+      slots = [];
+      memo.domainsByService.set(service, slots);
+    }
+    let domains = slots[slot];
+    if (!domains) {
+      domains = serviceDomains(mesh, service, ctx.namespace, port, ctx.proxyless);
+      slots[slot] = domains;
+    }
+    return domains;
+  };
   for (const vs of virtualServices) {
     // Exact hosts are looked up; only wildcard hosts scan the services.
     const matched = vs.hosts.some((h) => h.includes("*"))
@@ -454,27 +559,48 @@ export function sidecarVirtualHosts(
     }
     if (routes.length === 0) continue;
     for (const s of matched) claimed.add(s);
-    for (const h of extraHosts) add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
-    for (const s of matched)
-      add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), routes);
+    for (const h of extraHosts) {
+      extras++;
+      add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
+    }
+    for (const s of matched) {
+      const domains = domainsOf(s);
+      if (unique(domains)) hosts.push({ name: `${s.hostname}:${port}`, domains, routes });
+      else add(`${s.hostname}:${port}`, [...domains], routes);
+    }
   }
   const defaults = memo.defaultHosts;
   for (const s of services) {
     if (claimed.has(s)) continue;
-    const name = `${s.hostname}:${port}`;
-    if (names.has(name)) continue;
     // The same object for every namespace that sees the service alike (only its own namespace uses its short
     // names), and across versions while the service is unchanged.
-    const key = `${domainsViewOf(s, ctx.namespace)}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
-    let vhost = defaults.get(key);
-    if (!vhost) {
-      vhost = {
-        name,
-        domains: serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless),
-        routes: [defaultRoute(`outbound|${port}||${s.hostname}`, ctx.proxyless)],
-      };
-      defaults.set(key, vhost);
+    const local = hostNamespaceOf(s) === ctx.namespace;
+    const slot = defaultHostSlot(s, port, local, ctx.proxyless ?? false);
+    let slots = memo.defaultsByService.get(s);
+    if (!slots) {
+      slots = [];
+      memo.defaultsByService.set(s, slots);
     }
+    let vhost = slots[slot];
+    if (!vhost) {
+      const key = `${local ? ctx.namespace : "*"}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
+      vhost = defaults.get(key); // inherited from the previous version
+      if (!vhost) {
+        vhost = {
+          name: `${s.hostname}:${port}`,
+          domains: domainsOf(s),
+          routes: [defaultRoute(`outbound|${port}||${s.hostname}`, ctx.proxyless)],
+        };
+        defaults.set(key, vhost);
+      }
+      slots[slot] = vhost;
+    }
+    if (unique(vhost.domains ?? [])) {
+      hosts.push(vhost);
+      continue;
+    }
+    const name = vhost.name ?? "";
+    if (names.has(name)) continue;
     if ((vhost.domains ?? []).some((d) => usedDomains.has(d))) {
       add(name, [...(vhost.domains ?? [])], vhost.routes);
       continue;
@@ -500,12 +626,40 @@ function hostNamespaceOf(service: MeshService): string {
   return ns;
 }
 
+/** Whether no domain of `domains` is one another service can also be reached by (memoized per mesh). */
+function uncontested(mesh: Mesh, memo: Memo, domains: readonly string[]): boolean {
+  let answer = memo.uncontested.get(domains);
+  if (answer === undefined) {
+    const contested = contestedDomains(mesh, memo);
+    answer = !domains.some((d) => contested.has(d));
+    memo.uncontested.set(domains, answer);
+  }
+  return answer;
+}
+
+function contestedDomains(mesh: Mesh, memo: Memo): ReadonlySet<string> {
+  if (!memo.contested) {
+    const seen = new Set<string>();
+    const contested = new Set<string>();
+    // The namespace the hostname names sees every domain any namespace does (its short names too).
+    for (const service of mesh.registry.services)
+      for (const d of new Set(serviceDomains(mesh, service, hostNamespaceOf(service), 0))) {
+        if (seen.has(d)) contested.add(d);
+        else seen.add(d);
+      }
+    memo.contested = contested;
+  }
+  return memo.contested;
+}
+
 /**
- * Which of the two sets of domains serviceDomains gives a proxy in `namespace`: that namespace's (it names
- * the service's namespace: short names too), or every other namespace's ("*").
+ * Where a default virtual host sits in memo.defaultsByService: per port of the service, whether the proxy is
+ * in the namespace the hostname names (serviceDomains then adds the short names), and proxyless or not.
  */
-function domainsViewOf(service: MeshService, namespace: string): string {
-  return hostNamespaceOf(service) === namespace ? namespace : "*";
+function defaultHostSlot(service: MeshService, port: number, local: boolean, proxyless: boolean): number {
+  let index = 0;
+  while (index < service.ports.length && service.ports[index]?.port !== port) index++;
+  return index * 4 + (local ? 2 : 0) + (proxyless ? 1 : 0);
 }
 
 /**

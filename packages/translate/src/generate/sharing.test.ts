@@ -89,6 +89,7 @@ describe("views of different namespaces", () => {
       expect(cluster(a, name)).toBeDefined();
       expect(cluster(b, name)).toBe(cluster(a, name));
     }
+    expect(b.ClusterLoadAssignment).toBe(a.ClusterLoadAssignment); // the whole list, not only its items
     expect(vhost(b, RATINGS)).toBe(vhost(a, RATINGS));
     expect(vhost(a, REVIEWS)?.routes).toHaveLength(2);
     expect(vhost(b, REVIEWS)?.routes).toBe(vhost(a, REVIEWS)?.routes);
@@ -112,6 +113,8 @@ spec:
     expect(cluster(c, `outbound|9080||${REVIEWS}`)).not.toBe(cluster(a, `outbound|9080||${REVIEWS}`));
     expect(cluster(c, `outbound|9080|v2|${REVIEWS}`)).toBeUndefined(); // c's own rule has no v2
     expect(cluster(c, `outbound|9080||${RATINGS}`)).toBe(cluster(a, `outbound|9080||${RATINGS}`));
+    expect(c.ClusterLoadAssignment).not.toBe(a.ClusterLoadAssignment);
+    expect(b.ClusterLoadAssignment).toBe(a.ClusterLoadAssignment);
     const cRoutes = vhost(c, REVIEWS)?.routes ?? [];
     expect(cRoutes).not.toBe(vhost(a, REVIEWS)?.routes);
     expect(cRoutes[1]?.route?.hashPolicy?.[0]).toEqual({ header: { headerName: "x-user" } });
@@ -131,5 +134,26 @@ spec: { egress: [{ hosts: ["shop/${RATINGS}"] }] }`);
     expect(vhost(c, RATINGS)).toBe(vhost(a, RATINGS));
     expect(routeConfig(c)).not.toBe(routeConfig(a));
     expect(c).toEqual(alone(objects, "c"));
+  });
+
+  it("keep every domain in one virtual host only when services share a VIP or a name", () => {
+    const objects = meshObjects(`apiVersion: v1
+kind: Service
+metadata: { name: ratings-copy, namespace: shop }
+spec: { selector: { app: ratings }, clusterIP: 10.96.0.2, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: lookalike, namespace: a }
+spec: { hosts: [reviews.shop], ports: [{ number: 9080, name: http, protocol: HTTP }], resolution: DNS }`);
+    const { a, b } = views(objects);
+    for (const view of [a, b]) {
+      const domains = (routeConfig(view)?.virtualHosts ?? []).flatMap((v) => v.domains ?? []);
+      expect(domains.length).toBeGreaterThan(10);
+      expect(domains.filter((d, i) => domains.indexOf(d) !== i)).toEqual([]);
+      expect(domains).toContain("10.96.0.2");
+      expect(domains).toContain("reviews.shop");
+    }
+    expect(vhost(a, REVIEWS)?.routes).toBe(vhost(b, REVIEWS)?.routes);
   });
 });

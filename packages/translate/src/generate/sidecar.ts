@@ -41,7 +41,7 @@ export function sidecarResources(mesh: Mesh, proxy: MeshProxy): ProxyResources {
   return memoized(mesh, `${outboundKey}#${inboundKey}`, () => ({
     Listener: sortByName([...outbound.Listener, ...inbound.Listener]),
     RouteConfiguration: outbound.RouteConfiguration,
-    Cluster: sortByName([...outbound.Cluster, ...inbound.Cluster]),
+    Cluster: mergeByName(outbound.Cluster, sortByName([...inbound.Cluster])), // outbound's are sorted
     ClusterLoadAssignment: outbound.ClusterLoadAssignment,
     Secret: [],
   }));
@@ -49,6 +49,38 @@ export function sidecarResources(mesh: Mesh, proxy: MeshProxy): ProxyResources {
 
 function sortByName<T extends { name?: string | undefined }>(list: T[]): T[] {
   return list.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
+}
+
+/** Two lists sorted by name as one, `first`'s before `second`'s on equal names (what a stable sort gives). */
+function mergeByName<T extends { name?: string | undefined }>(first: readonly T[], second: readonly T[]): T[] {
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < first.length && j < second.length) {
+    const a = first[i] as T;
+    const b = second[j] as T;
+    if ((b.name ?? "") < (a.name ?? "")) {
+      out.push(b);
+      j++;
+    } else {
+      out.push(a);
+      i++;
+    }
+  }
+  while (i < first.length) out.push(first[i++] as T);
+  while (j < second.length) out.push(second[j++] as T);
+  return out;
+}
+
+// Outbound cluster lists are shared by the namespaces that see the same clusters: each is sorted once.
+const sortedClusters = new WeakMap<readonly Cluster[], Cluster[]>();
+function sortedOnce(clusters: readonly Cluster[]): Cluster[] {
+  let sorted = sortedClusters.get(clusters);
+  if (!sorted) {
+    sorted = sortByName([...clusters]);
+    sortedClusters.set(clusters, sorted);
+  }
+  return sorted;
 }
 
 function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): ProxyResources {
@@ -117,7 +149,7 @@ function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): Pro
   return {
     Listener: listeners,
     RouteConfiguration: routes,
-    Cluster: [...fixedClusters(), ...clusters],
+    Cluster: mergeByName(sortByName([...fixedClusters()]), sortedOnce(clusters)),
     ClusterLoadAssignment: endpoints,
     Secret: [],
   };

@@ -3,6 +3,7 @@
 // (inline endpoints, selected WorkloadEntries/Pods, or DNS hosts).
 import { ServiceEntry_Location, ServiceEntry_Resolution } from "@xdskit/core/istio";
 import { type AnyConfigObject, type ConfigKey, type ConfigObject, configKey } from "../config/model.js";
+import { LayeredMap } from "../index/layered-map.js";
 import type { MeshService, Registry, Resolution, ServiceEndpoint, ServicePort, Workload } from "./model.js";
 import { parseProtocol, protocolOfKubernetesPort } from "./protocol.js";
 
@@ -514,8 +515,17 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
   sortAll();
   // Sort ties (a ServiceEntry repeating a host) keep the entry's own order: build order is insertion order.
 
+  let replacedInPlace: ReadonlyMap<Built, Built> | undefined; // the last update's services, when the set stayed
   const snapshot = (previous: Registry | undefined, rebuiltNamespaces: ReadonlySet<string>): Registry =>
-    registrySnapshot(order, pods.list(), deployments.list(), workloadEntries.list(), previous, rebuiltNamespaces);
+    registrySnapshot(
+      order,
+      pods.list(),
+      deployments.list(),
+      workloadEntries.list(),
+      previous,
+      rebuiltNamespaces,
+      replacedInPlace,
+    );
 
   let registry = snapshot(undefined, new Set());
   const unchanged: RegistryUpdate = { rebuilt: new Map(), sameOrder: true };
@@ -578,6 +588,7 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       }
       if (sameSet) order = order.map((b) => replaced.get(b) ?? b);
       else sortAll();
+      replacedInPlace = sameSet ? replaced : undefined;
       const rebuiltNamespaces = new Set<string>();
       for (const built of before.values()) for (const b of built) rebuiltNamespaces.add(b.service.namespace);
       for (const key of stale) for (const b of builtBySource.get(key) ?? []) rebuiltNamespaces.add(b.service.namespace);
@@ -602,37 +613,26 @@ function registrySnapshot(
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
   previous: Registry | undefined,
   rebuiltNamespaces: ReadonlySet<string>,
+  replaced?: ReadonlyMap<Built, Built>,
 ): Registry {
   const services = built.map((b) => b.service);
-  const byHostname = new Map<string, MeshService[]>();
-  for (const service of services) {
-    const list = byHostname.get(service.hostname);
-    if (list) list.push(service);
-    else byHostname.set(service.hostname, [service]);
-  }
-  const endpointsByService = new Map(built.map((b) => [b.service, b.endpoints]));
-  const inputsOf = new Map(built.map((b) => [b.service, b.inputs]));
+  const earlier = previous ? snapshotIndexes.get(previous) : undefined;
+  const indexes = earlier && replaced ? patchIndexes(earlier, replaced) : indexesOf(built, services);
+  const { byHostname, endpointsByService, inputsOf, position, servicesIn } = indexes;
   let workloads: Workload[] | undefined;
   const allWorkloads = () => {
     workloads ??= [...pods.map(workloadOf), ...deployments.map(workloadOf), ...workloadEntries.map(workloadOf)];
     return workloads;
   };
   let workloadIndex: Map<string, Workload> | undefined;
-  const servicesOfCache = new Map<Workload, MeshService[]>();
-  // A workload's services change only when a service of its namespace was built again.
-  const inherited = previous ? servicesOfCaches.get(previous) : undefined;
-  if (inherited)
-    for (const [workload, found] of inherited)
-      if (!rebuiltNamespaces.has(workload.namespace)) servicesOfCache.set(workload, found);
-  const servicesIn = new Map<string, MeshService[]>();
-  for (const service of services) {
-    const group = servicesIn.get(service.namespace);
-    if (group) group.push(service);
-    else servicesIn.set(service.namespace, [service]);
-  }
+  // A workload's services change only when a service of its namespace was built again: the previous
+  // snapshot's answers for other namespaces are taken over when asked for (one level: no chain of versions).
+  const servicesOfCache = indexes.servicesOf;
+  const inherited = earlier?.servicesOf;
+  const inheritedFor = (workload: Workload) =>
+    inherited && !rebuiltNamespaces.has(workload.namespace) ? inherited.get(workload) : undefined;
   // Per namespace: Services with a selector by one `key=value` of it; everything else is always a candidate.
   const selectorIndex = new Map<string, { byLabel: Map<string, MeshService[]>; others: MeshService[] }>();
-  const position = new Map(services.map((service, i) => [service, i]));
   const candidatesFor = (workload: Workload): MeshService[] => {
     let index = selectorIndex.get(workload.namespace);
     if (!index) {
@@ -653,9 +653,11 @@ function registrySnapshot(
       selectorIndex.set(workload.namespace, index);
     }
     const out = [...index.others];
-    for (const [key, value] of Object.entries(workload.labels))
-      out.push(...(index.byLabel.get(`${key}=${value}`) ?? []));
-    return out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+    for (const label of labelKeysOf(workload)) {
+      const selecting = index.byLabel.get(label);
+      if (selecting) out.push(...selecting);
+    }
+    return out.length > 1 ? out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)) : out;
   };
   const registry: Registry = {
     services,
@@ -675,8 +677,9 @@ function registrySnapshot(
       return workloadIndex.get(`${namespace}/${name}`);
     },
     servicesOf(workload) {
-      let found = servicesOfCache.get(workload);
-      if (!found) {
+      let found = servicesOfCache.get(workload) ?? inheritedFor(workload);
+      if (found) servicesOfCache.set(workload, found);
+      else {
         // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector);
         // a Service whose selector needs a label the workload has another value of is not looked at.
         found = candidatesFor(workload).filter((service) => {
@@ -699,10 +702,93 @@ function registrySnapshot(
     },
     inputsOf,
   };
-  servicesOfCaches.set(registry, servicesOfCache);
+  snapshotIndexes.set(registry, indexes);
   return registry;
 }
-const servicesOfCaches = new WeakMap<Registry, Map<Workload, MeshService[]>>();
+
+// A workload's labels as `key=value` strings, made once per workload (a new string would be hashed per lookup).
+const labelKeys = new WeakMap<Workload, string[]>();
+function labelKeysOf(workload: Workload): string[] {
+  let keys = labelKeys.get(workload);
+  if (!keys) {
+    keys = Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`);
+    labelKeys.set(workload, keys);
+  }
+  return keys;
+}
+
+/** A snapshot's indexes over its services; the next snapshot of the same services changes only what was rebuilt. */
+interface SnapshotIndexes {
+  readonly byHostname: LayeredMap<string, MeshService[]>;
+  readonly endpointsByService: LayeredMap<MeshService, Map<number, ServiceEndpoint[]>>;
+  readonly inputsOf: LayeredMap<MeshService, ConfigKey[]>;
+  readonly position: LayeredMap<MeshService, number>;
+  readonly servicesIn: ReadonlyMap<string, MeshService[]>;
+  /** servicesOf's answers of this snapshot (filled as asked). */
+  readonly servicesOf: Map<Workload, MeshService[]>;
+}
+const snapshotIndexes = new WeakMap<Registry, SnapshotIndexes>();
+
+function indexesOf(built: readonly Built[], services: readonly MeshService[]): SnapshotIndexes {
+  const byHostname = new Map<string, MeshService[]>();
+  const servicesIn = new Map<string, MeshService[]>();
+  for (const service of services) {
+    const list = byHostname.get(service.hostname);
+    if (list) list.push(service);
+    else byHostname.set(service.hostname, [service]);
+    const group = servicesIn.get(service.namespace);
+    if (group) group.push(service);
+    else servicesIn.set(service.namespace, [service]);
+  }
+  return {
+    byHostname: LayeredMap.of(byHostname),
+    endpointsByService: LayeredMap.of(new Map(built.map((b) => [b.service, b.endpoints]))),
+    inputsOf: LayeredMap.of(new Map(built.map((b) => [b.service, b.inputs]))),
+    position: LayeredMap.of(new Map(services.map((service, i) => [service, i]))),
+    servicesIn,
+    servicesOf: new Map(),
+  };
+}
+
+/** The indexes of the previous snapshot with each rebuilt service in its predecessor's place (same order). */
+function patchIndexes(previous: SnapshotIndexes, replaced: ReadonlyMap<Built, Built>): SnapshotIndexes {
+  const swap = (list: readonly MeshService[]) => {
+    let out: MeshService[] | undefined;
+    for (const [old, now] of replaced) {
+      const at = (out ?? list).indexOf(old.service);
+      if (at < 0) continue;
+      out ??= [...list];
+      out[at] = now.service;
+    }
+    return out;
+  };
+  const hostnames: Array<[string, MeshService[] | undefined]> = [];
+  const endpoints: Array<[MeshService, Map<number, ServiceEndpoint[]> | undefined]> = [];
+  const inputs: Array<[MeshService, ConfigKey[] | undefined]> = [];
+  const positions: Array<[MeshService, number | undefined]> = [];
+  const servicesIn = new Map(previous.servicesIn);
+  for (const [old, now] of replaced) {
+    endpoints.push([old.service, undefined], [now.service, now.endpoints]);
+    inputs.push([old.service, undefined], [now.service, now.inputs]);
+    positions.push([old.service, undefined], [now.service, previous.position.get(old.service)]);
+    const group = servicesIn.get(old.service.namespace);
+    const swapped = group && swap(group);
+    if (swapped) servicesIn.set(old.service.namespace, swapped);
+  }
+  for (const hostname of new Set([...replaced.keys()].map((b) => b.service.hostname))) {
+    const list = previous.byHostname.get(hostname);
+    const swapped = list && swap(list);
+    if (swapped) hostnames.push([hostname, swapped]);
+  }
+  return {
+    byHostname: previous.byHostname.with(hostnames),
+    endpointsByService: previous.endpointsByService.with(endpoints),
+    inputsOf: previous.inputsOf.with(inputs),
+    position: previous.position.with(positions),
+    servicesIn,
+    servicesOf: new Map(),
+  };
+}
 
 function kubeEndpoint(
   address: string,

@@ -6,7 +6,7 @@
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair } from "@xdskit/certs";
+import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair, parseSpiffeId } from "@xdskit/certs";
 import { XdsKitError } from "@xdskit/core";
 import { IstioCertificateRequest, IstioCertificateResponse } from "@xdskit/core/services";
 
@@ -198,8 +198,28 @@ function checkAnswer(
   return leaf;
 }
 
+function checkOptions(options: CertificateRequestOptions): void {
+  const bad = (field: string, expected: string, got: unknown) =>
+    new XdsKitError("INVALID_ARGUMENT", `requestCertificate: ${field} must be ${expected}, got ${JSON.stringify(got)}`);
+  if (options === null || typeof options !== "object") throw bad("options", "an object", options);
+  if (typeof options.caAddress !== "string" || !/^\[?[^\]]+\]?:\d{1,5}$/.test(options.caAddress))
+    throw bad("caAddress", "host:port", options.caAddress);
+  for (const field of ["identity", "caIdentity"] as const)
+    if (typeof options[field] !== "string" || !parseSpiffeId(options[field]))
+      throw bad(field, "a SPIFFE id like spiffe://cluster.local/ns/default/sa/reviews", options[field]);
+  if (typeof options.rootCertFile !== "string" || options.rootCertFile === "")
+    throw bad("rootCertFile", "a file path", options.rootCertFile);
+  if (options.tokenFile !== undefined && (typeof options.tokenFile !== "string" || options.tokenFile === ""))
+    throw bad("tokenFile", "a file path", options.tokenFile);
+  if (options.ttlSeconds !== undefined && !(Number.isInteger(options.ttlSeconds) && options.ttlSeconds > 0))
+    throw bad("ttlSeconds", "a positive whole number", options.ttlSeconds);
+  if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === "number" && options.timeoutMs > 0))
+    throw bad("timeoutMs", "a number > 0", options.timeoutMs);
+}
+
 /** One CreateCertificate call with a fresh key: the checked certificate, or a {@link CertificateFetchError}. */
 export async function requestCertificate(options: CertificateRequestOptions): Promise<FetchedCertificate> {
+  checkOptions(options);
   const roots = readRoots(options.rootCertFile);
   const presentCertificate = isValidNow(options.current) ? options.current : undefined;
   // A renewal over mTLS does not need the token; a first request does.

@@ -168,6 +168,14 @@ describe("requestCertificate (CreateCertificate with a token, over TLS to the co
       requestCertificate({ ...base, caAddress: address, rootCertFile: path.join(files.dir, "missing.pem") }),
     ).rejects.toThrow(/root certificate file .*missing\.pem cannot be read \(ENOENT\)/);
 
+    // Bad options are refused at the door, naming the field.
+    await expect(
+      requestCertificate({ ...base, caAddress: "nowhere", rootCertFile: files.rootCertFile }),
+    ).rejects.toThrow('requestCertificate: caAddress must be host:port, got "nowhere"');
+    await expect(
+      requestCertificate({ ...base, identity: "reviews", caAddress: address, rootCertFile: files.rootCertFile }),
+    ).rejects.toThrow(/^requestCertificate: identity must be a SPIFFE id like .*, got "reviews"$/);
+
     // Nothing listens: retryable, says so.
     const closed = await failure(
       requestCertificate({
@@ -220,12 +228,37 @@ describe("requestCertificate (CreateCertificate with a token, over TLS to the co
   });
 });
 
+describe("startSidecarAgent with xdsTls.tokenFile: options at the door", () => {
+  it.each([
+    [
+      { certificateDir: "relative", tokenFile: "/t" },
+      'xdsTls.certificateDir must be an absolute directory path, got "relative"',
+    ],
+    [{ certificateDir: "/d", tokenFile: "" }, 'xdsTls.tokenFile must be a file path, got ""'],
+    [
+      { certificateDir: "/d", tokenFile: "/t", ttlSeconds: 0 },
+      "xdsTls.ttlSeconds must be a positive whole number, got 0",
+    ],
+    [{ certificateDir: "/d", tokenFile: "/t", caAddress: "ca" }, 'xdsTls.caAddress must be host:port, got "ca"'],
+    [
+      { certificateDir: "/d", tokenFile: "/t", trustDomain: "Bad Domain" },
+      /xdsTls\.trustDomain, namespace and serviceAccount must make a SPIFFE id/,
+    ],
+  ])("%j is refused: %s", async (xdsTls, message) => {
+    const { startSidecarAgent } = await import("./sidecar-agent.js");
+    await expect(
+      startSidecarAgent({ ip: "127.0.0.1", name: "reviews-v1", xdsTls, envoy: "/nonexistent/envoy" }),
+    ).rejects.toThrow(message);
+  });
+});
+
 describe("startCertificateRenewal", () => {
   it("writes the first certificate, renews at about half its lifetime over mTLS, keeps it when the CA is gone, retries with backoff", async () => {
     const ca = await createCertificateAuthority({});
     const { cp, tokens, address } = await controlPlane(ca);
     const files = workloadDir(ca);
     const events: CertificateRenewalEvent[] = [];
+    const started = Date.now();
     const renewal = await startCertificateRenewal({
       dir: files.dir,
       caAddress: address,
@@ -244,10 +277,10 @@ describe("startCertificateRenewal", () => {
     expect(serialOfFile(files.dir)).toBe(first?.serialNumber);
     expect(events.map((e) => e.type)).toEqual(["issued"]);
     const firstEvent = events[0] as Extract<CertificateRenewalEvent, { renewAt: Date }>;
-    // Half of 4 s from issue, ±1% jitter.
-    const delay = firstEvent.renewAt.getTime() - Date.now();
-    expect(delay).toBeGreaterThan(1000);
-    expect(delay).toBeLessThanOrEqual(2040);
+    // Half of 4 s from when it was issued (between `started` and now), ±1% jitter; X.509 times are whole seconds,
+    // so notAfter may be up to 1 s short of the 4 s.
+    expect(firstEvent.renewAt.getTime()).toBeGreaterThanOrEqual(started + 1470);
+    expect(firstEvent.renewAt.getTime()).toBeLessThanOrEqual(Date.now() + 2040);
     expect(tokens).toEqual(["reviews-token"]);
 
     const until = async (what: string, test: () => boolean, ms = 8000) => {

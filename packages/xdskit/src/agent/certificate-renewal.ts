@@ -65,6 +65,11 @@ function nonNegative(where: string, value: number | undefined, fallback: number)
  * `startTimeoutMs`.
  */
 export async function startCertificateRenewal(options: CertificateRenewalOptions): Promise<CertificateRenewal> {
+  if (typeof options?.dir !== "string" || options.dir === "")
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `startCertificateRenewal: dir must be a directory path, got ${JSON.stringify(options?.dir)}`,
+    );
   const initialDelayMs = nonNegative("retry.initialDelayMs", options.retry?.initialDelayMs, 1000);
   const maxDelayMs = nonNegative("retry.maxDelayMs", options.retry?.maxDelayMs, 60_000);
   const startTimeoutMs = nonNegative("startTimeoutMs", options.startTimeoutMs, 30_000);

@@ -4,7 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import { CREATE_CERTIFICATE_PATH, createCsr, generateKeyPair, writeWorkloadFiles } from "@xdskit/certs";
+import {
+  CREATE_CERTIFICATE_PATH,
+  createCertificateAuthority,
+  createCsr,
+  generateKeyPair,
+  writeWorkloadFiles,
+} from "@xdskit/certs";
 import {
   Cluster_DiscoveryType,
   DiscoveryRequest,
@@ -209,55 +215,68 @@ describe("createControlPlane", () => {
         logger: { level: "silent" },
       }),
     ).rejects.toThrow("config path /no/such/dir does not exist");
+    await expect(createControlPlane({ translator, xdsTls: { csrWorkers: -1 } })).rejects.toThrow(
+      "createControlPlane: xdsTls.csrWorkers must be a whole number from 0 to 64, got -1",
+    );
+    const ca = await createCertificateAuthority();
+    await expect(createControlPlane({ translator, ca, xdsTls: { csrWorkers: 2 } })).rejects.toThrow(
+      "xdsTls.csrWorkers needs ca to be options, not a ready CA",
+    );
   });
 });
 
 describe("createControlPlane: the CA on istiod's port 15012", () => {
-  it("signs a workload's CSR over TLS for the identity its token proves, and counts it", async () => {
-    const cp = await createControlPlane({
-      translator: serviceEntryClusters().translator,
-      xds: { port: 0 },
-      xdsTls: {
-        port: 0,
-        verifyToken: ({ token }) =>
-          token === "reviews-token" ? "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" : undefined,
-      },
-      monitoring: { port: 0 },
-      logger: { level: "silent" },
-    });
-    planes.push(cp);
-    const roots = cp.ca?.trustBundle.join("") ?? "";
-    const client = new grpc.Client(
-      `127.0.0.1:${cp.ports.xdsTls}`,
-      grpc.credentials.createSsl(Buffer.from(roots), null, null, { checkServerIdentity: () => undefined }),
-    );
-    const pair = await generateKeyPair("ECDSA_P256");
-    const csr = createCsr("spiffe://cluster.local/ns/default/sa/bookinfo-reviews", pair.privateKey, pair.publicKey);
-    const call = (token: string) =>
-      new Promise<IstioCertificateResponse>((resolve, reject) => {
-        const metadata = new grpc.Metadata();
-        metadata.add("authorization", `Bearer ${token}`);
-        client.makeUnaryRequest(
-          CREATE_CERTIFICATE_PATH,
-          (value: IstioCertificateRequest) => Buffer.from(IstioCertificateRequest.encode(value).finish()),
-          (bytes: Buffer) => IstioCertificateResponse.decode(bytes),
-          { csr, validityDuration: 3600 } as IstioCertificateRequest,
-          metadata,
-          (error, response) => (error ? reject(error) : resolve(response as IstioCertificateResponse)),
-        );
+  for (const csrWorkers of [0, 2])
+    it(`signs a workload's CSR over TLS for the identity its token proves, and counts it (CSRs read ${csrWorkers ? "in worker threads" : "on the gRPC thread"})`, async () => {
+      const cp = await createControlPlane({
+        translator: serviceEntryClusters().translator,
+        xds: { port: 0 },
+        xdsTls: {
+          port: 0,
+          csrWorkers,
+          verifyToken: ({ token }) =>
+            token === "reviews-token" ? "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" : undefined,
+        },
+        monitoring: { port: 0 },
+        logger: { level: "silent" },
       });
-    try {
-      const response = await call("reviews-token");
-      const leaf = new X509Certificate(response.certChain?.[0] ?? "");
-      expect(leaf.subjectAltName).toBe("URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews");
-      expect(leaf.verify(new X509Certificate(roots).publicKey)).toBe(true); // issued by the control plane's root
-      await expect(call("stolen-token")).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
-      const metrics = await (await fetch(`${cp.monitoring?.url}/metrics`)).text();
-      expect(metrics).toMatch(/^citadel_server_success_cert_issuance_count 1$/m);
-    } finally {
-      client.close();
-    }
-  });
+      planes.push(cp);
+      const roots = cp.ca?.trustBundle.join("") ?? "";
+      const client = new grpc.Client(
+        `127.0.0.1:${cp.ports.xdsTls}`,
+        grpc.credentials.createSsl(Buffer.from(roots), null, null, { checkServerIdentity: () => undefined }),
+      );
+      const pair = await generateKeyPair("ECDSA_P256");
+      const csr = createCsr("spiffe://cluster.local/ns/default/sa/bookinfo-reviews", pair.privateKey, pair.publicKey);
+      const call = (token: string, request = csr) =>
+        new Promise<IstioCertificateResponse>((resolve, reject) => {
+          const metadata = new grpc.Metadata();
+          metadata.add("authorization", `Bearer ${token}`);
+          client.makeUnaryRequest(
+            CREATE_CERTIFICATE_PATH,
+            (value: IstioCertificateRequest) => Buffer.from(IstioCertificateRequest.encode(value).finish()),
+            (bytes: Buffer) => IstioCertificateResponse.decode(bytes),
+            { csr: request, validityDuration: 3600 } as IstioCertificateRequest,
+            metadata,
+            (error, response) => (error ? reject(error) : resolve(response as IstioCertificateResponse)),
+          );
+        });
+      try {
+        const response = await call("reviews-token");
+        const leaf = new X509Certificate(response.certChain?.[0] ?? "");
+        expect(leaf.subjectAltName).toBe("URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews");
+        expect(leaf.verify(new X509Certificate(roots).publicKey)).toBe(true); // issued by the control plane's root
+        await expect(call("stolen-token")).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+        await expect(call("reviews-token", "not a csr")).rejects.toMatchObject({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: 'malformed CSR: expected one PEM block "CERTIFICATE REQUEST", found 0',
+        });
+        const metrics = await (await fetch(`${cp.monitoring?.url}/metrics`)).text();
+        expect(metrics).toMatch(/^citadel_server_success_cert_issuance_count 1$/m);
+      } finally {
+        client.close();
+      }
+    });
 });
 
 /** One TLS listener whose certificate and roots are the SDS secrets `default` and `ROOTCA`, over ADS. */

@@ -6,8 +6,11 @@ import {
   type CertificateAuthority,
   type CertificateAuthorityOptions,
   type CertificateServiceOptions,
+  type CsrWorkerPool,
   createCertificateAuthority,
+  createCsrWorkerPool,
   createWorkloadAuthenticator,
+  parseSpiffeId,
   type WorkloadCertificate,
 } from "@xdskit/certs";
 import { createSnapshot, createSnapshotCache, type Node, type SnapshotCache, XdsKitError } from "@xdskit/core";
@@ -19,9 +22,15 @@ import { type MonitoringServer, startMonitoringServer } from "../monitoring/moni
 import { cacheConfigDump, type ProxySyncStatus, syncStatusOf } from "../monitoring/sync-status.js";
 import { combineCallbacks, createXdsMetrics, type XdsMetrics } from "../monitoring/xds-metrics.js";
 import type { ConfigSource } from "../sources/config-source.js";
+import {
+  type CredentialFiles,
+  checkCredentialFiles,
+  createCredentialFileSource,
+} from "../sources/credential-file-source.js";
 import { createFileSource } from "../sources/file-source.js";
 import { createMemorySource, type ObjectRef } from "../sources/memory-source.js";
 import { type ConfigValidator, createConfigIntake } from "./config-intake.js";
+import { createGatewayCredentials, credentialDiagnostics, isSecret, mayReadCredential } from "./gateway-credentials.js";
 import { createIstioTranslator } from "./istio-translator.js";
 import type { MeshTranslator } from "./mesh-translator.js";
 import { type SecureXds, startSecureXds } from "./secure-xds.js";
@@ -46,6 +55,11 @@ export interface ControlPlaneOptions {
     /** Longest a change waits while more keep coming. Default: 10000 ms (istiod's PILOT_DEBOUNCE_MAX). */
     readonly maxDebounceMs?: number;
   };
+  /**
+   * Gateway credentials from PEM files, served like kubernetes.io/tls Secrets of the config (`kubernetes://<name>`
+   * to gateway proxies of `namespace`); the files are watched and a change rotates them in Envoy.
+   */
+  readonly credentials?: readonly CredentialFiles[];
   /** Config → xDS per proxy. Default: Istio's translation (`createIstioTranslator()`). */
   readonly translator?: MeshTranslator;
   /**
@@ -81,6 +95,12 @@ export interface ControlPlaneOptions {
         readonly port?: number;
         /** Who a bearer token proves to be (CreateCertificate); default: tokens refused, only renewals over mTLS. */
         readonly verifyToken?: CertificateServiceOptions["verifyToken"];
+        /**
+         * Worker threads that read CreateCertificate's CSRs (parse, key import, signature check) off the thread
+         * that runs gRPC and TLS (`createCsrWorkerPool`, made and closed here); 0 reads them on that thread.
+         * Needs `ca` to be options (a ready CA takes its own `csrReader`). Default: 0.
+         */
+        readonly csrWorkers?: number;
       }
     | false;
   /**
@@ -168,27 +188,58 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
   const monitoringPort = monitoringOption ? portOption("monitoring.port", monitoringOption.port, 15014) : undefined;
   const tlsOption = options.ca === false || options.xdsTls === false ? undefined : (options.xdsTls ?? {});
   const tlsPort = tlsOption ? portOption("xdsTls.port", tlsOption.port, 15012) : undefined;
-  const ca =
-    options.ca === false
-      ? undefined
-      : typeof (options.ca as CertificateAuthority | undefined)?.issue === "function"
-        ? (options.ca as CertificateAuthority)
-        : await createCertificateAuthority((options.ca as CertificateAuthorityOptions | undefined) ?? {});
+  const csrWorkers = tlsOption?.csrWorkers ?? 0;
+  if (typeof csrWorkers !== "number" || !Number.isInteger(csrWorkers) || csrWorkers < 0 || csrWorkers > 64)
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `createControlPlane: xdsTls.csrWorkers must be a whole number from 0 to 64, got ${String(csrWorkers)}`,
+    );
+  const readyCa = typeof (options.ca as CertificateAuthority | undefined)?.issue === "function";
+  if (csrWorkers > 0 && readyCa)
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      "createControlPlane: xdsTls.csrWorkers needs ca to be options, not a ready CA (give that CA csrReader: createCsrWorkerPool() yourself)",
+    );
+  const csrPool: CsrWorkerPool | undefined = csrWorkers > 0 ? createCsrWorkerPool({ workers: csrWorkers }) : undefined;
+  let ca: CertificateAuthority | undefined;
+  try {
+    ca =
+      options.ca === false
+        ? undefined
+        : readyCa
+          ? (options.ca as CertificateAuthority)
+          : await createCertificateAuthority({
+              ...((options.ca as CertificateAuthorityOptions | undefined) ?? {}),
+              ...(csrPool ? { csrReader: csrPool } : {}),
+            });
+  } catch (error) {
+    await csrPool?.close();
+    throw error;
+  }
 
   if (options.workloadCertificates !== undefined && options.workloadCertificates !== false) {
     if (typeof options.workloadCertificates !== "object" || options.workloadCertificates === null)
       throw new XdsKitError("INVALID_ARGUMENT", "createControlPlane: workloadCertificates must be an object or false");
   }
 
+  const credentialFiles = options.credentials === undefined ? [] : checkCredentialFiles(options.credentials);
+
   const metrics = options.metrics ?? createXdsMetrics();
   const cache = options.cache ?? createSnapshotCache();
-  const intake = createConfigIntake(options.validate === false ? undefined : (options.validate ?? validateConfig));
+  // Secrets are gateway credentials: checked here (a bad one keeps its last good version), never translated.
+  const meshValidate = options.validate === false ? undefined : (options.validate ?? validateConfig);
+  const intake = createConfigIntake((objects) => {
+    const mesh = objects.some(isSecret) ? objects.filter((o) => !isSecret(o)) : objects;
+    return [...(meshValidate && mesh.length > 0 ? meshValidate(mesh) : []), ...credentialDiagnostics(objects)];
+  });
   const memory = createMemorySource(options.config?.objects ?? []);
   const sources: ConfigSource[] = [
     ...(options.config?.path ? [createFileSource({ path: options.config.path, debounceMs })] : []),
     memory,
+    ...(credentialFiles.length > 0 ? [createCredentialFileSource(credentialFiles, debounceMs)] : []),
     ...(options.config?.sources ?? []),
   ];
+  const gatewayCredentials = createGatewayCredentials();
 
   // Proxies by cache key: the node to translate for, and how many streams it has open.
   const proxies = new Map<string, { node: Node; streams: Set<number> }>();
@@ -201,6 +252,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
           options: options.workloadCertificates ?? {},
           plaintextDefault: isLoopbackHost(xdsHost),
           logger,
+          mayReadCredential,
           // A proxy's first snapshot waits for its certificate (milliseconds), so Envoy's first config is complete.
           onChange: (key) => {
             const proxy = proxies.get(key);
@@ -209,14 +261,26 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
         })
       : undefined;
   let translatorDiagnostics: readonly ConfigDiagnostic[] = [];
+  let warnedNoCredentials = false;
+  /** Gateway proxies read credentials of their own namespace (Istio's rule); only with the Secret authorization. */
+  const gatewayNamespaceOf = (node: Node): string | undefined => {
+    if (!certificates || !node.id?.startsWith("router~")) return undefined;
+    const identity = certificates.identityOf(node);
+    return identity ? parseSpiffeId(identity)?.namespace : undefined;
+  };
   let pushes = 0;
   let closed = false;
 
   const snapshotFor = (key: string, node: Node): boolean => {
     const translated = translator.resourcesFor(node);
     if (!translated) return false;
-    const secrets = certificates?.secretsFor(key);
-    const resources = secrets ? { ...translated, Secret: [...(translated.Secret ?? []), ...secrets] } : translated;
+    const credentialNamespace = gatewayNamespaceOf(node);
+    const secrets = [
+      ...(certificates?.secretsFor(key) ?? []),
+      ...(credentialNamespace !== undefined ? gatewayCredentials.secretsIn(credentialNamespace) : []),
+    ];
+    const resources =
+      secrets.length > 0 ? { ...translated, Secret: [...(translated.Secret ?? []), ...secrets] } : translated;
     const previous = cache.getSnapshot(key);
     const snapshot = createSnapshot({ resources });
     if (previous?.version === snapshot.version) return false;
@@ -235,13 +299,30 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     waiters = [];
     try {
       const objects = intake.objects();
-      translatorDiagnostics = translator.update(objects) ?? [];
+      const secrets = objects.filter(isSecret);
+      translatorDiagnostics =
+        translator.update(secrets.length > 0 ? objects.filter((o) => !isSecret(o)) : objects) ?? [];
+      const credentialNamespaces = gatewayCredentials.update(secrets);
+      if (credentialNamespaces.size > 0 && !certificates && !warnedNoCredentials) {
+        warnedNoCredentials = true;
+        logger.warn(
+          "gateway credentials are not served: they need the Secret authorization that comes with workload certificates (a CA and workloadCertificates not false)",
+        );
+      }
       metrics.pushStarted();
       // An incremental translator names the proxies whose resources changed: the others' snapshots stay as they are.
       const affected = translator.changedProxies?.();
+      const readsChangedCredentials = (node: Node) => {
+        const namespace = gatewayNamespaceOf(node);
+        return namespace !== undefined && credentialNamespaces.has(namespace);
+      };
       const changed: string[] = [];
       for (const [key, proxy] of proxies)
-        if ((!affected || affected.has(proxy.node.id ?? "")) && snapshotFor(key, proxy.node)) changed.push(key);
+        if (
+          (!affected || affected.has(proxy.node.id ?? "") || readsChangedCredentials(proxy.node)) &&
+          snapshotFor(key, proxy.node)
+        )
+          changed.push(key);
       pushes++;
       logger.info({ push: pushes, objects: objects.length, proxies: changed }, `pushed to ${changed.length} proxies`);
     } catch (error) {
@@ -410,6 +491,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     for (const s of subscriptions) s.unsubscribe();
     await server.close({ graceMs: 0 }).catch(() => {});
     await tlsServer?.close({ graceMs: 0 }).catch(() => {});
+    await csrPool?.close();
     throw error;
   }
   const xdsAddress = `${xdsHost}:${boundXds}`;
@@ -461,6 +543,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       certificates?.close();
       secure?.stop();
       await Promise.all([server.close({ graceMs: 2000 }), tlsServer?.close({ graceMs: 2000 })]);
+      await csrPool?.close();
       await monitoring?.close();
       logger.info("control plane closed");
     },
