@@ -69,22 +69,7 @@ const KNOWN_DECISION_DIFFERENCES: {
 const KNOWN_NAME_DIFFERENCES: {
   reason: string;
   istiodOnly: (scenario: OracleScenario, name: string) => boolean;
-}[] = [
-  {
-    // istiod gives a sidecar clusters for the destinations of the VirtualServices it sees even when its
-    // Sidecar's egress hosts do not include them; xdskit generates clusters for the egress hosts only.
-    reason: "sidecar clusters for VirtualService destinations outside the Sidecar egress hosts",
-    istiodOnly: (scenario, name) => {
-      const host = /^outbound\|\d+\|[^|]*\|(.+)$/.exec(name)?.[1];
-      return (
-        scenario.proxy.type === "sidecar" &&
-        scenario.istio.includes('"kind":"Sidecar"') &&
-        host !== undefined &&
-        scenario.istio.includes(`"destination":{"host":"${host}"`)
-      );
-    },
-  },
-];
+}[] = [];
 
 describe("recorded istiod answers", () => {
   it("were recorded by the istio.io/istio version test/istiod-oracle/go.mod names", () => {

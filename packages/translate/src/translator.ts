@@ -6,7 +6,12 @@ import { type Node, XdsKitError } from "@xdskit/core";
 import type { AnyConfigObject, ConfigKey } from "./config/model.js";
 import { configKey } from "./config/model.js";
 import { generate } from "./generate/generate.js";
-import { inheritClusters, sidecarEntriesOf, visibleServices } from "./generate/outbound.js";
+import {
+  inheritClusters,
+  sidecarEntriesOf,
+  virtualServiceDestinationHosts,
+  visibleServices,
+} from "./generate/outbound.js";
 import { substituteByName, substitutionOf, virtualServiceRoutePatch } from "./generate/patch.js";
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
@@ -243,11 +248,17 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         proxy.type === "router"
           ? mesh.servicesVisibleTo(proxy.namespace)
           : visibleServices(mesh, proxy.namespace, scope);
+      // A sidecar with a Sidecar resource also has clusters for its VirtualServices' destinations.
+      // (hosts no service has yet included: a new service may take them).
+      const destinations =
+        proxy.type === "router"
+          ? []
+          : virtualServiceDestinationHosts(mesh, proxy.namespace, scope).flatMap((d) => [...d.hosts.keys()]);
       shared = [
         ALL,
         `ns:${proxy.namespace}`,
         `inbound:${proxy.namespace}`,
-        ...new Set(services.map((s) => `host:${s.hostname}`)),
+        ...new Set([...services.map((s) => s.hostname), ...destinations].map((h) => `host:${h}`)),
         ...new Set(scope.egress.flatMap((e) => e.hosts.map((h) => `ns-services:${h.namespace}`))),
       ];
       if (proxy.type === "router") shared.push("gateways", "ns-services:*");
@@ -477,6 +488,8 @@ function affectedTokens(
           if ((spec.hosts ?? []).length === 0 || (spec.gateways ?? []).some((g) => g !== "mesh"))
             tokens.add("gateways");
           if ((spec.hosts ?? []).length === 0) tokens.add("all"); // a delegate: its roots are anywhere
+          // Sidecars whose egress names its namespace get clusters for its destinations (see outbound.ts).
+          tokens.add(`ns-services:${object.metadata.namespace}`);
           for (const raw of spec.hosts ?? []) {
             const host = resolveHost(raw, object.metadata.namespace, domain);
             const known = matchingHosts(after, host).filter((h) => after.registry.byHostname.has(h));

@@ -2,7 +2,7 @@
 // configurations. Shared by sidecars, gateways and proxyless clients; every piece is memoized on the mesh
 // by what decides it, so proxies with the same view get the same objects.
 import type { Cluster, ClusterLoadAssignment, RouteConfiguration } from "@xdskit/core";
-import { hostMatches } from "../index/hosts.js";
+import { hostMatches, resolveHost } from "../index/hosts.js";
 import type { MergedDestinationRule, Mesh, SidecarEgress, SidecarScope, VirtualServiceEntry } from "../index/mesh.js";
 import { egressAllows } from "../index/mesh.js";
 import type { MeshService, ServicePort } from "../registry/model.js";
@@ -182,11 +182,118 @@ export function visibleServices(mesh: Mesh, namespace: string, scope: SidecarSco
   });
 }
 
+/** A service with the ports a proxy needs clusters for (all of them, or those a VirtualService routes to). */
+export interface ServicePorts {
+  readonly service: MeshService;
+  readonly ports: readonly ServicePort[];
+}
+
+/**
+ * The services a sidecar with a Sidecar resource needs clusters for beyond its egress hosts, as istiod's
+ * sidecar scope adds them: the destinations (routes, mirrors; http routes whose sourceNamespace excludes the
+ * proxy's left out) of the VirtualServices its egress listeners see. A hostname is looked up in the proxy's
+ * namespace first, else a visible Kubernetes Service, else the first visible one; only the ports the
+ * VirtualServices name (all when one names none), or the egress listener's port. Such services get
+ * clusters only (no listener, no virtual host).
+ */
+export function virtualServiceDestinationServices(
+  mesh: Mesh,
+  namespace: string,
+  scope: SidecarScope,
+  visible: readonly MeshService[],
+): ServicePorts[] {
+  return memoized(mesh, `vs-destinations|${namespace}|${scope.key}`, () => {
+    const taken = new Set(visible.map((s) => s.hostname));
+    const out = new Map<string, ServicePorts>();
+    for (const wanted of virtualServiceDestinationHosts(mesh, namespace, scope)) {
+      for (const [host, ports] of wanted.hosts) {
+        const egress = wanted.egress;
+        if (taken.has(host) || out.has(host)) continue;
+        const service = destinationService(mesh, namespace, host);
+        if (!service) continue;
+        const selected = egress.port
+          ? service.ports.filter((p) => p.port === egress.port?.number)
+          : ports.has(0)
+            ? service.ports
+            : service.ports.filter((p) => ports.has(p.port));
+        if (selected.length > 0) out.set(host, { service, ports: selected });
+      }
+    }
+    return [...out.values()];
+  });
+}
+
+/**
+ * Per egress listener, the destination hosts (and ports, 0 for "none named") of the VirtualServices it sees,
+ * whether or not a service has the host yet (the translator follows these hosts).
+ */
+export function virtualServiceDestinationHosts(
+  mesh: Mesh,
+  namespace: string,
+  scope: SidecarScope,
+): { egress: SidecarEgress; hosts: Map<string, Set<number>> }[] {
+  // Without a Sidecar resource a proxy sees every service it may see: no destination is left out.
+  if (scope.key === "default") return [];
+  return memoized(mesh, `vs-destination-hosts|${namespace}|${scope.key}`, () =>
+    scope.egress.map((egress) => {
+      const hosts = new Map<string, Set<number>>();
+      for (const vs of mesh.virtualServicesFor("mesh", namespace)) {
+        if (!vs.hosts.some((h) => egressAllows(egress, vs.namespace, h))) continue;
+        for (const [host, ports] of destinationsOf(mesh, vs, namespace)) {
+          const set = hosts.get(host) ?? new Set<number>();
+          for (const p of ports) set.add(p);
+          hosts.set(host, set);
+        }
+      }
+      return { egress, hosts };
+    }),
+  );
+}
+
+/** Destination hosts of a VirtualService (delegates included) and their ports, 0 for "no port named". */
+function destinationsOf(mesh: Mesh, vs: VirtualServiceEntry, proxyNamespace: string): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  const add = (namespace: string, d: { host?: string; port?: { number?: number } } | undefined) => {
+    if (!d?.host) return;
+    const host = resolveHost(d.host, namespace, mesh.options.domainSuffix);
+    const set = out.get(host) ?? new Set<number>();
+    set.add(d.port?.number ?? 0);
+    out.set(host, set);
+  };
+  const http = (namespace: string, routes: VirtualServiceEntry["spec"]["http"], depth: number) => {
+    for (const route of routes ?? []) {
+      const namespaces = (route.match ?? []).map((m) => m.sourceNamespace).filter((n) => n);
+      if (namespaces.length > 0 && !namespaces.includes(proxyNamespace)) continue;
+      for (const r of route.route ?? []) add(namespace, r.destination);
+      add(namespace, route.mirror);
+      for (const m of route.mirrors ?? []) add(namespace, m.destination);
+      const child =
+        route.delegate && depth === 0
+          ? mesh.delegate(route.delegate.namespace || vs.namespace, route.delegate.name ?? "")
+          : undefined;
+      if (child) http(child.namespace, child.spec.http, depth + 1);
+    }
+  };
+  http(vs.namespace, vs.spec.http, 0);
+  for (const route of [...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])])
+    for (const r of route.route ?? []) add(vs.namespace, r.destination);
+  return out;
+}
+
+function destinationService(mesh: Mesh, namespace: string, host: string): MeshService | undefined {
+  const candidates = mesh.servicesVisibleTo(namespace).filter((s) => s.hostname === host);
+  return (
+    candidates.find((s) => s.namespace === namespace) ??
+    candidates.find((s) => s.registry === "Kubernetes") ??
+    candidates[0]
+  );
+}
+
 /** Clusters and EDS load assignments of every port of `services`, as seen from `namespace`. */
 export function outboundClustersOf(
   mesh: Mesh,
   namespace: string,
-  services: readonly MeshService[],
+  services: readonly (MeshService | ServicePorts)[],
   options: { proxyless?: boolean } = {},
 ): OutboundClusters {
   const memo = memoOf(mesh);
@@ -194,7 +301,9 @@ export function outboundClustersOf(
   const byService = memo.entriesByService[proxyless ? 1 : 0];
   const entries: ClusterEntry[] = [];
   let hash = 0;
-  for (const service of services) {
+  for (const item of services) {
+    // A VirtualService destination outside the egress hosts: only the ports routed to.
+    const { service, ports } = "service" in item ? item : { service: item, ports: undefined };
     const rule = mesh.destinationRule(namespace, service);
     let byRule = byService.get(service);
     if (!byRule) {
@@ -215,6 +324,7 @@ export function outboundClustersOf(
       byRule.set(rule, ofService);
     }
     for (const entry of ofService) {
+      if (ports && !ports.includes(entry.port)) continue;
       entries.push(entry);
       hash = (Math.imul(hash, 31) + entry.id) | 0;
     }

@@ -130,10 +130,26 @@ export function virtualServiceRoutePatch(
     });
     return changed ? { ...config, virtualHosts } : config;
   };
+  // With a Sidecar resource, a proxy gets clusters for the VirtualService's destinations too: new
+  // destinations may add clusters, which only generating the view gives.
+  const destinations = (vs: VirtualServiceEntry) =>
+    [
+      ...new Set(
+        [...(vs.spec.http ?? []), ...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].flatMap((r) => [
+          ...(r.route ?? []).map((d) => `${d.destination?.host}:${d.destination?.port?.number ?? 0}`),
+          ...("mirror" in r && r.mirror ? [`${r.mirror.host}:${r.mirror.port?.number ?? 0}`] : []),
+          ...("mirrors" in r
+            ? (r.mirrors ?? []).map((m) => `${m.destination?.host}:${m.destination?.port?.number ?? 0}`)
+            : []),
+        ]),
+      ),
+    ].sort();
+  const sameDestinations = sameList(destinations(old), destinations(next));
   const patchedViews = new Map<ProxyResources, ProxyResources | null>();
   return {
     view(resources, proxy) {
       if (proxy.type !== "sidecar") return undefined;
+      if (!sameDestinations && after.sidecarScope(proxy.namespace, proxy.labels).key !== "default") return undefined;
       if (!isVisible(next.exportTo, next.namespace, proxy.namespace)) return resources;
       let view = patchedViews.get(resources);
       if (view === undefined) {

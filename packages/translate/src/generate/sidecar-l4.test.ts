@@ -156,3 +156,38 @@ spec:
     expect(rest.action).toMatchObject({ kind: "tcp-proxy", cluster: `outbound|9000||${SECURE}` });
   });
 });
+
+describe("sidecar clusters for VirtualService destinations", () => {
+  it("adds clusters (no listener) for destinations the Sidecar's egress hosts leave out, on the ports routed to", () => {
+    const out = resources(`
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec:
+  clusterIP: 10.96.1.30
+  ports: [{ name: http, port: 8000 }, { name: http-admin, port: 8001 }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: google, namespace: default }
+spec:
+  hosts: [www.google.com]
+  tls:
+  - match: [{ sniHosts: [www.google.com] }]
+    route: [{ destination: { host: ${SECURE}, port: { number: 443 } } }]
+  http:
+  - route: [{ destination: { host: api.shop.svc.cluster.local, port: { number: 8000 } } }]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: default, namespace: default }
+spec: { egress: [{ hosts: ["./*"] }] }`);
+    const names = out.Cluster.map((c) => c.name);
+    expect(names).toContain(`outbound|443||${SECURE}`);
+    expect(names).toContain("outbound|8000||api.shop.svc.cluster.local");
+    // Only the ports the VirtualService names, and no listener for them.
+    expect(names).not.toContain("outbound|8001||api.shop.svc.cluster.local");
+    expect(names).not.toContain(`outbound|5443||${SECURE}`);
+    expect(out.Listener.map((l) => l.name)).not.toContain("10.96.1.20_443");
+  });
+});

@@ -17,6 +17,7 @@ import {
   outboundClustersOf,
   routesDependOnLabels,
   sidecarRouteConfig,
+  virtualServiceDestinationServices,
   visibleServices,
 } from "./outbound.js";
 import type { MeshProxy } from "./proxy.js";
@@ -84,7 +85,10 @@ function sortedOnce(clusters: readonly Cluster[]): Cluster[] {
 
 function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): ProxyResources {
   const services = visibleServices(mesh, proxy.namespace, scope);
-  const { clusters, endpoints } = outboundClustersOf(mesh, proxy.namespace, services);
+  const { clusters, endpoints } = outboundClustersOf(mesh, proxy.namespace, [
+    ...services,
+    ...virtualServiceDestinationServices(mesh, proxy.namespace, scope, services),
+  ]);
   const ctx: RouteContext = { mesh, namespace: proxy.namespace, labels: proxy.labels, gateways: new Set(["mesh"]) };
   const ports = httpPorts(services, scope);
   const routes = ports.map((port) => sidecarRouteConfig(mesh, ctx, scope, services, port));

@@ -70,8 +70,50 @@ export function validateWorkloadGroup(wg: WorkloadGroup, report: Report): void {
     report.error("spec.template", "template is required");
     return;
   }
+  // Like istiod, the template is not checked as a WorkloadEntry: its address and more are filled in when a
+  // workload registers.
   const problems = labelsProblems(wg.metadata?.labels);
   if (problems.length) report.error("spec.metadata.labels", `invalid labels: ${problems.join("; ")}`);
+  if (wg.probe) validateReadinessProbe(wg.probe, "spec.probe", report);
+}
+
+const PROBE_HEADER_NAME = /^[-A-Za-z0-9]+$/;
+
+/** istiod's readiness probe rules: non-negative timings and one check (httpGet, tcpSocket or exec; not grpc). */
+function validateReadinessProbe(probe: NonNullable<WorkloadGroup["probe"]>, path: string, report: Report): void {
+  for (const field of [
+    "periodSeconds",
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
+  ] as const)
+    if ((probe[field] ?? 0) < 0) report.error(`${path}.${field}`, `${field} must be non-negative`);
+  const port = (value: number | undefined, at: string) => {
+    const n = value ?? 0;
+    if (n < 1 || n > 65535) report.error(at, `port number ${n} must be in the range 1..65535`);
+  };
+  if (probe.httpGet) {
+    port(probe.httpGet.port, `${path}.httpGet.port`);
+    const scheme = probe.httpGet.scheme ?? "";
+    if (scheme !== "" && scheme !== "HTTP" && scheme !== "HTTPS")
+      report.error(`${path}.httpGet.scheme`, 'httpGet.scheme must be one of "HTTPS", "HTTP"');
+    list(probe.httpGet.httpHeaders).forEach((header, i) => {
+      const name = header.name ?? "";
+      if (name === "") report.error(`${path}.httpGet.httpHeaders[${i}].name`, "header name cannot be empty");
+      else if (!PROBE_HEADER_NAME.test(name))
+        report.error(`${path}.httpGet.httpHeaders[${i}].name`, `header name ${name} is not a valid header name`);
+    });
+  } else if (probe.tcpSocket) port(probe.tcpSocket.port, `${path}.tcpSocket.port`);
+  else if (probe.exec) {
+    if (list(probe.exec.command).length === 0) report.error(`${path}.exec.command`, "exec.command is required");
+  } else
+    report.error(
+      path,
+      probe.grpc
+        ? "unknown health check method grpc (istiod accepts httpGet, tcpSocket and exec)"
+        : "a health check method (httpGet, tcpSocket or exec) is required",
+    );
 }
 
 export function validateServiceEntry(se: ServiceEntry, namespace: string, report: Report): void {

@@ -284,6 +284,25 @@ describe("validateConfig: other kinds", () => {
         "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec: { ports: { http: 80 } }",
       ),
     ).toEqual([["error", "spec.address", "address is required"]]);
+    const wg = (spec: string) =>
+      check(`apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: { name: g }\nspec:\n${spec}`);
+    // The template needs no address (a registering workload brings it).
+    expect(wg("  template: { ports: { http: 80 } }")).toEqual([]);
+    expect(wg("  metadata: { labels: { app: a } }")).toEqual([["error", "spec.template", "template is required"]]);
+    expect(
+      wg(
+        "  template: {}\n  probe:\n    periodSeconds: -1\n    httpGet: { port: 0, scheme: FTP, httpHeaders: [{ name: 'x y', value: v }] }",
+      ),
+    ).toEqual([
+      ["error", "spec.probe.periodSeconds", "periodSeconds must be non-negative"],
+      ["error", "spec.probe.httpGet.port", "port number 0 must be in the range 1..65535"],
+      ["error", "spec.probe.httpGet.scheme", 'httpGet.scheme must be one of "HTTPS", "HTTP"'],
+      ["error", "spec.probe.httpGet.httpHeaders[0].name", "header name x y is not a valid header name"],
+    ]);
+    expect(wg("  template: {}\n  probe: { exec: { command: [] } }")).toEqual([
+      ["error", "spec.probe.exec.command", "exec.command is required"],
+    ]);
+    expect(wg("  template: {}\n  probe: { tcpSocket: { port: 8080 } }")).toEqual([]);
     expect(
       check(
         "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: p }\nspec: { mtls: { mode: STRICT }, portLevelMtls: { 8080: { mode: DISABLE } } }",
