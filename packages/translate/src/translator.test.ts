@@ -114,6 +114,35 @@ spec: { address: legacy-1.vm.internal, labels: { app: legacy } }`);
     expect(names()).toContain(cluster);
   });
 
+  it("follows a VirtualService of another namespace into a sidecar whose egress names its host as */host", () => {
+    const sidecar = one(`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: batch, namespace: jobs }
+spec:
+  workloadSelector: { labels: { app: batch } }
+  egress: [{ hosts: ["*/ratings.default.svc.cluster.local"] }]`);
+    const routeTo = (destination: string) =>
+      one(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings, namespace: routing }
+spec:
+  hosts: [ratings.default.svc.cluster.local]
+  http: [{ route: [{ destination: { host: ${destination}.default.svc.cluster.local } }] }]`);
+    const translator = createTranslator({ objects: [...platform(), sidecar, routeTo("details")] });
+    translator.connect("batch", "jobs/batch");
+    const clusters = () => translator.resourcesOf("batch")?.Cluster.map((c) => c.name) ?? [];
+    expect(clusters()).toContain("outbound|9080||details.default.svc.cluster.local");
+    const update = translator.apply([{ op: "update", object: routeTo("reviews") }]);
+    expect(update.proxies.get("batch")?.changes.Cluster?.updated).toContain(`outbound|9080||${REVIEWS}`);
+    expect(clusters()).toContain(`outbound|9080||${REVIEWS}`);
+    expect(clusters()).not.toContain("outbound|9080||details.default.svc.cluster.local");
+    const fresh = createTranslator({ objects: [...platform(), sidecar, routeTo("reviews")] });
+    fresh.connect("batch", "jobs/batch");
+    expect(translator.resourcesOf("batch")).toEqual(fresh.resourcesOf("batch"));
+  });
+
   it("regenerates one view for proxies that share it, and reports no change when nothing changed for them", () => {
     const translator = createTranslator({ objects: platform() });
     // Two replicas of one workload: the same view.
