@@ -2,8 +2,10 @@
 // its own process. Prints "READY <port>" and the root PEM's path; answers a "CPU" line on stdin with "CPU <µs>"
 // (this process's user + system CPU time so far, every thread); exits when its stdin closes (the runner went away).
 // Flags: --root-key=ECDSA_P256|RSA_2048|RSA_4096  --dir=<temp dir for the root PEM>
+//        --serving-cert=<PEM> --serving-key=<PEM>: serve TLS with these instead of a certificate of the CA (its
+//        SPIFFE-only certificate has no DNS name, which Istio's agent CA client checks; bench/certs-istiod.ts)
 //        --csr-workers=N: read CSRs in N worker threads (createCsrWorkerPool); 0 (default) on the gRPC thread
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
@@ -35,7 +37,12 @@ const service = createCertificateService({
     return namespace && serviceAccount ? { trustDomain: ca.trustDomain, namespace, serviceAccount } : undefined;
   },
 });
-const serving = await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
+const servingCertPath = flags.get("serving-cert");
+const servingKeyPath = flags.get("serving-key");
+const serving =
+  servingCertPath && servingKeyPath
+    ? { certChain: [readFileSync(servingCertPath, "utf8")], privateKey: readFileSync(servingKeyPath, "utf8") }
+    : await ca.issue({ namespace: "istio-system", serviceAccount: "istiod" });
 const server = createXdsServer({
   cache: createSnapshotCache(),
   credentials: grpc.ServerCredentials.createSsl(

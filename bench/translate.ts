@@ -2,11 +2,14 @@
 // (2,000 sidecars), DestinationRules with three subsets and VirtualServices (80/20 plus a header match) on a
 // third of the services. Prints the cost of loading, indexing, cold translation of every proxy, one
 // VirtualService change and one endpoint change until the affected proxies' new resources are known, and
-// the heap. Figures, not assertions.
+// the heap. Figures, not assertions. With --istiod, also istiod's generation on the same mesh and changes, and
+// the ratio per step (bench/translate-istiod.ts; needs Go, see bench/README.md).
 //
-//   node --conditions=source --expose-gc --import tsx bench/translate.ts [--services=1000] [--trials=5]
+//   npm run bench:translate -- [--services=1000] [--trials=5] [--istiod]
 import { performance } from "node:perf_hooks";
 import { type AnyConfigObject, createTranslator, loadConfig } from "@xdskit/translate";
+import { compareWithIstiod } from "./translate-istiod.js";
+import { meshYaml, podAddYaml, vsChangeYaml } from "./translate-mesh.js";
 
 const arg = (name: string, fallback: number) => {
   const found = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -14,48 +17,6 @@ const arg = (name: string, fallback: number) => {
 };
 const SERVICES = arg("services", 1000);
 const TRIALS = arg("trials", 5);
-const NAMESPACES = 10;
-
-function meshYaml(services: number): string {
-  const docs: string[] = [];
-  for (let i = 0; i < services; i++) {
-    const ns = `ns-${i % NAMESPACES}`;
-    const name = `svc-${i}`;
-    docs.push(`apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: ${ns} }
-spec: { selector: { app: ${name} }, clusterIP: 10.96.${Math.floor(i / 250)}.${i % 250}, ports: [{ name: http, port: 9080 }] }`);
-    for (const version of ["v1", "v2"])
-      docs.push(`apiVersion: v1
-kind: Pod
-metadata: { name: ${name}-${version}, namespace: ${ns}, labels: { app: ${name}, version: ${version} } }
-spec: { serviceAccountName: ${name}, containers: [{ name: app, ports: [{ containerPort: 9080 }] }] }
-status: { podIP: 10.${version === "v1" ? 1 : 2}.${Math.floor(i / 250)}.${i % 250} }`);
-    if (i % 3 === 0) {
-      docs.push(`apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  host: ${name}
-  trafficPolicy: { connectionPool: { http: { http2MaxRequests: 100 } } }
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3 } }]`);
-      docs.push(vsYaml(name, ns, 80));
-    }
-  }
-  return docs.join("\n---\n");
-}
-
-function vsYaml(name: string, ns: string, weight: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  hosts: [${name}]
-  http:
-  - match: [{ headers: { end-user: { exact: jason } } }]
-    route: [{ destination: { host: ${name}, subset: v2 } }]
-  - route: [{ destination: { host: ${name}, subset: v1 }, weight: ${weight} }, { destination: { host: ${name}, subset: v2 }, weight: ${100 - weight} }]`;
-}
 
 // Wall time and this process's CPU time: on a shared machine the CPU time is the steadier figure.
 const ms = (t: { wall: number; cpu: number }) => `${t.wall.toFixed(1)} ms wall, ${t.cpu.toFixed(1)} ms CPU`;
@@ -96,14 +57,10 @@ const heapAfter = mb();
 const vsChanges: Array<{ wall: number; cpu: number; changed: number }> = [];
 const epChanges: Array<{ wall: number; cpu: number; changed: number }> = [];
 for (let trial = 0; trial < TRIALS; trial++) {
-  const vs = loadConfig(vsYaml("svc-3", "ns-3", 50 + trial)).objects[0] as AnyConfigObject;
+  const vs = loadConfig(vsChangeYaml(trial)).objects[0] as AnyConfigObject;
   const vsRun = timed(() => translator.apply([{ op: "update", object: vs }]));
   vsChanges.push({ wall: vsRun.wall, cpu: vsRun.cpu, changed: vsRun.value.proxies.size });
-  const pod = loadConfig(`apiVersion: v1
-kind: Pod
-metadata: { name: svc-3-v3-${trial}, namespace: ns-3, labels: { app: svc-3, version: v3 } }
-spec: { containers: [{ name: app, ports: [{ containerPort: 9080 }] }] }
-status: { podIP: 10.3.0.${trial + 1} }`).objects[0] as AnyConfigObject;
+  const pod = loadConfig(podAddYaml(trial)).objects[0] as AnyConfigObject;
   const epRun = timed(() => translator.apply([{ op: "add", object: pod }]));
   epChanges.push({ wall: epRun.wall, cpu: epRun.cpu, changed: epRun.value.proxies.size });
 }
@@ -119,3 +76,14 @@ console.table([
   { step: `one endpoint change (median of ${TRIALS}; ${epMedian.changed} proxies changed)`, time: ms(epMedian) },
   { step: "heap before / after cold translation", time: `${heapBefore} / ${heapAfter}` },
 ]);
+
+if (process.argv.includes("--istiod"))
+  await compareWithIstiod({
+    mesh: text,
+    trials: TRIALS,
+    views,
+    index,
+    cold,
+    virtualService: vsMedian,
+    endpoint: epMedian,
+  });

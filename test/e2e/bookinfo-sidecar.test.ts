@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../packages/translate/src/config/loader.js";
-import { buildMesh, generate, proxyOf } from "../../packages/translate/src/index.js";
+import { buildMesh, createConfigStore, generate, proxyOf } from "../../packages/translate/src/index.js";
 import { type EnvoyHandle, startEnvoy } from "../harness/envoy.js";
 import { freePort } from "../harness/ports.js";
 import { type HttpUpstream, startHttpUpstream } from "../harness/upstreams.js";
@@ -46,6 +46,14 @@ describe("Bookinfo samples through a real Envoy sidecar (no Kubernetes, captureM
     const snapshot = xds.set(nodeId, { ...generate(mesh, proxy), Secret: await meshSecrets(proxy) });
     if (envoy) await xds.cache.awaitApplied(nodeId, snapshot.version, { timeoutMs: 10_000 });
     return snapshot;
+  };
+
+  /** Translates the config store's valid objects for productpage's sidecar and waits until Envoy applied them. */
+  const applyValid = async (objects: Parameters<typeof buildMesh>[0]) => {
+    const mesh = buildMesh(objects);
+    const proxy = proxyOf(mesh, "default/productpage-v1");
+    const snapshot = xds.set(proxy.id, { ...generate(mesh, proxy), Secret: await meshSecrets(proxy) });
+    await xds.cache.awaitApplied(proxy.id, snapshot.version, { timeoutMs: 10_000 });
   };
 
   const call = (host: string, headers: Record<string, string> = {}) =>
@@ -171,6 +179,41 @@ spec:
     expect(jason.upstream).toBe("ratings/v1");
     expect(jasonMs).toBeGreaterThanOrEqual(550);
     expect((await call("ratings", { "end-user": "kim" })).upstream).toBe("ratings/v1");
+    expect(xds.nacks).toEqual([]);
+  });
+
+  it("keeps the previous routing when a VirtualService is rejected, and applies the rest of the batch", async () => {
+    const store = createConfigStore();
+    const first = store.applyText([
+      { file: "platform.yaml", text: platform },
+      sample("destination-rule-all.yaml"),
+      sample("virtual-service-reviews-test-v2.yaml"),
+    ]);
+    expect(first.results.filter((r) => r.status !== "accepted")).toEqual([]);
+    await applyValid(store.list());
+    const jasonToReviews = () =>
+      tallyGets(`http://127.0.0.1:${servicePort}/reviews/0`, 10, { host: "reviews", "end-user": "jason" });
+    expect(await jasonToReviews()).toEqual({ "reviews/v2": 10 });
+
+    // reviews edited to send jason to v3, with a route and a redirect in one HTTP route: Istio rejects it.
+    const broken = sample("virtual-service-reviews-test-v2.yaml");
+    const batch = store.applyText([
+      {
+        file: broken.file,
+        text: broken.text.replace("subset: v2", "subset: v3\n    redirect:\n      uri: /elsewhere"),
+      },
+      sample("virtual-service-ratings-test-abort.yaml"),
+    ]);
+    expect(batch.results.map((r) => [r.key, r.status])).toEqual([
+      ["VirtualService/default/reviews", "rejected"],
+      ["VirtualService/default/ratings", "accepted"],
+    ]);
+    expect(batch.results[0]?.diagnostics.map((d) => d.message)).toEqual([
+      "HTTP route cannot contain both route and redirect",
+    ]);
+    await applyValid(store.list());
+    expect(await jasonToReviews()).toEqual({ "reviews/v2": 10 });
+    expect((await call("ratings", { "end-user": "jason" })).status).toBe(500);
     expect(xds.nacks).toEqual([]);
   });
 });

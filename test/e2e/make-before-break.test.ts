@@ -140,11 +140,12 @@ describe.each(CASES)("make-before-break with ordering $ordering", ({ ordering, s
 
     expect(applied, `Envoy did not apply the new CDS and RDS within 800 ms; ${describeTraffic(result)}`).toBe(true);
     expect(result.failed, describeTraffic(result)).toBe(0);
-    // A floor, not a rate: on a loaded 2-core machine 1.5 s yields ~500 requests, on a quiet one thousands.
-    // What matters is traffic on both sides of the switch, which the upstream checks below assert.
-    expect(result.ok, describeTraffic(result)).toBeGreaterThan(200);
-    // Traffic really moved: both upstreams answered, and the newest requests all went to v2.
+    // Floors, not rates: traffic on both sides of the switch is what matters. 1.5 s yields thousands of requests
+    // on a quiet machine and under a hundred on a 2-core one running other suites (load 16: 33 before, 56 after).
     expect(Object.keys(result.upstreams).sort(), describeTraffic(result)).toEqual(["web/v1", "web/v2"]);
+    expect(result.upstreams["web/v1"], describeTraffic(result)).toBeGreaterThanOrEqual(20);
+    expect(result.upstreams["web/v2"], describeTraffic(result)).toBeGreaterThanOrEqual(50);
+    // Traffic really moved: the newest requests all went to v2.
     expect(new Set(result.samples.slice(-50).map((s) => s.upstream))).toEqual(new Set(["web/v2"]));
 
     // Envoy holds exactly the new clusters, none warming, and xdskit saw no NACK.

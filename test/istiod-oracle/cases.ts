@@ -26,6 +26,8 @@ export interface OracleRequest {
   path: string;
   method: string;
   headers: Record<string, string>;
+  /** A TLS connection the proxy does not terminate (its SNI) instead of plaintext HTTP. */
+  tls?: { sni: string };
 }
 
 export interface OracleScenario {
@@ -801,6 +803,234 @@ function moreFeatureScenarios(): OracleScenario[] {
   ];
 }
 
+/** A TLS connection (SNI) to `address:port`, which the sidecar routes without terminating it. */
+const tlsRequest = (address: string, port: number, sni: string): OracleRequest => ({
+  address,
+  port,
+  host: sni,
+  path: "/",
+  method: "GET",
+  headers: {},
+  tls: { sni },
+});
+
+/**
+ * Sidecar TLS and HTTPS service ports: SNI filter chains from `tls` routes (static predicates: port, source
+ * labels, gateways), unknown SNI to the outbound policy's cluster, SNI-less ServiceEntries sharing 0.0.0.0,
+ * and `tcp` routes by destination subnet.
+ */
+function tlsScenarios(): OracleScenario[] {
+  const secure = "secure.shop.svc.cluster.local";
+  const kubernetes = `${PLATFORM}\n---\n${yaml([
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "secure", namespace: "shop", labels: { app: "secure" } },
+      spec: {
+        clusterIP: "10.96.1.20",
+        selector: { app: "secure" },
+        ports: [
+          { port: 443, name: "https", targetPort: 8443, protocol: "TCP" },
+          { port: 5443, name: "tls-db", targetPort: 5443, protocol: "TCP" },
+        ],
+      },
+    },
+  ])}`;
+  const externalTls = istioObject("ServiceEntry", "default", "google", {
+    hosts: ["www.google.com", "maps.google.com"],
+    ports: [{ number: 443, name: "tls", protocol: "TLS" }],
+    location: "MESH_EXTERNAL",
+    resolution: "DNS",
+  });
+  const githubTls = istioObject("ServiceEntry", "default", "github", {
+    hosts: ["api.github.com"],
+    ports: [{ number: 443, name: "https", protocol: "HTTPS" }],
+    location: "MESH_EXTERNAL",
+    resolution: "DNS",
+  });
+  const subsets = istioObject("DestinationRule", "shop", "secure", {
+    host: secure,
+    subsets: [
+      { name: "v1", labels: { version: "v1" } },
+      { name: "v2", labels: { version: "v2" } },
+    ],
+  });
+  const routes = istioObject("VirtualService", "shop", "secure", {
+    hosts: [secure, "*.secure.example"],
+    tls: [
+      {
+        match: [{ sniHosts: ["admin.secure.example"], sourceLabels: { app: "not-sleep" } }],
+        route: [{ destination: { host: secure, subset: "v1" } }],
+      },
+      {
+        match: [{ sniHosts: [secure], port: 443 }],
+        route: [{ destination: { host: secure, subset: "v2", port: { number: 443 } } }],
+      },
+      {
+        match: [{ sniHosts: ["*.secure.example"], sourceLabels: { app: "sleep" } }],
+        route: [{ destination: { host: secure, subset: "v1", port: { number: 443 } } }],
+      },
+      {
+        match: [{ sniHosts: ["db.secure.example"], port: 5443 }],
+        route: [{ destination: { host: secure, port: { number: 5443 } } }],
+      },
+      {
+        match: [{ sniHosts: ["gw.secure.example"], gateways: ["istio-system/gw"] }],
+        route: [{ destination: { host: secure, subset: "v1" } }],
+      },
+    ],
+  });
+  // A second VirtualService for the host: istiod adds its tls matches too (ones not already handled).
+  const more = istioObject("VirtualService", "default", "secure-more", {
+    hosts: [secure, `*.${secure}`],
+    tls: [
+      {
+        match: [{ sniHosts: [secure] }, { sniHosts: [`alt.${secure}`] }],
+        route: [{ destination: { host: secure, subset: "v1", port: { number: 443 } } }],
+      },
+    ],
+  });
+  const externalRoute = istioObject("VirtualService", "default", "google", {
+    hosts: ["www.google.com"],
+    tls: [
+      {
+        match: [{ sniHosts: ["www.google.com"] }],
+        route: [{ destination: { host: "maps.google.com" } }],
+      },
+    ],
+  });
+  const requests = [
+    tlsRequest("10.96.1.20", 443, secure),
+    tlsRequest("10.96.1.20", 443, "a.secure.example"),
+    tlsRequest("10.96.1.20", 443, "admin.secure.example"),
+    tlsRequest("10.96.1.20", 443, `alt.${secure}`),
+    tlsRequest("10.96.1.20", 443, "unknown.example.org"),
+    tlsRequest("10.96.1.20", 5443, "db.secure.example"),
+    tlsRequest("10.96.1.20", 5443, secure),
+    tlsRequest("142.250.1.1", 443, "www.google.com"),
+    tlsRequest("142.250.1.1", 443, "maps.google.com"),
+    tlsRequest("140.82.1.1", 443, "api.github.com"),
+    tlsRequest("203.0.113.9", 443, "other.example.net"),
+  ];
+  const registryOnly = istioObject("Sidecar", "default", "default", {
+    egress: [{ hosts: ["*/*"] }],
+    outboundTrafficPolicy: { mode: "REGISTRY_ONLY" },
+  });
+  const api = "api.shop.svc.cluster.local";
+  return [
+    { name: "tls-sidecar-plain", kubernetes, istio: yaml([externalTls, githubTls]), proxy: SLEEP, requests },
+    {
+      name: "tls-sidecar-routes",
+      kubernetes,
+      istio: yaml([externalTls, githubTls, subsets, routes, more, externalRoute]),
+      proxy: SLEEP,
+      requests,
+    },
+    {
+      name: "tls-sidecar-routes-other-proxy",
+      kubernetes,
+      istio: yaml([externalTls, githubTls, subsets, routes, more, externalRoute]),
+      proxy: PRODUCTPAGE,
+      requests,
+    },
+    {
+      name: "tls-sidecar-registry-only",
+      kubernetes,
+      istio: yaml([externalTls, githubTls, subsets, routes, registryOnly]),
+      proxy: SLEEP,
+      requests,
+    },
+    {
+      name: "tcp-route-destination-subnets",
+      kubernetes,
+      istio: yaml([
+        istioObject("VirtualService", "shop", "api-subnets", {
+          hosts: [api],
+          tcp: [
+            {
+              match: [{ destinationSubnets: ["10.96.1.0/24"], port: 9000 }],
+              route: [{ destination: { host: REVIEWS, port: { number: 9080 } } }],
+            },
+            {
+              match: [{ sourceLabels: { app: "sleep" } }],
+              route: [{ destination: { host: RATINGS, port: { number: 9080 } } }],
+            },
+          ],
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("10.96.1.11", 9000, "api.shop:9000", ["/"]),
+        ...httpRequests("10.96.1.11", 8000, "api.shop:8000", ["/"]),
+      ],
+    },
+  ];
+}
+
+/** Upstream TLS a DestinationRule originates: SIMPLE with SNI and SANs, MUTUAL with files, per port and subset. */
+function tlsOriginationScenarios(): OracleScenario[] {
+  const entry = (name: string, host: string) =>
+    istioObject("ServiceEntry", "default", name, {
+      hosts: [host],
+      ports: [
+        { number: 80, name: "http", protocol: "HTTP" },
+        { number: 8080, name: "http-alt", protocol: "HTTP" },
+      ],
+      location: "MESH_EXTERNAL",
+      resolution: "DNS",
+    });
+  return [
+    {
+      name: "tls-origination",
+      kubernetes: PLATFORM,
+      istio: yaml([
+        entry("simple", "simple.example.com"),
+        entry("mutual", "mutual.example.com"),
+        istioObject("DestinationRule", "default", "simple", {
+          host: "simple.example.com",
+          trafficPolicy: {
+            tls: { mode: "SIMPLE", sni: "edge.example.com", subjectAltNames: ["edge.example.com"] },
+            portLevelSettings: [{ port: { number: 8080 }, tls: { mode: "DISABLE" } }],
+          },
+        }),
+        istioObject("DestinationRule", "default", "mutual", {
+          host: "mutual.example.com",
+          trafficPolicy: {
+            tls: {
+              mode: "MUTUAL",
+              clientCertificate: "/etc/certs/client.pem",
+              privateKey: "/etc/certs/key.pem",
+              caCertificates: "/etc/certs/ca.pem",
+            },
+          },
+          subsets: [{ name: "v1", labels: { version: "v1" }, trafficPolicy: { tls: { mode: "SIMPLE" } } }],
+        }),
+        istioObject("VirtualService", "default", "mutual", {
+          hosts: ["mutual.example.com"],
+          http: [
+            {
+              match: [{ uri: { prefix: "/v1" } }],
+              route: [{ destination: { host: "mutual.example.com", subset: "v1" } }],
+            },
+            { route: [{ destination: { host: "mutual.example.com" } }] },
+          ],
+        }),
+        istioObject("DestinationRule", "default", "reviews", {
+          host: REVIEWS,
+          trafficPolicy: { tls: { mode: "ISTIO_MUTUAL", sni: "reviews.custom" } },
+        }),
+      ]),
+      proxy: SLEEP,
+      requests: [
+        ...httpRequests("198.51.100.7", 80, "simple.example.com", ["/"]),
+        ...httpRequests("198.51.100.7", 8080, "simple.example.com:8080", ["/"]),
+        ...httpRequests("198.51.100.8", 80, "mutual.example.com", ["/", "/v1/x"]),
+        ...httpRequests("10.96.0.10", 9080, "reviews", ["/"]),
+      ],
+    },
+  ];
+}
+
 /** Scenarios written by hand for features the random ones do not cover. */
 export function featureScenarios(): OracleScenario[] {
   return [
@@ -809,6 +1039,8 @@ export function featureScenarios(): OracleScenario[] {
     ...tcpScenarios(),
     ...mtlsScenarios(),
     ...moreFeatureScenarios(),
+    ...tlsScenarios(),
+    ...tlsOriginationScenarios(),
   ];
 }
 

@@ -1,7 +1,7 @@
 // Differential test against istiod itself: for every scenario of cases.ts (seeded random VirtualServices,
 // DestinationRules, Sidecars and Gateways over a small platform, the Bookinfo samples, and hand-written
 // delegate, ServiceEntry, tcp-route and mTLS scenarios), istiod's answers
-// were recorded by `npm run record:istiod` into answers.json. This test needs no Go: it checks that the
+// were recorded by `npm run record:istiod` into answers/*.json. This test needs no Go: it checks that the
 // answers belong to the current scenarios (a hash of each input), then compares xdskit's translator +
 // simulator with them, request by request and resource name by resource name. A disagreement fails the
 // test unless docs/translate.md lists it as a known difference (KNOWN_DIFFERENCES below names each one).
@@ -12,14 +12,14 @@ import { type OracleScenario, oracleScenarios, scenarioHash } from "./cases.js";
 import {
   type Decision,
   deriveIstiodDecision,
-  type RecordedAnswers,
   type RecordedScenario,
+  readRecordedAnswers,
   simulatorVirtualHostOnIstiod,
   xdskitAnswer,
 } from "./compare.js";
 
 const here = import.meta.dirname;
-const answers = JSON.parse(fs.readFileSync(path.join(here, "answers.json"), "utf8")) as RecordedAnswers;
+const answers = readRecordedAnswers(path.join(here, "answers"));
 const scenarios = oracleScenarios();
 const recordedByName = new Map(answers.scenarios.map((s) => [s.name, s]));
 
@@ -93,7 +93,8 @@ describe("recorded istiod answers", () => {
   });
 
   it("belong to the current scenarios (else run `npm run record:istiod`)", () => {
-    expect(answers.scenarios.map((s) => s.name)).toEqual(scenarios.map((s) => s.name));
+    // Each group file keeps its scenarios' order; across files the order is the groups'.
+    expect(answers.scenarios.map((s) => s.name).sort()).toEqual(scenarios.map((s) => s.name).sort());
     const stale = scenarios.filter((s) => recordedByName.get(s.name)?.hash !== scenarioHash(s)).map((s) => s.name);
     expect(stale, "scenarios changed since istiod answered: run `npm run record:istiod`").toEqual([]);
     expect(scenarios.reduce((n, s) => n + s.requests.length, 0)).toBeGreaterThanOrEqual(150);
@@ -164,6 +165,28 @@ describe("xdskit agrees with istiod", () => {
     console.log(`istiod differential: ${agree} of ${total} requests agree, ${known} known differences`);
     expect(disagreements).toEqual([]);
     expect(agree + known).toBe(total);
+  });
+
+  it("gives the clusters requests reach istiod's upstream transport (TLS or not, SNI, SANs, ALPN, secrets)", () => {
+    let checked = 0;
+    const disagreements: string[] = [];
+    for (const { scenario, xdskit } of results) {
+      const recorded = recordedByName.get(scenario.name);
+      for (const [name, theirs] of Object.entries(recorded?.transports ?? {})) {
+        const ours = xdskit.transportOf(name);
+        if (!ours) continue; // a missing cluster fails the resource names test
+        checked++;
+        if (JSON.stringify(ours) !== JSON.stringify(theirs))
+          disagreements.push(
+            `${scenario.name} ${name}\n  istiod ${JSON.stringify(theirs)}\n  xdskit ${JSON.stringify(ours)}`,
+          );
+      }
+    }
+    console.log(
+      `istiod differential: upstream transport agrees for ${checked - disagreements.length} of ${checked} reached clusters`,
+    );
+    expect(checked).toBeGreaterThan(100);
+    expect(disagreements).toEqual([]);
   });
 
   it("generates the resource names istiod generates", () => {

@@ -1,9 +1,9 @@
 // Package oracle records what istiod itself generates and picks for a set of (config, proxy, request) cases,
 // for xdskit's differential test against istiod (test/istiod-oracle.test.ts). It is a Go test only because
 // Istio's fake discovery server and traffic simulation take a *testing.T; it is built with `go test -c` and
-// run by scripts/record-istiod.ts, never in CI:
+// run by test/istiod-oracle/record.ts, never in CI:
 //
-//	ISTIOD_ORACLE_CASES=cases.json ISTIOD_ORACLE_OUT=answers.json istiod-oracle.test -test.run TestRecord
+//	ISTIOD_ORACLE_CASES=cases.json ISTIOD_ORACLE_OUT=answers.raw.json istiod-oracle.test -test.run TestRecord
 package oracle
 
 import (
@@ -16,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -45,6 +48,10 @@ type requestSpec struct {
 	Host    string            `json:"host"`
 	Path    string            `json:"path"`
 	Headers map[string]string `json:"headers"`
+	// A TLS connection (the SNI it sends) instead of plaintext HTTP.
+	TLS *struct {
+		Sni string `json:"sni"`
+	} `json:"tls,omitempty"`
 }
 
 type caseSpec struct {
@@ -73,10 +80,13 @@ type caseAnswer struct {
 	Clusters  []string                   `json:"clusters"`
 	Requests  []requestAnswer            `json:"requests"`
 	RouteJSON map[string]json.RawMessage `json:"routeConfigurations"`
+	// Each cluster's name and upstream transport (transport_socket, transport_socket_matches) as proto3 JSON;
+	// record.ts keeps a summary of those the requests reach.
+	ClusterTransports map[string]json.RawMessage `json:"clusterTransports"`
 }
 
-// A fixed creation time, so that "the oldest VirtualService wins" falls back to namespace/name as it does
-// in xdskit when timestamps are equal.
+// A fixed creation time, so that "the oldest VirtualService wins" falls back to name, then namespace, as it
+// does in xdskit when timestamps are equal.
 var creation = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func parseIstio(t *testing.T, text string) []config.Config {
@@ -102,7 +112,8 @@ func parseIstio(t *testing.T, text string) []config.Config {
 }
 
 // parseKubernetes decodes the Kubernetes objects and applies what kubectl and the API server would, which
-// Istio's fake client does not: the "default" namespace, and a Service port's targetPort defaulting to its port.
+// Istio's fake client does not: the "default" namespace, a Pod's service account (`default`), and a Service
+// port's targetPort defaulting to its port.
 func parseKubernetes(t *testing.T, text string) []runtime.Object {
 	decode := kubelib.IstioCodec.UniversalDeserializer().Decode
 	var out []runtime.Object
@@ -117,6 +128,10 @@ func parseKubernetes(t *testing.T, text string) []runtime.Object {
 		if m, ok := o.(metav1.Object); ok && m.GetNamespace() == "" {
 			m.SetNamespace("default")
 		}
+		// The API server's ServiceAccount admission gives every Pod one; istiod names the SANs of mTLS after it.
+		if pod, ok := o.(*corev1.Pod); ok && pod.Spec.ServiceAccountName == "" {
+			pod.Spec.ServiceAccountName = "default"
+		}
 		if svc, ok := o.(*corev1.Service); ok {
 			for i := range svc.Spec.Ports {
 				p := &svc.Spec.Ports[i]
@@ -127,11 +142,79 @@ func parseKubernetes(t *testing.T, text string) []runtime.Object {
 		}
 		out = append(out, o)
 	}
+	return append(out, endpointSlices(out)...)
+}
+
+// endpointSlices are what Kubernetes' EndpointSlice controller would write for the Services and Pods (the
+// fake runs no controllers): one slice per Service with a selector, holding its running Pods. Without them
+// istiod knows no endpoints, so no service accounts and no SANs on mTLS clusters.
+func endpointSlices(objects []runtime.Object) []runtime.Object {
+	var pods []*corev1.Pod
+	for _, o := range objects {
+		if pod, ok := o.(*corev1.Pod); ok && pod.Status.PodIP != "" {
+			pods = append(pods, pod)
+		}
+	}
+	var out []runtime.Object
+	for _, o := range objects {
+		svc, ok := o.(*corev1.Service)
+		if !ok || len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		var selected []*corev1.Pod
+		for _, pod := range pods {
+			if pod.Namespace == svc.Namespace && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+				selected = append(selected, pod)
+			}
+		}
+		if len(selected) == 0 {
+			continue
+		}
+		slice := &discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      svc.Name + "-oracle",
+				Namespace: svc.Namespace,
+				Labels:    map[string]string{discoveryv1.LabelServiceName: svc.Name},
+			},
+			AddressType: discoveryv1.AddressTypeIPv4,
+		}
+		for _, pod := range selected {
+			ready := true
+			slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
+				Addresses:  []string{pod.Status.PodIP},
+				Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+				TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: pod.Name, Namespace: pod.Namespace},
+			})
+		}
+		for _, p := range svc.Spec.Ports {
+			target := p.TargetPort.IntVal
+			if p.TargetPort.Type == intstr.String {
+				// A named target port: the container port of that name (of the first Pod, as one slice holds one mapping).
+				target = 0
+				for _, c := range selected[0].Spec.Containers {
+					for _, cp := range c.Ports {
+						if cp.Name == p.TargetPort.StrVal {
+							target = cp.ContainerPort
+						}
+					}
+				}
+				if target == 0 {
+					continue
+				}
+			}
+			name, protocol := p.Name, p.Protocol
+			if protocol == "" {
+				protocol = corev1.ProtocolTCP
+			}
+			slice.Ports = append(slice.Ports, discoveryv1.EndpointPort{Name: &name, Port: &target, Protocol: &protocol})
+		}
+		out = append(out, slice)
+	}
 	return out
 }
 
 func record(t *testing.T, c caseSpec) caseAnswer {
-	answer := caseAnswer{Name: c.Name, RouteJSON: map[string]json.RawMessage{}}
+	answer := caseAnswer{Name: c.Name, RouteJSON: map[string]json.RawMessage{}, ClusterTransports: map[string]json.RawMessage{}}
 	s := xds.NewFakeDiscoveryServer(t, xds.FakeOptions{
 		KubernetesObjects: parseKubernetes(t, c.Kubernetes),
 		Configs:           parseIstio(t, c.Istio),
@@ -157,19 +240,29 @@ func record(t *testing.T, c caseSpec) caseAnswer {
 		answer.Routes = append(answer.Routes, r.Name)
 		byName[r.Name] = r
 	}
+	marshal := protojson.MarshalOptions{UseProtoNames: true}
 	for _, cl := range sim.Clusters {
 		answer.Clusters = append(answer.Clusters, cl.Name)
+		transport := &cluster.Cluster{
+			Name:                   cl.Name,
+			TransportSocket:        cl.TransportSocket,
+			TransportSocketMatches: cl.TransportSocketMatches,
+		}
+		text, err := marshal.Marshal(transport)
+		if err != nil {
+			t.Fatalf("marshal cluster %s: %v", cl.Name, err)
+		}
+		answer.ClusterTransports[cl.Name] = text
 	}
 	sort.Strings(answer.Listeners)
 	sort.Strings(answer.Routes)
 	sort.Strings(answer.Clusters)
-	marshal := protojson.MarshalOptions{UseProtoNames: true}
 	for _, req := range c.Requests {
 		headers := http.Header{}
 		for k, v := range req.Headers {
 			headers.Set(k, v)
 		}
-		result := sim.Run(simulation.Call{
+		call := simulation.Call{
 			Address:    req.Address,
 			Port:       req.Port,
 			Path:       req.Path,
@@ -177,7 +270,14 @@ func record(t *testing.T, c caseSpec) caseAnswer {
 			HostHeader: req.Host,
 			Headers:    headers,
 			CallMode:   mode,
-		})
+		}
+		if req.TLS != nil {
+			// Opaque TLS: a client that starts a TLS handshake with this SNI (the proxy does not terminate it).
+			call.Protocol = simulation.TCP
+			call.TLS = simulation.TLS
+			call.Sni = req.TLS.Sni
+		}
+		result := sim.Run(call)
 		got := requestAnswer{
 			Listener:    result.ListenerMatched,
 			FilterChain: result.FilterChainMatched,
@@ -208,7 +308,7 @@ func record(t *testing.T, c caseSpec) caseAnswer {
 func TestRecord(t *testing.T) {
 	in, out := os.Getenv("ISTIOD_ORACLE_CASES"), os.Getenv("ISTIOD_ORACLE_OUT")
 	if in == "" || out == "" {
-		t.Skip("set ISTIOD_ORACLE_CASES and ISTIOD_ORACLE_OUT (see scripts/record-istiod.ts)")
+		t.Skip("set ISTIOD_ORACLE_CASES and ISTIOD_ORACLE_OUT (see test/istiod-oracle/record.ts)")
 	}
 	text, err := os.ReadFile(in)
 	if err != nil {

@@ -1,5 +1,5 @@
 // `npm run record:istiod`: asks istiod itself about every scenario of cases.ts and writes its answers to
-// test/istiod-oracle/answers.json, which istiod-oracle.test.ts compares xdskit with (no Go needed there).
+// test/istiod-oracle/answers/ (one file per group of scenarios), which istiod-oracle.test.ts compares xdskit with (no Go needed there).
 // Builds the Go recording program first (build.sh, into .cache/). See docs/translate.md, "Differential
 // against istiod".
 import { execFileSync } from "node:child_process";
@@ -9,15 +9,17 @@ import { type OracleScenario, oracleScenarios, scenarioHash } from "./cases.js";
 import {
   deriveIstiodDecision,
   type IstiodScenarioAnswer,
+  istiodTransports,
   type RecordedAnswers,
   type RecordedScenario,
+  splitRecordedAnswers,
 } from "./compare.js";
 
 const here = import.meta.dirname;
 const repo = path.resolve(here, "../..");
 const work = path.join(repo, ".cache/istiod-oracle");
 const binary = path.join(repo, ".cache/istiod-oracle.test");
-const ANSWERS_FILE = path.join(here, "answers.json");
+const ANSWERS_DIR = path.join(here, "answers");
 
 function istioVersion(): string {
   const mod = fs.readFileSync(path.join(here, "go.mod"), "utf8");
@@ -58,6 +60,13 @@ function main() {
     if (!answer || answer.name !== scenario.name) throw new Error(`answer ${i} is not for ${scenario.name}`);
     const routeConfigurations = answer.routeConfigurations ?? {};
     const clusters = answer.clusters ?? [];
+    const requests = (answer.requests ?? []).map((a, j) =>
+      deriveIstiodDecision(
+        a,
+        { routeConfigurations, clusters },
+        scenario.requests[j] as OracleScenario["requests"][number],
+      ),
+    );
     return {
       name: scenario.name,
       hash: scenarioHash(scenario),
@@ -65,22 +74,25 @@ function main() {
       listeners: answer.listeners ?? [],
       routes: answer.routes ?? [],
       clusters,
-      requests: (answer.requests ?? []).map((a, j) =>
-        deriveIstiodDecision(
-          a,
-          { routeConfigurations, clusters },
-          scenario.requests[j] as OracleScenario["requests"][number],
-        ),
-      ),
+      requests,
       routeConfigurations,
+      transports: istiodTransports(answer.clusterTransports ?? {}, requests),
     };
   });
   const out: RecordedAnswers = { istio: istioVersion(), scenarios: recorded };
-  fs.writeFileSync(ANSWERS_FILE, JSON.stringify(out));
+  fs.mkdirSync(ANSWERS_DIR, { recursive: true });
+  const files: string[] = [];
+  for (const [group, part] of splitRecordedAnswers(out)) {
+    const file = path.join(ANSWERS_DIR, `${group}.json`);
+    fs.writeFileSync(file, JSON.stringify(part));
+    files.push(file);
+  }
   // Formatted as the repository's formatter keeps JSON, so `npm run lint` passes after a re-recording.
-  execFileSync("npx", ["biome", "format", "--write", ANSWERS_FILE], { cwd: repo, stdio: "inherit" });
+  execFileSync("npx", ["biome", "format", "--write", ...files], { cwd: repo, stdio: "inherit" });
   const failed = recorded.filter((s) => s.error).length;
-  console.log(`wrote ${path.relative(repo, ANSWERS_FILE)}: ${recorded.length} scenarios (${failed} failed in istiod)`);
+  console.log(
+    `wrote ${path.relative(repo, ANSWERS_DIR)}/*.json: ${recorded.length} scenarios (${failed} failed in istiod)`,
+  );
 }
 
 main();

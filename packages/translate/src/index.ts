@@ -30,6 +30,7 @@ export {
   type ConfigUpdateResult,
   createConfigStore,
 } from "./config/store.js";
+export { SYSTEM_ROOT_CERTS_FILE } from "./generate/clusters.js";
 export { generate } from "./generate/generate.js";
 export {
   type MtlsMode,

@@ -83,6 +83,37 @@ spec: { address: 10.0.0.29, ports: { http: 19082 }, labels: { app: reviews, vers
     expect(changes?.ClusterLoadAssignment?.removed).toHaveLength(3);
   });
 
+  it("removes and adds back the cluster of a DNS ServiceEntry whose last endpoint goes and comes back", () => {
+    const entry = one(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: legacy, namespace: default }
+spec:
+  hosts: [legacy.internal]
+  addresses: [10.200.0.10]
+  ports: [{ number: 8081, name: http, protocol: HTTP }]
+  resolution: DNS
+  workloadSelector: { labels: { app: legacy } }`);
+    const workload = one(`
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: legacy-1, namespace: default }
+spec: { address: legacy-1.vm.internal, labels: { app: legacy } }`);
+    const translator = createTranslator({ objects: [...platform(), entry, workload] });
+    translator.connect("pp", "default/productpage-v1");
+    const cluster = "outbound|8081||legacy.internal";
+    const names = () => translator.resourcesOf("pp")?.Cluster.map((c) => c.name);
+    expect(names()).toContain(cluster);
+    const gone = translator.apply([{ op: "delete", key: "WorkloadEntry/default/legacy-1" }]);
+    expect(gone.proxies.get("pp")?.changes.Cluster?.removed).toEqual([cluster]);
+    expect(names()).not.toContain(cluster);
+    const fresh = createTranslator({ objects: [...platform(), entry] });
+    fresh.connect("pp", "default/productpage-v1");
+    expect(translator.resourcesOf("pp")).toEqual(fresh.resourcesOf("pp"));
+    translator.apply([{ op: "add", object: workload }]);
+    expect(names()).toContain(cluster);
+  });
+
   it("regenerates one view for proxies that share it, and reports no change when nothing changed for them", () => {
     const translator = createTranslator({ objects: platform() });
     // Two replicas of one workload: the same view.

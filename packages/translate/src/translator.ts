@@ -11,8 +11,10 @@ import { substituteByName, virtualServiceRoutePatch } from "./generate/patch.js"
 import { type MeshProxy, proxyOf } from "./generate/proxy.js";
 import { PROXY_RESOURCE_KINDS, type ProxyResources } from "./generate/resources.js";
 import { hostMatches, resolveHost } from "./index/hosts.js";
-import { createMesh, isRoutingKind, type Mesh, type MeshOptions } from "./index/mesh.js";
-import { createRegistryState } from "./registry/build.js";
+import { LayeredMap } from "./index/layered-map.js";
+import { createMesh, isRoutingKind, type Mesh, type MeshOptions, olderFirst } from "./index/mesh.js";
+import { createRegistryState, type RegistryUpdate } from "./registry/build.js";
+import type { MeshService } from "./registry/model.js";
 
 /** One configuration change. `delete` takes the object or its key (`kind/namespace/name`). */
 export type TranslatorChange =
@@ -61,11 +63,14 @@ export interface Translator {
   apply(changes: readonly TranslatorChange[]): TranslationUpdate;
 }
 
+/** A connected proxy's record (internal and updated in place; what it points to is never changed). */
 interface Connected {
   who: string | Node;
   proxy: MeshProxy;
   resources: ProxyResources;
   tokens: Tokens;
+  /** The last apply that found it affected (to count each proxy once without a set of ids). */
+  seen: number;
 }
 
 /** What a proxy's view depends on: tokens shared by its view, and how its own workload is found. */
@@ -96,18 +101,21 @@ const ALL = "all";
 /** Kinds that only feed endpoints (and workload identity), never services or routes. */
 const ENDPOINT_KINDS = new Set(["Pod", "Endpoints", "EndpointSlice", "WorkloadEntry", "Deployment"]);
 
-/** Same services (hosts, ports, VIPs) in both versions: routes built for one hold for the other. */
-function sameServices(before: Mesh, after: Mesh): boolean {
-  const a = before.registry.services;
-  const b = after.registry.services;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (!x || !y || x.hostname !== y.hostname || x.namespace !== y.namespace) return false;
-    if (x.addresses.join() !== y.addresses.join()) return false;
-    if (x.ports.map((p) => `${p.port}/${p.protocol}`).join() !== y.ports.map((p) => `${p.port}/${p.protocol}`).join())
-      return false;
+/**
+ * Same services (hosts, ports, VIPs) before and after a registry update: routes built for one hold for the
+ * other. Only the services built again are compared; the others are the same objects.
+ */
+function sameServices(update: RegistryUpdate): boolean {
+  if (!update.sameOrder) return false;
+  const portsOf = (s: MeshService) => s.ports.map((p) => `${p.port}/${p.protocol}`).join();
+  for (const { before, after } of update.rebuilt.values()) {
+    if (before.length !== after.length) return false;
+    for (let i = 0; i < before.length; i++) {
+      const x = before[i];
+      const y = after[i];
+      if (!x || !y || x.hostname !== y.hostname || x.namespace !== y.namespace) return false;
+      if (x.addresses.join() !== y.addresses.join() || portsOf(x) !== portsOf(y)) return false;
+    }
   }
   return true;
 }
@@ -118,9 +126,12 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
   const objects = new Map<ConfigKey, AnyConfigObject>();
   for (const object of options.objects ?? []) objects.set(configKey(object), object);
   const meshOptions = options.mesh ?? {};
-  // The registry is kept up to date change by change; the rest of the mesh (routing objects) is indexed again.
+  // The registry is kept up to date change by change. The routing objects are kept per kind in mesh order:
+  // a kind no change touched keeps its list, and createMesh reuses what it derived from that list.
   const registryState = createRegistryState([...objects.values()], meshOptions);
+  let objectsVersion = LayeredMap.of(new Map(objects)); // this version's objects, for whoever reads mesh.objects
   const routing = new Map<string, Map<ConfigKey, AnyConfigObject>>();
+  const sortedRouting = new Map<string, readonly AnyConfigObject[]>();
   const place = (key: ConfigKey, object: AnyConfigObject | undefined, kind: string) => {
     if (!isRoutingKind(kind)) return;
     let byKey = routing.get(kind);
@@ -128,16 +139,32 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       byKey = new Map();
       routing.set(kind, byKey);
     }
+    const old = byKey.get(key);
     if (object) byKey.set(key, object);
     else byKey.delete(key);
+    const list = sortedRouting.get(kind);
+    // An object updated in place keeps its position (same age and name): swap it, no sort.
+    const at = list && old && object && olderFirst(old, object) === 0 ? list.indexOf(old) : -1;
+    if (list && at >= 0) sortedRouting.set(kind, list.with(at, object as AnyConfigObject));
+    else sortedRouting.delete(kind);
   };
   for (const [key, object] of objects) place(key, object, object.kind);
   const meshOfObjects = () => {
-    const byKey = new Map(objects); // this version's objects, for whoever reads mesh.objects
+    const byKind = new Map<string, readonly AnyConfigObject[]>();
+    for (const [kind, ofKind] of routing) {
+      let list = sortedRouting.get(kind);
+      if (!list) {
+        list = [...ofKind.values()].sort(olderFirst);
+        sortedRouting.set(kind, list);
+      }
+      byKind.set(kind, list);
+    }
+    const byKey = objectsVersion;
     return createMesh(() => [...byKey.values()], meshOptions, {
       registry: registryState.registry,
       objectsByKey: byKey,
-      byKind: new Map([...routing].map(([kind, ofKind]) => [kind, [...ofKind.values()]])),
+      byKind,
+      sorted: true,
     });
   };
   let mesh = meshOfObjects();
@@ -182,10 +209,11 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
     }
     if (tokens.workload) byWorkload.get(tokens.workload)?.delete(id);
   };
-  const dependentsOf = (token: string, into: Set<string>) => {
-    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) into.add(id);
-    for (const id of byWorkload.get(token) ?? []) into.add(id);
+  const dependentsOf = (token: string, visit: (id: string) => void) => {
+    for (const list of byToken.get(token) ?? []) for (const id of members.get(list) ?? []) visit(id);
+    for (const id of byWorkload.get(token) ?? []) visit(id);
   };
+  let applies = 0;
 
   const identify = (who: string | Node, previous?: MeshProxy): MeshProxy => {
     try {
@@ -237,7 +265,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       const proxy = identify(who);
       const resources = generate(mesh, proxy);
       const tokens = tokensOf(proxy, who);
-      connected.set(id, { who, proxy, resources, tokens });
+      connected.set(id, { who, proxy, resources, tokens, seen: 0 });
       proxies.set(id, proxy);
       index(id, tokens);
       return resources;
@@ -254,6 +282,7 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
       if (!Array.isArray(changes)) throw new XdsKitError("INVALID_ARGUMENT", "apply: changes must be an array");
       const before = mesh;
       const touched: Array<{ old?: AnyConfigObject; next?: AnyConfigObject }> = [];
+      const versionChanges: Array<[ConfigKey, AnyConfigObject | undefined]> = [];
       for (const [i, change] of changes.entries()) {
         const key = change?.object ? configKey(change.object) : change?.key;
         if (!change || !key || !["add", "update", "delete"].includes(change.op))
@@ -264,30 +293,55 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         const old = objects.get(key);
         if (change.op === "delete") objects.delete(key);
         else objects.set(key, change.object as AnyConfigObject);
-        if (old) place(key, undefined, old.kind);
-        if (change.op !== "delete")
-          place(key, change.object as AnyConfigObject, (change.object as AnyConfigObject).kind);
-        touched.push({ old, next: change.op === "delete" ? undefined : change.object });
+        versionChanges.push([key, change.op === "delete" ? undefined : (change.object as AnyConfigObject)]);
+        const next = change.op === "delete" ? undefined : (change.object as AnyConfigObject);
+        if (old && old.kind !== next?.kind) place(key, undefined, old.kind);
+        if (next) place(key, next, next.kind);
+        touched.push({ old, next });
       }
+      objectsVersion = objectsVersion.with(versionChanges);
       registryState.update(touched);
+      const registryUpdate = registryState.lastUpdate;
       mesh = meshOfObjects();
-      const tokens = affectedTokens(before, mesh, touched);
+      const tokens = affectedTokens(mesh, touched, registryUpdate);
       const staleHosts = tokens.has(ALL)
         ? "all"
         : new Set([...tokens].filter((t) => t.startsWith("host:")).map((t) => t.slice(5)));
       const endpointsOnly =
         touched.every(({ old, next }) => [old, next].every((o) => !o || ENDPOINT_KINDS.has(o.kind))) &&
-        sameServices(before, mesh);
+        sameServices(registryUpdate);
       inheritClusters(mesh, before, staleHosts, { endpointsOnly });
-      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly);
+      const patch = patchFor(before, mesh, touched, staleHosts, endpointsOnly, registryUpdate);
 
-      const affected = new Set<string>();
-      for (const token of tokens) dependentsOf(token, affected);
+      const stamp = ++applies;
+      const affected: Array<[string, Connected]> = [];
+      const visit = (id: string) => {
+        const entry = connected.get(id);
+        if (!entry || entry.seen === stamp) return;
+        entry.seen = stamp;
+        affected.push([id, entry]);
+      };
+      for (const token of tokens) dependentsOf(token, visit);
       const updates = new Map<string, ProxyUpdate>();
       const views = new Set<ProxyResources>();
-      for (const id of affected) {
-        const entry = connected.get(id);
-        if (!entry) continue;
+      // Proxies that had the same view and get the same view share one answer (the update is immutable).
+      const answers = new Map<ProxyResources, Map<ProxyResources, ProxyUpdate | null>>();
+      const answerFor = (previous: ProxyResources, after: ProxyResources): ProxyUpdate | null => {
+        let byAfter = answers.get(previous);
+        if (!byAfter) {
+          byAfter = new Map();
+          answers.set(previous, byAfter);
+        }
+        let answer = byAfter.get(after);
+        if (answer === undefined) {
+          const changes = diffResources(previous, after);
+          answer = Object.keys(changes).length > 0 ? { resources: after, changes } : null;
+          byAfter.set(after, answer);
+        }
+        return answer;
+      };
+      for (const [id, entry] of affected) {
+        const previous = entry.resources;
         // A sidecar whose own workload was not touched keeps its identity and dependencies: patch its view.
         const patched =
           patch && entry.proxy.type === "sidecar" && !tokens.has(entry.tokens.workload)
@@ -296,21 +350,21 @@ export function createTranslator(options: TranslatorOptions = {}): Translator {
         let resources: ProxyResources;
         if (patched) {
           resources = patched;
-          connected.set(id, { ...entry, resources });
+          entry.resources = resources;
         } else {
           unindex(id, entry.tokens);
           const proxy = identify(entry.who, entry.proxy);
           resources = generate(mesh, proxy);
           const nextTokens = tokensOf(proxy, entry.who);
           index(id, nextTokens);
-          connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens });
+          connected.set(id, { who: entry.who, proxy, resources, tokens: nextTokens, seen: stamp });
           proxies.set(id, proxy);
         }
         views.add(resources);
-        const diff = diffResources(entry.resources, resources);
-        if (Object.keys(diff).length > 0) updates.set(id, { resources, changes: diff });
+        const answer = answerFor(previous, resources);
+        if (answer) updates.set(id, answer);
       }
-      return { proxies: updates, affectedProxies: affected.size, generatedViews: views.size };
+      return { proxies: updates, affectedProxies: affected.length, generatedViews: views.size };
     },
   };
 }
@@ -326,15 +380,24 @@ function patchFor(
   touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
   staleHosts: ReadonlySet<string> | "all",
   endpointsOnly: boolean,
+  registryUpdate: RegistryUpdate,
 ): ((resources: ProxyResources, proxy: MeshProxy) => ProxyResources | undefined) | undefined {
   if (endpointsOnly && staleHosts !== "all") {
     const sameHosts = (a: readonly { hostname: string }[], b: readonly { hostname: string }[]) =>
-      a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname);
+      a === b || (a.length === b.length && a.every((s, i) => s.hostname === b[i]?.hostname));
+    // Services select workloads of their own namespace: elsewhere a workload's services stayed the same.
+    const rebuiltNamespaces = new Set<string>();
+    for (const { before: was, after: now } of registryUpdate.rebuilt.values())
+      for (const service of [...was, ...now]) rebuiltNamespaces.add(service.namespace);
     const byNamespace = new Map<string, ReadonlyMap<string, object> | null>();
     const patchedViews = new Map<ProxyResources, ProxyResources | null>(); // a view is of one namespace
     return (resources, proxy) => {
       const workload = proxy.workload;
-      if (workload && !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload)))
+      if (
+        workload &&
+        rebuiltNamespaces.has(workload.namespace) &&
+        !sameHosts(before.registry.servicesOf(workload), after.registry.servicesOf(workload))
+      )
         return undefined; // its inbound side may change
       let replacements = byNamespace.get(proxy.namespace);
       if (replacements === undefined) {
@@ -361,14 +424,19 @@ function patchFor(
   return undefined;
 }
 
-/** The dependency tokens a set of changes touches, looked up in the mesh before and after. */
+/**
+ * The dependency tokens a set of changes touches, looked up in the mesh after them. A registry object
+ * (Service, ServiceEntry, endpoint source) touches the hosts of every service the registry built again.
+ */
 function affectedTokens(
-  before: Mesh,
   after: Mesh,
   touched: ReadonlyArray<{ old?: AnyConfigObject; next?: AnyConfigObject }>,
+  registryUpdate: RegistryUpdate,
 ): Set<string> {
   const tokens = new Set<string>();
-  const hostsOfInput = (mesh: Mesh, key: ConfigKey) => hostsByInput(mesh).get(key) ?? [];
+  const rebuiltHosts = new Set<string>();
+  for (const { before: was, after: now } of registryUpdate.rebuilt.values())
+    for (const service of [...was, ...now]) rebuiltHosts.add(service.hostname);
   const matchingHosts = (mesh: Mesh, pattern: string) =>
     pattern.includes("*")
       ? mesh.registry.services.filter((s) => hostMatches(pattern, s.hostname)).map((s) => s.hostname)
@@ -381,10 +449,9 @@ function affectedTokens(
       switch (object.kind) {
         case "Service":
         case "ServiceEntry": {
-          const hosts = new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)]);
-          for (const h of hosts) tokens.add(`host:${h}`);
+          for (const h of rebuiltHosts) tokens.add(`host:${h}`);
           tokens.add(`inbound:${object.metadata.namespace}`);
-          if (!old || !next || hostsChanged(before, after, key)) {
+          if (!old || !next || hostsChanged(registryUpdate, key)) {
             tokens.add(`ns-services:${object.metadata.namespace}`);
             tokens.add("ns-services:*");
           }
@@ -395,7 +462,7 @@ function affectedTokens(
         case "Pod":
         case "WorkloadEntry":
         case "Deployment":
-          for (const h of new Set([...hostsOfInput(before, key), ...hostsOfInput(after, key)])) tokens.add(`host:${h}`);
+          for (const h of rebuiltHosts) tokens.add(`host:${h}`);
           if (object.kind !== "Endpoints" && object.kind !== "EndpointSlice") {
             tokens.add(`workload-name:${object.metadata.namespace}/${object.metadata.name}`);
             tokens.add(`workloads-in:${object.metadata.namespace}`);
@@ -443,31 +510,16 @@ function affectedTokens(
   return tokens;
 }
 
-const inputIndexes = new WeakMap<Mesh, Map<ConfigKey, string[]>>();
-/** Config key → hosts of the services computed from it (built once per mesh version). */
-function hostsByInput(mesh: Mesh): Map<ConfigKey, string[]> {
-  let index = inputIndexes.get(mesh);
-  if (!index) {
-    index = new Map();
-    for (const [service, inputs] of mesh.registry.inputsOf)
-      for (const key of inputs) {
-        const hosts = index.get(key);
-        if (hosts) hosts.push(service.hostname);
-        else index.set(key, [service.hostname]);
-      }
-    inputIndexes.set(mesh, index);
-  }
-  return index;
-}
-
 /** Whether the services of a Service or ServiceEntry changed who sees them: hosts or exportTo. */
-function hostsChanged(before: Mesh, after: Mesh, key: ConfigKey): boolean {
-  const hosts = (mesh: Mesh) =>
-    mesh.registry.services
-      .filter((s) => s.source === key)
+function hostsChanged(update: RegistryUpdate, key: ConfigKey): boolean {
+  const rebuilt = update.rebuilt.get(key);
+  if (!rebuilt) return false;
+  const hosts = (services: readonly MeshService[]) =>
+    services
       .map((s) => `${s.hostname}/${s.exportTo.join()}`)
+      .sort()
       .join(",");
-  return hosts(before) !== hosts(after);
+  return hosts(rebuilt.before) !== hosts(rebuilt.after);
 }
 
 /**

@@ -10,6 +10,18 @@ export {
   workloadNodeId,
 } from "./agent/bootstrap.js";
 export {
+  CertificateFetchError,
+  type CertificateRequestOptions,
+  type FetchedCertificate,
+  requestCertificate,
+} from "./agent/certificate-client.js";
+export {
+  type CertificateRenewal,
+  type CertificateRenewalEvent,
+  type CertificateRenewalOptions,
+  startCertificateRenewal,
+} from "./agent/certificate-renewal.js";
+export {
   ENVOY_VERSION,
   type EnvoyBinary,
   envoyVersionOf,
@@ -17,6 +29,7 @@ export {
   findEnvoy,
 } from "./agent/envoy-binary.js";
 export {
+  type AgentXdsTlsOptions,
   describeExit,
   type EnvoyExit,
   type SidecarAgent,
@@ -37,6 +50,7 @@ export {
   type ControlPlaneStatus,
   createControlPlane,
 } from "./control-plane/control-plane.js";
+export { credentialDiagnostics } from "./control-plane/gateway-credentials.js";
 export {
   createIstioTranslator,
   type IstioTranslator,
@@ -66,5 +80,6 @@ export {
   type XdsMetricsOptions,
 } from "./monitoring/xds-metrics.js";
 export type { ConfigChange, ConfigDocument, ConfigSource } from "./sources/config-source.js";
+export { type CredentialFiles, createCredentialFileSource } from "./sources/credential-file-source.js";
 export { createFileSource, type FileSourceOptions } from "./sources/file-source.js";
 export { createMemorySource, type MemorySource, type ObjectRef, objectId } from "./sources/memory-source.js";

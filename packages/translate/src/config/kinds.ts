@@ -58,6 +58,7 @@ export const kindInfos: readonly KindInfo[] = [
   { kind: "Endpoints", group: "", versions: ["v1"], bodyIsSpec: true },
   { kind: "Pod", group: "", versions: ["v1"] },
   { kind: "ServiceAccount", group: "", versions: ["v1"], bodyIsSpec: true },
+  { kind: "Secret", group: "", versions: ["v1"], bodyIsSpec: true },
   { kind: "Namespace", group: "", versions: ["v1"], clusterScoped: true },
   { kind: "EndpointSlice", group: "discovery.k8s.io", versions: ["v1"], bodyIsSpec: true },
   { kind: "Deployment", group: "apps", versions: ["v1"] },

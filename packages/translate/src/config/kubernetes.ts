@@ -83,4 +83,11 @@ export interface K8sDeploymentSpec {
 }
 
 export type K8sServiceAccountBody = Record<string, unknown>;
+/** A Secret's `type`, `data` (base64) and `stringData`, moved under `spec`; read for gateway credentials. */
+export interface K8sSecretBody {
+  type?: string;
+  data?: Record<string, unknown>;
+  stringData?: Record<string, unknown>;
+  [field: string]: unknown;
+}
 export type K8sNamespaceSpec = Record<string, unknown>;

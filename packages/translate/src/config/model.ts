@@ -19,6 +19,7 @@ import type {
   K8sEndpointsBody,
   K8sNamespaceSpec,
   K8sPodSpec,
+  K8sSecretBody,
   K8sServiceAccountBody,
   K8sServiceSpec,
 } from "./kubernetes.js";
@@ -44,6 +45,8 @@ export interface SpecByKind {
   Deployment: K8sDeploymentSpec;
   /** ServiceAccounts have no spec; `secrets` and the like, if any, are moved under `spec`. */
   ServiceAccount: K8sServiceAccountBody;
+  /** Secrets keep their data beside metadata (`type`, `data`, `stringData`); moved under `spec`. Not translated. */
+  Secret: K8sSecretBody;
   Namespace: K8sNamespaceSpec;
 }
 

@@ -24,7 +24,7 @@ import {
 } from "@xdskit/core/istio";
 import type { MergedDestinationRule, Mesh } from "../index/mesh.js";
 import type { MeshService, ServiceEndpoint, ServicePort } from "../registry/model.js";
-import { isHttp2Protocol } from "../registry/protocol.js";
+import { isHttp2Protocol, isHttpProtocol } from "../registry/protocol.js";
 import { adsSource, FILTER, seconds, socketAddress, TYPE } from "./envoy.js";
 import {
   autoMtlsMatches,
@@ -41,6 +41,13 @@ const MAX_UINT32 = 4294967295;
 export function outboundClusterName(hostname: string, port: number, subset = ""): string {
   return `outbound|${port}|${subset}|${hostname}`;
 }
+
+/**
+ * The system's CA bundle, which verifies an upstream when a SIMPLE / MUTUAL rule names no caCertificates
+ * (istiod's agent serves the system roots then). The path of Debian / Ubuntu, as in Istio's proxy image;
+ * Envoy cannot check SANs against its built-in `system_root_certs`.
+ */
+export const SYSTEM_ROOT_CERTS_FILE = "/etc/ssl/certs/ca-certificates.crt";
 
 export const BLACKHOLE = "BlackHoleCluster";
 export const PASSTHROUGH = "PassthroughCluster";
@@ -117,11 +124,14 @@ export function outboundClusters(
   endpoints: readonly ServiceEndpoint[],
   mtls?: ClusterMtls,
 ): Cluster[] {
-  const clusters = [buildCluster(service, port, "", effectivePolicy(rule, port.port), endpoints, mtls)];
+  const clusters: Cluster[] = [];
+  const main = buildCluster(service, port, "", effectivePolicy(rule, port.port), endpoints, mtls);
+  if (main) clusters.push(main);
   for (const subset of rule?.subsets ?? []) {
     if (!subset.name) continue;
     const selected = endpoints.filter((e) => matchesSubset(subset, e));
-    clusters.push(buildCluster(service, port, subset.name, effectivePolicy(rule, port.port, subset), selected, mtls));
+    const cluster = buildCluster(service, port, subset.name, effectivePolicy(rule, port.port, subset), selected, mtls);
+    if (cluster) clusters.push(cluster);
   }
   return clusters;
 }
@@ -138,7 +148,7 @@ function buildCluster(
   policy: EffectivePolicy,
   endpoints: readonly ServiceEndpoint[],
   mtls: ClusterMtls | undefined,
-): Cluster {
+): Cluster | undefined {
   const name = outboundClusterName(service.hostname, port.port, subset);
   const discovery = discoveryOf(service);
   const cluster: Cluster = {
@@ -156,12 +166,21 @@ function buildCluster(
   }
   if (discovery.type !== Cluster_DiscoveryType.ORIGINAL_DST) applyLoadBalancer(cluster, policy.loadBalancer);
   applyOutlierDetection(cluster, policy.outlierDetection);
-  const protocolOptions = httpProtocolOptions(port, policy.connectionPool);
+  // istiod builds no STATIC / DNS cluster without endpoints (e.g. a subset no endpoint of a DNS entry has).
+  if (cluster.loadAssignment && (cluster.loadAssignment.endpoints ?? []).length === 0) return undefined;
+  const autoSni = isHttpProtocol(port.protocol) ? autoSniOptions(policy.tls) : {};
+  let protocolOptions = httpProtocolOptions(port, policy.connectionPool);
+  if (autoSni.autoSni)
+    protocolOptions = {
+      ...(protocolOptions ?? { explicitHttpConfig: { httpProtocolOptions: {} } }),
+      upstreamHttpProtocolOptions: autoSni,
+    };
   if (protocolOptions)
     cluster.typedExtensionProtocolOptions = {
       [TYPE.httpProtocolOptions]: packAny(TYPE.httpProtocolOptions, HttpProtocolOptions, protocolOptions),
     };
-  const tls = upstreamTls(policy.tls, service.hostname);
+  const http2 = isHttp2Cluster(port, policy);
+  const tls = upstreamTls(policy.tls, service, http2, mtls?.serviceAccounts ?? []);
   if (tls)
     cluster.transportSocket = { name: FILTER.tls, typedConfig: packAny(TYPE.upstreamTls, UpstreamTlsContext, tls) };
   else if (mtls) applyMeshMtls(cluster, service, port, subset, policy, mtls);
@@ -180,8 +199,7 @@ function applyMeshMtls(
   policy: EffectivePolicy,
   { mesh, serviceAccounts }: ClusterMtls,
 ): void {
-  const http = policy.connectionPool?.http;
-  const http2 = !http?.useClientProtocol && (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === 2);
+  const http2 = isHttp2Cluster(port, policy);
   const sni = istioMutualSni(service.hostname, port.port, subset);
   if (policy.tls) {
     if (policy.tls.mode !== ClientTLSSettings_TLSmode.ISTIO_MUTUAL) return; // DISABLE: plaintext
@@ -201,6 +219,12 @@ function applyMeshMtls(
   // Passthrough clusters have no endpoint metadata to match: mTLS only when every endpoint has a sidecar.
   if (passthrough) cluster.transportSocket = socket;
   else cluster.transportSocketMatches = autoMtlsMatches(socket);
+}
+
+/** Upstream HTTP/2 (advertised as ALPN h2 over TLS): an HTTP/2 port or h2 UPGRADE, unless the client's protocol is kept. */
+function isHttp2Cluster(port: ServicePort, policy: EffectivePolicy): boolean {
+  const http = policy.connectionPool?.http;
+  return !http?.useClientProtocol && (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === 2);
 }
 
 function thresholdsOf(pool: ConnectionPoolSettings | undefined) {
@@ -304,20 +328,33 @@ function httpProtocolOptions(
   };
 }
 
-/** DISABLE: none; SIMPLE: verify the server; MUTUAL: present a client certificate too (files or SDS credentialName). */
-function upstreamTls(tls: ClientTLSSettings | undefined, hostname: string): UpstreamTlsContext | undefined {
+/**
+ * DISABLE: none; SIMPLE: verify the server; MUTUAL: present a client certificate too (files or SDS
+ * credentialName). As istiod: the SNI is the rule's only (else Envoy's auto_sni sends the Host, see
+ * autoSniOptions), the server is verified against the rule's CA or the system roots unless
+ * insecureSkipVerify, and a ServiceEntry's SANs (its subjectAltNames and endpoint identities) stand in for
+ * a rule without subjectAltNames. SANs match any SAN type (DNS names and SPIFFE URIs alike).
+ */
+function upstreamTls(
+  tls: ClientTLSSettings | undefined,
+  service: MeshService,
+  http2: boolean,
+  serviceAccounts: readonly string[],
+): UpstreamTlsContext | undefined {
   if (!tls) return undefined;
   const mode = tls.mode ?? ClientTLSSettings_TLSmode.DISABLE;
   if (mode !== ClientTLSSettings_TLSmode.SIMPLE && mode !== ClientTLSSettings_TLSmode.MUTUAL) return undefined;
   const sds = (name: string) => ({ name, sdsConfig: adsSource() });
   const common: NonNullable<UpstreamTlsContext["commonTlsContext"]> = {};
-  const sans = (tls.subjectAltNames ?? []).map((san) => ({ sanType: 2 /* DNS */, matcher: { exact: san } }));
+  const declared = tls.subjectAltNames ?? [];
+  const sanList = declared.length === 0 && service.registry === "ServiceEntry" ? serviceAccounts : declared;
+  const sans = sanList.length > 0 ? { matchSubjectAltNames: sanList.map((exact) => ({ exact })) } : {};
   if (tls.credentialName) {
     if (mode === ClientTLSSettings_TLSmode.MUTUAL)
       common.tlsCertificateSdsSecretConfigs = [sds(`kubernetes://${tls.credentialName}`)];
     if (!tls.insecureSkipVerify)
       common.combinedValidationContext = {
-        defaultValidationContext: sans.length > 0 ? { matchTypedSubjectAltNames: sans } : {},
+        defaultValidationContext: sans,
         validationContextSdsSecretConfig: sds(`kubernetes://${tls.credentialName}-cacert`),
       };
   } else {
@@ -325,14 +362,26 @@ function upstreamTls(tls: ClientTLSSettings | undefined, hostname: string): Upst
       common.tlsCertificates = [
         { certificateChain: { filename: tls.clientCertificate }, privateKey: { filename: tls.privateKey } },
       ];
-    if (tls.caCertificates && !tls.insecureSkipVerify)
+    if (!tls.insecureSkipVerify)
       common.validationContext = {
-        trustedCa: { filename: tls.caCertificates },
-        ...(sans.length > 0 ? { matchTypedSubjectAltNames: sans } : {}),
+        trustedCa: { filename: tls.caCertificates || SYSTEM_ROOT_CERTS_FILE },
+        ...sans,
       };
   }
-  const sni = tls.sni || (hostname.startsWith("*") ? "" : hostname);
-  return { commonTlsContext: common, ...(sni ? { sni } : {}) };
+  if (http2) common.alpnProtocols = ["h2"];
+  return { commonTlsContext: common, ...(tls.sni ? { sni: tls.sni } : {}) };
+}
+
+/**
+ * SIMPLE / MUTUAL without a rule `sni`: Envoy sends the request's Host as SNI (auto_sni) and, when the rule
+ * lists no SANs either, checks the server certificate against it (auto_san_validation), as istiod sets up.
+ */
+function autoSniOptions(tls: ClientTLSSettings | undefined): { autoSni?: boolean; autoSanValidation?: boolean } {
+  const mode = tls?.mode ?? ClientTLSSettings_TLSmode.DISABLE;
+  if (!tls || (mode !== ClientTLSSettings_TLSmode.SIMPLE && mode !== ClientTLSSettings_TLSmode.MUTUAL)) return {};
+  if (tls.sni) return {};
+  const autoSanValidation = (tls.subjectAltNames ?? []).length === 0 && !tls.insecureSkipVerify;
+  return { autoSni: true, ...(autoSanValidation ? { autoSanValidation: true } : {}) };
 }
 
 /** Endpoints written into the cluster (DNS clusters), grouped by locality. */

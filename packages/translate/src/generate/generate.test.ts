@@ -1,6 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Any, type Cluster, DownstreamTlsContext, UpstreamTlsContext, unpackAny } from "@xdskit/core";
+import {
+  type Any,
+  type Cluster,
+  DownstreamTlsContext,
+  HttpProtocolOptions,
+  UpstreamTlsContext,
+  unpackAny,
+} from "@xdskit/core";
 import { CorsPerRoute, HTTPFault } from "@xdskit/core/extensions";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/loader.js";
@@ -356,6 +363,67 @@ status: { podIP: 10.1.1.1 }
     expect(route?.route?.hashPolicy).toEqual([{ header: { headerName: "x-user" } }]);
     expect(route?.route?.retryPolicy?.retryHostPredicate).toBeUndefined(); // consistent hash keeps its host
     expect(out.Listener.find((l) => l.name === "0.0.0.0_9000")).toBeDefined();
+  });
+
+  it("originates TLS as istiod: no rule SNI means auto_sni (+ auto_san_validation), system roots, ServiceEntry SANs", () => {
+    const text = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: api, namespace: shop }
+spec:
+  hosts: [api.example.com]
+  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 8443, name: tls, protocol: TLS }]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  subjectAltNames: [spiffe://example.com/api]
+  endpoints: [{ address: api.example.com, labels: { version: v1 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api, namespace: shop }
+spec:
+  host: api.example.com
+  trafficPolicy: { tls: { mode: SIMPLE } }
+  subsets:
+  - { name: v1, labels: { version: v1 }, trafficPolicy: { tls: { mode: SIMPLE, insecureSkipVerify: true } } }
+  - { name: v2, labels: { version: v2 } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: shop }
+spec: {}
+status: { podIP: 10.1.1.1 }
+`;
+    const mesh = buildMesh(loadConfig(text));
+    const out = generate(mesh, proxyOf(mesh, "shop/client"));
+    const cluster = (name: string) => out.Cluster.find((c) => c.name === name);
+    const main = cluster("outbound|80||api.example.com");
+    const tls = unpackAny(main?.transportSocket?.typedConfig as Any, TYPE.upstreamTls, UpstreamTlsContext);
+    expect(tls.sni).toBe("");
+    expect(tls.commonTlsContext?.validationContext).toMatchObject({
+      trustedCa: { filename: "/etc/ssl/certs/ca-certificates.crt" },
+      matchSubjectAltNames: [{ exact: "spiffe://example.com/api" }],
+    });
+    const options = unpackAny(
+      main?.typedExtensionProtocolOptions?.[TYPE.httpProtocolOptions] as Any,
+      TYPE.httpProtocolOptions,
+      HttpProtocolOptions,
+    );
+    expect(options.upstreamHttpProtocolOptions).toMatchObject({ autoSni: true, autoSanValidation: true });
+    expect(options.explicitHttpConfig?.httpProtocolOptions).toBeDefined();
+    // insecureSkipVerify: no validation at all, and no SAN validation against the SNI.
+    const v1 = cluster("outbound|80|v1|api.example.com");
+    const insecure = unpackAny(v1?.transportSocket?.typedConfig as Any, TYPE.upstreamTls, UpstreamTlsContext);
+    expect(insecure.commonTlsContext?.validationContext).toBeUndefined();
+    const v1Options = unpackAny(
+      v1?.typedExtensionProtocolOptions?.[TYPE.httpProtocolOptions] as Any,
+      TYPE.httpProtocolOptions,
+      HttpProtocolOptions,
+    );
+    expect(v1Options.upstreamHttpProtocolOptions?.autoSanValidation).toBeFalsy();
+    // A TLS port is not HTTP: no auto_sni there. A DNS subset without endpoints gets no cluster (as istiod).
+    expect(cluster("outbound|8443||api.example.com")?.typedExtensionProtocolOptions).toBeUndefined();
+    expect(cluster("outbound|80|v2|api.example.com")).toBeUndefined();
   });
 
   it("runs without iptables: captureMode NONE binds 127.0.0.1:9080 (egress) and the workload's address (ingress), REGISTRY_ONLY blocks the rest", () => {

@@ -9,13 +9,22 @@ import type { MeshService, ServicePort } from "../registry/model.js";
 import { isHttpProtocol } from "../registry/protocol.js";
 import { loadAssignmentOf, matchesSubset, outboundClusters } from "./clusters.js";
 import { serviceAccountsOf } from "./mtls.js";
-import { catchAllVirtualHost, defaultRoute, type RouteContext, virtualServiceRoutes } from "./routes.js";
+import {
+  catchAllVirtualHost,
+  defaultRoute,
+  type Route,
+  type RouteContext,
+  routesKey,
+  virtualServiceRoutes,
+} from "./routes.js";
 
 type VirtualHost = NonNullable<RouteConfiguration["virtualHosts"]>[number];
 
 /** Per-mesh memo tables (the mesh is immutable, so entries never go stale). */
 /** The clusters and load assignments of one service port as seen with one DestinationRule, and what built them. */
 interface ClusterEntry {
+  /** Unique per entry: lists of entries are compared by these. */
+  readonly id: number;
   readonly clusters: Cluster[];
   readonly endpoints: ClusterLoadAssignment[];
   readonly service: MeshService;
@@ -29,8 +38,32 @@ interface Memo {
   routes: Map<string, RouteConfiguration>;
   /** Virtual hosts of services without a VirtualService: `<namespace>|<port>|<host>|<g>`. */
   defaultHosts: Map<string, VirtualHost>;
+  /** A VirtualService's routes for one port, by routesKey: shared by every namespace that sees them alike. */
+  vsRoutes: Map<string, Route[]>;
   views: Map<string, unknown>;
+  /** outboundClustersOf's answers by a hash of their entries: namespaces that see the same entries share them. */
+  clusterLists: Map<number, Array<{ entries: ClusterEntry[]; lists: OutboundClusters }>>;
+  /**
+   * The same entries by object (service, then its merged DestinationRule) for sidecars [0] and proxyless
+   * clients [1]: every view looks up every service, and a key string per lookup costs more than the rest.
+   */
+  entriesByService: [EntriesByService, EntriesByService];
+  /** Default virtual hosts by service, at defaultHostSlot: the same objects as defaultHosts holds. */
+  defaultsByService: Map<MeshService, Array<VirtualHost | undefined>>;
+  /** serviceDomains's answers by service, at defaultHostSlot. */
+  domainsByService: Map<MeshService, Array<string[] | undefined>>;
+  /** Domains more than one service can be reached by (from some namespace): only they need de-duplication. */
+  contested?: ReadonlySet<string>;
+  /** Domain lists none of whose domains is contested. */
+  uncontested: WeakMap<readonly string[], boolean>;
   sourceLabels?: boolean;
+}
+type EntriesByService = Map<MeshService, Map<MergedDestinationRule | undefined, ClusterEntry[]>>;
+
+/** The clusters and load assignments of a list of services (shared: never changed by whoever gets them). */
+export interface OutboundClusters {
+  readonly clusters: readonly Cluster[];
+  readonly endpoints: readonly ClusterLoadAssignment[];
 }
 const memos = new WeakMap<Mesh, Memo>();
 
@@ -49,7 +82,18 @@ const pending = new WeakMap<Mesh, Inheritance>();
 export function memoOf(mesh: Mesh): Memo {
   let memo = memos.get(mesh);
   if (!memo) {
-    memo = { clusters: new Map(), routes: new Map(), defaultHosts: new Map(), views: new Map() };
+    memo = {
+      clusters: new Map(),
+      routes: new Map(),
+      defaultHosts: new Map(),
+      vsRoutes: new Map(),
+      views: new Map(),
+      clusterLists: new Map(),
+      entriesByService: [new Map(), new Map()],
+      defaultsByService: new Map(),
+      domainsByService: new Map(),
+      uncontested: new WeakMap(),
+    };
     memos.set(mesh, memo);
     const inheritance = pending.get(mesh);
     if (inheritance) {
@@ -144,24 +188,53 @@ export function outboundClustersOf(
   namespace: string,
   services: readonly MeshService[],
   options: { proxyless?: boolean } = {},
-): { clusters: Cluster[]; endpoints: ClusterLoadAssignment[] } {
+): OutboundClusters {
   const memo = memoOf(mesh);
-  const clusters: Cluster[] = [];
-  const endpoints: ClusterLoadAssignment[] = [];
+  const proxyless = options.proxyless ?? false;
+  const byService = memo.entriesByService[proxyless ? 1 : 0];
+  const entries: ClusterEntry[] = [];
+  let hash = 0;
   for (const service of services) {
     const rule = mesh.destinationRule(namespace, service);
-    for (const port of service.ports) {
-      const key = clusterEntryKey(service, port, rule, options.proxyless ?? false);
-      let entry = memo.clusters.get(key);
-      if (!entry) {
-        entry = clusterEntry(mesh, service, port, rule, options.proxyless ?? false);
-        memo.clusters.set(key, entry);
-      }
-      clusters.push(...entry.clusters);
-      endpoints.push(...entry.endpoints);
+    let byRule = byService.get(service);
+    if (!byRule) {
+      byRule = new Map();
+      byService.set(service, byRule);
+    }
+    let ofService = byRule.get(rule);
+    if (!ofService) {
+      ofService = service.ports.map((port) => {
+        const key = clusterEntryKey(service, port, rule, proxyless);
+        let entry = memo.clusters.get(key); // built here, or inherited from the previous version
+        if (!entry) {
+          entry = clusterEntry(mesh, service, port, rule, proxyless);
+          memo.clusters.set(key, entry);
+        }
+        return entry;
+      });
+      byRule.set(rule, ofService);
+    }
+    for (const entry of ofService) {
+      entries.push(entry);
+      hash = (Math.imul(hash, 31) + entry.id) | 0;
     }
   }
-  return { clusters, endpoints };
+  // Another namespace that sees the same entries (no DestinationRule or Sidecar of its own changes them)
+  // already has these lists: share them.
+  const seen = memo.clusterLists.get(hash);
+  for (const candidate of seen ?? [])
+    if (candidate.entries.length === entries.length && candidate.entries.every((e, i) => e === entries[i]))
+      return candidate.lists;
+  const clusters: Cluster[] = [];
+  const endpoints: ClusterLoadAssignment[] = [];
+  for (const entry of entries) {
+    clusters.push(...entry.clusters);
+    endpoints.push(...entry.endpoints);
+  }
+  const lists: OutboundClusters = { clusters, endpoints };
+  if (seen) seen.push({ entries, lists });
+  else memo.clusterLists.set(hash, [{ entries, lists }]);
+  return lists;
 }
 
 /** What a cluster entry is built from: `source|hostname|port|rule|proxyless` (inheritClusters reads the hostname). */
@@ -171,10 +244,31 @@ function clusterEntryKey(
   rule: MergedDestinationRule | undefined,
   proxyless: boolean,
 ): string {
-  const ruleKey = rule ? `${rule.namespace}:${rule.keys.join(",")}` : "";
-  return `${service.source}|${service.hostname}|${port.port}|${ruleKey}|${proxyless ? "g" : ""}`;
+  return `${serviceKeyOf(service)}${port.port}|${rule ? ruleKeyOf(rule) : ""}|${proxyless ? "g" : ""}`;
 }
 
+// The parts of a cluster entry's key are made once per object: every view asks for them per service port.
+const serviceKeys = new WeakMap<MeshService, string>();
+const serviceKeyOf = (service: MeshService) => {
+  let key = serviceKeys.get(service);
+  if (key === undefined) {
+    key = `${service.source}|${service.hostname}|`;
+    serviceKeys.set(service, key);
+  }
+  return key;
+};
+const ruleKeys = new WeakMap<MergedDestinationRule, string>();
+/** What identifies a merged DestinationRule across mesh versions: its namespace and the rules merged. */
+export const ruleKeyOf = (rule: MergedDestinationRule) => {
+  let key = ruleKeys.get(rule);
+  if (key === undefined) {
+    key = `${rule.namespace}:${rule.keys.join(",")}`;
+    ruleKeys.set(rule, key);
+  }
+  return key;
+};
+
+let nextEntryId = 1;
 function clusterEntry(
   mesh: Mesh,
   service: MeshService,
@@ -195,7 +289,7 @@ function clusterEntry(
     const selected = subset ? all.filter((e) => matchesSubset(subset, e)) : all;
     assignments.push(loadAssignmentOf(cluster.name ?? "", selected));
   }
-  return { clusters: built, endpoints: assignments, service, port, rule, proxyless };
+  return { id: nextEntryId++, clusters: built, endpoints: assignments, service, port, rule, proxyless };
 }
 
 /**
@@ -228,6 +322,10 @@ export function sidecarEntriesOf(
         entry = clusterEntry(mesh, service, port, rule, false);
         entries.set(key, entry);
       }
+      // A cluster with inline endpoints (DNS) is not built without endpoints, so endpoints may add or
+      // remove such clusters: the view's cluster names change, which swapping by name cannot do.
+      if (entry.clusters.some((c) => c.loadAssignment)) return null;
+      if (entry.clusters.length !== 1 + (rule?.subsets ?? []).filter((s) => s.name).length) return null;
       for (const cluster of entry.clusters) byName.set(`c:${cluster.name}`, cluster);
       for (const assignment of entry.endpoints) byName.set(`e:${assignment.clusterName}`, assignment);
     }
@@ -313,6 +411,26 @@ export function sidecarVirtualHosts(
     if (fresh.length > 0) hosts.push({ name, domains: fresh, routes: routes ?? [] });
   };
   const byHostname = new Map(services.map((s) => [s.hostname, s]));
+  const memo = memoOf(mesh);
+  // A virtual host none of whose domains another service can have needs no de-duplication, unless a
+  // VirtualService host that is no service took a domain first.
+  let extras = 0;
+  const unique = (domains: readonly string[]) => extras === 0 && !ctx.proxyless && uncontested(mesh, memo, domains);
+  const domainsOf = (service: MeshService) => {
+    const local = hostNamespaceOf(service) === ctx.namespace;
+    const slot = defaultHostSlot(service, port, local, ctx.proxyless ?? false);
+    let slots = memo.domainsByService.get(service);
+    if (!slots) {
+      slots = [];
+      memo.domainsByService.set(service, slots);
+    }
+    let domains = slots[slot];
+    if (!domains) {
+      domains = serviceDomains(mesh, service, ctx.namespace, port, ctx.proxyless);
+      slots[slot] = domains;
+    }
+    return domains;
+  };
   for (const vs of virtualServices) {
     // Exact hosts are looked up; only wildcard hosts scan the services.
     const matched = vs.hosts.some((h) => h.includes("*"))
@@ -323,29 +441,56 @@ export function sidecarVirtualHosts(
     if (matched.length === 0 && (port !== 80 || extraHosts.length === 0)) continue;
     // A VirtualService without HTTP routes here (only tcp/tls ones, or none for this port) leaves its
     // services their default virtual hosts, as in istiod.
-    const routes = virtualServiceRoutes(ctx, vs, port);
+    const routesKeyOfVs = routesKey(ctx, vs, port);
+    let routes = memo.vsRoutes.get(routesKeyOfVs);
+    if (!routes) {
+      routes = virtualServiceRoutes(ctx, vs, port);
+      memo.vsRoutes.set(routesKeyOfVs, routes);
+    }
     if (routes.length === 0) continue;
     for (const s of matched) claimed.add(s);
-    for (const h of extraHosts) add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
-    for (const s of matched)
-      add(`${s.hostname}:${port}`, serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless), routes);
+    for (const h of extraHosts) {
+      extras++;
+      add(`${h}:${port}`, ctx.proxyless ? [h, `${h}:${port}`] : [h], routes);
+    }
+    for (const s of matched) {
+      const domains = domainsOf(s);
+      if (unique(domains)) hosts.push({ name: `${s.hostname}:${port}`, domains, routes });
+      else add(`${s.hostname}:${port}`, [...domains], routes);
+    }
   }
-  const defaults = memoOf(mesh).defaultHosts;
+  const defaults = memo.defaultHosts;
   for (const s of services) {
     if (claimed.has(s)) continue;
-    const name = `${s.hostname}:${port}`;
-    if (names.has(name)) continue;
-    // The same object for every view of the namespace, and across versions while the service is unchanged.
-    const key = `${ctx.namespace}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
-    let vhost = defaults.get(key);
-    if (!vhost) {
-      vhost = {
-        name,
-        domains: serviceDomains(mesh, s, ctx.namespace, port, ctx.proxyless),
-        routes: [defaultRoute(`outbound|${port}||${s.hostname}`, ctx.proxyless)],
-      };
-      defaults.set(key, vhost);
+    // The same object for every namespace that sees the service alike (only its own namespace uses its short
+    // names), and across versions while the service is unchanged.
+    const local = hostNamespaceOf(s) === ctx.namespace;
+    const slot = defaultHostSlot(s, port, local, ctx.proxyless ?? false);
+    let slots = memo.defaultsByService.get(s);
+    if (!slots) {
+      slots = [];
+      memo.defaultsByService.set(s, slots);
     }
+    let vhost = slots[slot];
+    if (!vhost) {
+      const key = `${local ? ctx.namespace : "*"}|${port}|${s.hostname}|${ctx.proxyless ? "g" : ""}`;
+      vhost = defaults.get(key); // inherited from the previous version
+      if (!vhost) {
+        vhost = {
+          name: `${s.hostname}:${port}`,
+          domains: domainsOf(s),
+          routes: [defaultRoute(`outbound|${port}||${s.hostname}`, ctx.proxyless)],
+        };
+        defaults.set(key, vhost);
+      }
+      slots[slot] = vhost;
+    }
+    if (unique(vhost.domains ?? [])) {
+      hosts.push(vhost);
+      continue;
+    }
+    const name = vhost.name ?? "";
+    if (names.has(name)) continue;
     if ((vhost.domains ?? []).some((d) => usedDomains.has(d))) {
       add(name, [...(vhost.domains ?? [])], vhost.routes);
       continue;
@@ -355,6 +500,56 @@ export function sidecarVirtualHosts(
     hosts.push(vhost);
   }
   return hosts.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
+}
+
+/** The namespace a Kubernetes-style hostname names (`name.<namespace>.svc.…`), or "" for other hostnames. */
+const hostNamespaces = new WeakMap<MeshService, string>();
+function hostNamespaceOf(service: MeshService): string {
+  let ns = hostNamespaces.get(service);
+  if (ns === undefined) {
+    const fqdn = service.hostname;
+    const svcIndex = fqdn.indexOf(".svc.");
+    const first = fqdn.indexOf(".");
+    ns = svcIndex > 0 && first > 0 && first < svcIndex ? fqdn.slice(first + 1, svcIndex) : "";
+    hostNamespaces.set(service, ns);
+  }
+  return ns;
+}
+
+/** Whether no domain of `domains` is one another service can also be reached by (memoized per mesh). */
+function uncontested(mesh: Mesh, memo: Memo, domains: readonly string[]): boolean {
+  let answer = memo.uncontested.get(domains);
+  if (answer === undefined) {
+    const contested = contestedDomains(mesh, memo);
+    answer = !domains.some((d) => contested.has(d));
+    memo.uncontested.set(domains, answer);
+  }
+  return answer;
+}
+
+function contestedDomains(mesh: Mesh, memo: Memo): ReadonlySet<string> {
+  if (!memo.contested) {
+    const seen = new Set<string>();
+    const contested = new Set<string>();
+    // The namespace the hostname names sees every domain any namespace does (its short names too).
+    for (const service of mesh.registry.services)
+      for (const d of new Set(serviceDomains(mesh, service, hostNamespaceOf(service), 0))) {
+        if (seen.has(d)) contested.add(d);
+        else seen.add(d);
+      }
+    memo.contested = contested;
+  }
+  return memo.contested;
+}
+
+/**
+ * Where a default virtual host sits in memo.defaultsByService: per port of the service, whether the proxy is
+ * in the namespace the hostname names (serviceDomains then adds the short names), and proxyless or not.
+ */
+function defaultHostSlot(service: MeshService, port: number, local: boolean, proxyless: boolean): number {
+  let index = 0;
+  while (index < service.ports.length && service.ports[index]?.port !== port) index++;
+  return index * 4 + (local ? 2 : 0) + (proxyless ? 1 : 0);
 }
 
 /**

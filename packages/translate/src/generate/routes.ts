@@ -108,6 +108,90 @@ export function virtualServiceRoutes(ctx: RouteContext, vs: VirtualServiceEntry,
   return out;
 }
 
+/** What of a VirtualService's routes can depend on who asks, found once per mesh version and VirtualService. */
+interface RouteInputs {
+  readonly sourceNamespace: boolean;
+  readonly sourceLabels: boolean;
+  readonly gateways: boolean;
+  /** Every destination host (routes and mirrors), resolved. */
+  readonly hosts: readonly string[];
+}
+const routeInputs = new WeakMap<Mesh, WeakMap<VirtualServiceEntry, RouteInputs>>();
+function routeInputsOf(mesh: Mesh, vs: VirtualServiceEntry): RouteInputs {
+  let byVs = routeInputs.get(mesh);
+  if (!byVs) {
+    byVs = new WeakMap();
+    routeInputs.set(mesh, byVs);
+  }
+  let inputs = byVs.get(vs);
+  if (!inputs) {
+    let sourceNamespace = false;
+    let sourceLabels = false;
+    let gateways = false;
+    const hosts = new Set<string>();
+    const domainSuffix = mesh.options.domainSuffix;
+    for (const http of expandDelegates(mesh, vs)) {
+      for (const match of http.match ?? []) {
+        if (match.sourceNamespace) sourceNamespace = true;
+        if (match.sourceLabels && Object.keys(match.sourceLabels).length > 0) sourceLabels = true;
+        if (match.gateways && match.gateways.length > 0) gateways = true;
+      }
+      const namespace = http.resolveNamespace ?? vs.namespace;
+      const destinations = [
+        ...(http.route ?? []).map((r) => r.destination),
+        http.mirror,
+        ...(http.mirrors ?? []).map((m) => m.destination),
+      ];
+      for (const dst of destinations) if (dst) hosts.add(resolveHost(dst.host ?? "", namespace, domainSuffix));
+    }
+    inputs = { sourceNamespace, sourceLabels, gateways, hosts: [...hosts] };
+    byVs.set(vs, inputs);
+  }
+  return inputs;
+}
+
+/**
+ * Everything virtualServiceRoutes reads from `ctx` for this VirtualService and port, as a string: two
+ * contexts with the same key get the same routes, so proxies in different namespaces can share them. It
+ * reads the proxy's namespace (sourceNamespace matches; the DestinationRule that decides consistent
+ * hashing), labels (sourceLabels), gateways (match gateways), proxyless, tls, and per destination host the
+ * service it resolves to (the only port of the service, when the destination names none).
+ */
+export function routesKey(ctx: RouteContext, vs: VirtualServiceEntry, port: number): string {
+  const inputs = routeInputsOf(ctx.mesh, vs);
+  // Numbers for objects: a short key hashes faster, and this runs per VirtualService per view.
+  let key = `${idOf(vs)}|${port}|${ctx.proxyless ? "g" : ""}${ctx.tls ? "t" : ""}`;
+  if (inputs.sourceNamespace) key += `|ns=${ctx.namespace}`;
+  if (inputs.sourceLabels)
+    key += `|labels=${Object.keys(ctx.labels)
+      .sort()
+      .map((k) => `${k}=${ctx.labels[k]}`)
+      .join(",")}`;
+  if (inputs.gateways) key += `|gw=${[...ctx.gateways].sort().join(",")}`;
+  for (const host of inputs.hosts) {
+    const listed = ctx.destinationServices
+      ? ctx.destinationServices.get(host)
+      : ctx.mesh.registry.byHostname.get(host)?.[0];
+    const service = ctx.mesh.registry.byHostname.get(host)?.[0];
+    const rule = service ? ctx.mesh.destinationRule(ctx.namespace, service) : undefined;
+    key += `|${listed ? (listed.ports.length === 1 ? listed.ports[0]?.port : "n") : "-"}`;
+    if (rule) key += `:${idOf(rule)}`;
+  }
+  return key;
+}
+
+// Objects of one mesh version (VirtualService entries, merged DestinationRules) are immutable: an id stands for one.
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+function idOf(object: object): number {
+  let id = ids.get(object);
+  if (id === undefined) {
+    id = nextId++;
+    ids.set(object, id);
+  }
+  return id;
+}
+
 /** An HTTP route of a delegate VirtualService, with the namespace its short names resolve in. */
 interface ExpandedRoute extends HTTPRoute {
   readonly resolveNamespace?: string;

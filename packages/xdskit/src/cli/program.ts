@@ -1,9 +1,11 @@
 // The `xdskit` command line: one commander program whose commands run in-process (runCli) so they are testable.
 
+import path from "node:path";
 import { XdsKitError } from "@xdskit/core";
 import { Command, CommanderError } from "commander";
 import { grpcBootstrap, workloadBootstrap } from "../agent/bootstrap.js";
 import { describeExit, startSidecarAgent, writeXdsTlsSecretFiles } from "../agent/sidecar-agent.js";
+import { fetchMonitoringJson } from "../monitoring/fetch-json.js";
 import { formatSyncTable, type ProxySyncStatus } from "../monitoring/sync-status.js";
 import { addCaCommands } from "./ca-command.js";
 import { CliError, type CliIo } from "./cli-io.js";
@@ -71,7 +73,21 @@ export function createProgram(io: CliIo): Command {
       .option("--drain-ms <ms>", "on Ctrl-C: drain listeners this long before stopping Envoy", "5000")
       .option("--max-restarts <n>", "give up after this many restarts (default: never)")
       .option("--log-level <level>", "Envoy's log level", "warning")
-      .option("--concurrency <n>", "Envoy's worker threads", "1"),
+      .option("--concurrency <n>", "Envoy's worker threads", "1")
+      .option(
+        "--token-file <file>",
+        "with --xds-tls-dir: get the 15012 certificate from the control plane's CA (CreateCertificate) with this bearer token and renew it",
+      )
+      .option(
+        "--root-cert <file>",
+        "with --token-file: the root the control plane's certificate must chain to (default: <dir>/root-cert.pem)",
+      )
+      .option(
+        "--ca-address <host:port>",
+        "with --token-file: where CreateCertificate is served (default: --discovery-address)",
+      )
+      .option("--trust-domain <domain>", "with --token-file: trust domain of the workload's SPIFFE id", "cluster.local")
+      .option("--cert-ttl <seconds>", "with --token-file: requested certificate lifetime (default: the CA's)"),
   )
     .addHelpText(
       "after",
@@ -79,6 +95,7 @@ export function createProgram(io: CliIo): Command {
         "xdskit proxy --ip 127.0.0.3 --name reviews-v2 -l app=reviews -l version=v2 --service-account bookinfo-reviews",
         "xdskit proxy --type router --ip 127.0.0.1 --name istio-ingressgateway -n istio-system -l istio=ingressgateway",
         "ENVOY_BIN=/usr/local/bin/envoy xdskit proxy --ip 127.0.0.2 --name productpage-v1 --delta --admin-port 0",
+        "xdskit proxy --ip 127.0.0.3 --name reviews-v2 --service-account bookinfo-reviews --discovery-address 10.0.0.1:15012 --xds-tls-dir ./certs --token-file ./token",
       ),
     )
     .action(async (flags: Record<string, unknown>) => {
@@ -88,8 +105,34 @@ export function createProgram(io: CliIo): Command {
         if (!Number.isInteger(n) || n < 0) throw new CliError(`--${flag} ${value}: expected a whole number >= 0`);
         return n;
       };
+      const tokenFile = flags.tokenFile as string | undefined;
+      for (const flag of ["rootCert", "caAddress", "certTtl"] as const)
+        if (flags[flag] !== undefined && tokenFile === undefined)
+          throw new CliError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --token-file`);
+      if (tokenFile !== undefined && !workload.xdsTls)
+        throw new CliError("--token-file needs --xds-tls-dir <dir>: where the agent writes the certificate it gets");
+      const certTtl = flags.certTtl === undefined ? undefined : number("cert-ttl", flags.certTtl);
+      if (certTtl === 0) throw new CliError("--cert-ttl 0: expected a number of seconds > 0");
       const agent = await startSidecarAgent({
         ...workload,
+        ...(tokenFile !== undefined && workload.xdsTls
+          ? {
+              xdsTls: {
+                ...workload.xdsTls,
+                tokenFile: path.resolve(tokenFile),
+                ...(flags.rootCert ? { rootCertFile: path.resolve(flags.rootCert as string) } : {}),
+                ...(flags.caAddress ? { caAddress: flags.caAddress as string } : {}),
+                trustDomain: flags.trustDomain as string,
+                ...(certTtl !== undefined ? { ttlSeconds: certTtl } : {}),
+                onCertificate: (event) =>
+                  io.stderr(
+                    event.type === "failed"
+                      ? `xdskit: certificate ${event.first ? "fetch" : "renewal"} failed, retrying in ${event.retryInMs} ms: ${event.error.message}\n`
+                      : `xdskit: certificate ${event.type} for ${event.certificate.spiffeId}, valid until ${event.certificate.notAfter.toISOString()}, renewing at ${event.renewAt.toISOString()}\n`,
+                  ),
+              },
+            }
+          : {}),
         ...(flags.envoy ? { envoy: flags.envoy as string } : {}),
         installEnvoy: flags.installEnvoy as boolean,
         drainMs: number("drain-ms", flags.drainMs),
@@ -124,16 +167,11 @@ export function createProgram(io: CliIo): Command {
     )
     .action(async (flags: { monitoring: string; output: "table" | "json" }) => {
       const url = `${flags.monitoring.replace(/\/$/, "")}/debug/syncz`;
-      let response: Response;
-      try {
-        response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-      } catch (error) {
-        throw new CliError(
-          `cannot reach ${url} (${(error as Error).cause ?? (error as Error).message}): is the control plane running? (--monitoring)`,
-        );
-      }
-      if (!response.ok) throw new CliError(`${url} answered ${response.status}: ${(await response.text()).trim()}`);
-      const statuses = (await response.json()) as ProxySyncStatus[];
+      const statuses = (await fetchMonitoringJson(url, {
+        timeoutMs: 5000,
+        flag: "--monitoring",
+        fail: (message) => new CliError(message),
+      })) as ProxySyncStatus[];
       io.stdout(flags.output === "json" ? `${JSON.stringify(statuses, null, 2)}\n` : formatSyncTable(statuses));
     });
 

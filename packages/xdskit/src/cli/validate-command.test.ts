@@ -57,6 +57,26 @@ describe("xdskit validate / analyze", () => {
     }
   });
 
+  it("checks gateway credential Secrets as the control plane does", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-validate-secret-"));
+    try {
+      fs.writeFileSync(
+        path.join(dir, "secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: { name: web-cert, namespace: istio-system }\ntype: kubernetes.io/tls\ndata:\n  tls.crt: '%%%'\n",
+      );
+      const c = capture();
+      expect(await runCli(["validate", dir], c.io)).toBe(1);
+      expect(c.out()).toBe(
+        [
+          `${path.join(dir, "secret.yaml")}:6:3: error XDS_INVALID_CREDENTIAL Secret istio-system/web-cert at data["tls.crt"]: data["tls.crt"] must be base64 text`,
+          "",
+        ].join("\n"),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("says which path does not exist", async () => {
     const c = capture();
     expect(await runCli(["validate", "/no/such/mesh"], c.io)).toBe(1);

@@ -7,20 +7,24 @@ import {
   validateConfig,
 } from "@xdskit/translate";
 import type { Command } from "commander";
+import { credentialDiagnostics, isSecret } from "../control-plane/gateway-credentials.js";
 import { readConfigFiles } from "../sources/file-source.js";
 import { CliError, type CliIo } from "./cli-io.js";
 
 /**
- * Loads and checks the files under `paths` (schema and Istio's validation; with `analyze`, Istio's cross-object
- * analysis too): every diagnostic, sorted by file and line.
+ * Loads and checks the files under `paths` (schema and Istio's validation, gateway credential Secrets as the control
+ * plane checks them; with `analyze`, Istio's cross-object analysis too): every diagnostic, sorted by file and line.
  */
 export async function checkConfigFiles(paths: readonly string[], analyze = false) {
   const files = await readConfigFiles(paths);
   const { objects, diagnostics } = loadConfig(files);
+  // Secrets are gateway credentials: the control plane's checks, not Istio's.
+  const mesh = objects.filter((o) => !isSecret(o));
   const all: ConfigDiagnostic[] = [
     ...diagnostics,
-    ...validateConfig(objects),
-    ...(analyze ? analyzeConfig(objects) : []),
+    ...validateConfig(mesh),
+    ...credentialDiagnostics(objects),
+    ...(analyze ? analyzeConfig(mesh) : []),
   ];
   const sorted = all.sort(
     (a, b) =>

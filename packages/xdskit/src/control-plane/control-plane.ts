@@ -10,6 +10,7 @@ import {
   createCertificateAuthority,
   createCsrWorkerPool,
   createWorkloadAuthenticator,
+  parseSpiffeId,
   type WorkloadCertificate,
 } from "@xdskit/certs";
 import { createSnapshot, createSnapshotCache, type Node, type SnapshotCache, XdsKitError } from "@xdskit/core";
@@ -21,9 +22,15 @@ import { type MonitoringServer, startMonitoringServer } from "../monitoring/moni
 import { cacheConfigDump, type ProxySyncStatus, syncStatusOf } from "../monitoring/sync-status.js";
 import { combineCallbacks, createXdsMetrics, type XdsMetrics } from "../monitoring/xds-metrics.js";
 import type { ConfigSource } from "../sources/config-source.js";
+import {
+  type CredentialFiles,
+  checkCredentialFiles,
+  createCredentialFileSource,
+} from "../sources/credential-file-source.js";
 import { createFileSource } from "../sources/file-source.js";
 import { createMemorySource, type ObjectRef } from "../sources/memory-source.js";
 import { type ConfigValidator, createConfigIntake } from "./config-intake.js";
+import { createGatewayCredentials, credentialDiagnostics, isSecret, mayReadCredential } from "./gateway-credentials.js";
 import { createIstioTranslator } from "./istio-translator.js";
 import type { MeshTranslator } from "./mesh-translator.js";
 import { type SecureXds, startSecureXds } from "./secure-xds.js";
@@ -48,6 +55,11 @@ export interface ControlPlaneOptions {
     /** Longest a change waits while more keep coming. Default: 10000 ms (istiod's PILOT_DEBOUNCE_MAX). */
     readonly maxDebounceMs?: number;
   };
+  /**
+   * Gateway credentials from PEM files, served like kubernetes.io/tls Secrets of the config (`kubernetes://<name>`
+   * to gateway proxies of `namespace`); the files are watched and a change rotates them in Envoy.
+   */
+  readonly credentials?: readonly CredentialFiles[];
   /** Config → xDS per proxy. Default: Istio's translation (`createIstioTranslator()`). */
   readonly translator?: MeshTranslator;
   /**
@@ -210,15 +222,24 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
       throw new XdsKitError("INVALID_ARGUMENT", "createControlPlane: workloadCertificates must be an object or false");
   }
 
+  const credentialFiles = options.credentials === undefined ? [] : checkCredentialFiles(options.credentials);
+
   const metrics = options.metrics ?? createXdsMetrics();
   const cache = options.cache ?? createSnapshotCache();
-  const intake = createConfigIntake(options.validate === false ? undefined : (options.validate ?? validateConfig));
+  // Secrets are gateway credentials: checked here (a bad one keeps its last good version), never translated.
+  const meshValidate = options.validate === false ? undefined : (options.validate ?? validateConfig);
+  const intake = createConfigIntake((objects) => {
+    const mesh = objects.some(isSecret) ? objects.filter((o) => !isSecret(o)) : objects;
+    return [...(meshValidate && mesh.length > 0 ? meshValidate(mesh) : []), ...credentialDiagnostics(objects)];
+  });
   const memory = createMemorySource(options.config?.objects ?? []);
   const sources: ConfigSource[] = [
     ...(options.config?.path ? [createFileSource({ path: options.config.path, debounceMs })] : []),
     memory,
+    ...(credentialFiles.length > 0 ? [createCredentialFileSource(credentialFiles, debounceMs)] : []),
     ...(options.config?.sources ?? []),
   ];
+  const gatewayCredentials = createGatewayCredentials();
 
   // Proxies by cache key: the node to translate for, and how many streams it has open.
   const proxies = new Map<string, { node: Node; streams: Set<number> }>();
@@ -231,6 +252,7 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
           options: options.workloadCertificates ?? {},
           plaintextDefault: isLoopbackHost(xdsHost),
           logger,
+          mayReadCredential,
           // A proxy's first snapshot waits for its certificate (milliseconds), so Envoy's first config is complete.
           onChange: (key) => {
             const proxy = proxies.get(key);
@@ -239,14 +261,26 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
         })
       : undefined;
   let translatorDiagnostics: readonly ConfigDiagnostic[] = [];
+  let warnedNoCredentials = false;
+  /** Gateway proxies read credentials of their own namespace (Istio's rule); only with the Secret authorization. */
+  const gatewayNamespaceOf = (node: Node): string | undefined => {
+    if (!certificates || !node.id?.startsWith("router~")) return undefined;
+    const identity = certificates.identityOf(node);
+    return identity ? parseSpiffeId(identity)?.namespace : undefined;
+  };
   let pushes = 0;
   let closed = false;
 
   const snapshotFor = (key: string, node: Node): boolean => {
     const translated = translator.resourcesFor(node);
     if (!translated) return false;
-    const secrets = certificates?.secretsFor(key);
-    const resources = secrets ? { ...translated, Secret: [...(translated.Secret ?? []), ...secrets] } : translated;
+    const credentialNamespace = gatewayNamespaceOf(node);
+    const secrets = [
+      ...(certificates?.secretsFor(key) ?? []),
+      ...(credentialNamespace !== undefined ? gatewayCredentials.secretsIn(credentialNamespace) : []),
+    ];
+    const resources =
+      secrets.length > 0 ? { ...translated, Secret: [...(translated.Secret ?? []), ...secrets] } : translated;
     const previous = cache.getSnapshot(key);
     const snapshot = createSnapshot({ resources });
     if (previous?.version === snapshot.version) return false;
@@ -265,13 +299,30 @@ export async function createControlPlane(options: ControlPlaneOptions = {}): Pro
     waiters = [];
     try {
       const objects = intake.objects();
-      translatorDiagnostics = translator.update(objects) ?? [];
+      const secrets = objects.filter(isSecret);
+      translatorDiagnostics =
+        translator.update(secrets.length > 0 ? objects.filter((o) => !isSecret(o)) : objects) ?? [];
+      const credentialNamespaces = gatewayCredentials.update(secrets);
+      if (credentialNamespaces.size > 0 && !certificates && !warnedNoCredentials) {
+        warnedNoCredentials = true;
+        logger.warn(
+          "gateway credentials are not served: they need the Secret authorization that comes with workload certificates (a CA and workloadCertificates not false)",
+        );
+      }
       metrics.pushStarted();
       // An incremental translator names the proxies whose resources changed: the others' snapshots stay as they are.
       const affected = translator.changedProxies?.();
+      const readsChangedCredentials = (node: Node) => {
+        const namespace = gatewayNamespaceOf(node);
+        return namespace !== undefined && credentialNamespaces.has(namespace);
+      };
       const changed: string[] = [];
       for (const [key, proxy] of proxies)
-        if ((!affected || affected.has(proxy.node.id ?? "")) && snapshotFor(key, proxy.node)) changed.push(key);
+        if (
+          (!affected || affected.has(proxy.node.id ?? "") || readsChangedCredentials(proxy.node)) &&
+          snapshotFor(key, proxy.node)
+        )
+          changed.push(key);
       pushes++;
       logger.info({ push: pushes, objects: objects.length, proxies: changed }, `pushed to ${changed.length} proxies`);
     } catch (error) {

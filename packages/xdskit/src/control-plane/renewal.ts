@@ -1,5 +1,5 @@
-// When the control plane renews a certificate it issued (a proxy's workload certificate, its own 15012 one), and
-// the timer that does it.
+// When a certificate is renewed (by the control plane: a proxy's workload certificate, its own 15012 one; by the
+// agent: its xDS client certificate), and the timer that does it.
 import { type IssuedCertificate, nextRotationTime, type RotationOptions } from "@xdskit/certs";
 
 /** setTimeout's longest delay (~24.8 days); a longer one fires at once. Half of a 90-day certificate is longer. */
@@ -9,7 +9,11 @@ const MAX_TIMER_MS = 2_147_483_647;
  * When to renew `certificate`, issued at `issuedAt` (ms): the CA backdates NotBefore (clock skew), so the lifetime
  * that counts starts when it was issued.
  */
-export function renewalTime(certificate: IssuedCertificate, issuedAt: number, rotation?: RotationOptions): Date {
+export function renewalTime(
+  certificate: Pick<IssuedCertificate, "notBefore" | "notAfter">,
+  issuedAt: number,
+  rotation?: RotationOptions,
+): Date {
   const validFrom = new Date(Math.max(issuedAt, certificate.notBefore.getTime()));
   return nextRotationTime({ notBefore: validFrom, notAfter: certificate.notAfter }, rotation);
 }

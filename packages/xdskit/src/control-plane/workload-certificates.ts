@@ -71,6 +71,8 @@ export function createWorkloadCertificates(setup: {
   readonly plaintextDefault: boolean;
   readonly logger: Logger;
   readonly onChange: (key: string) => void;
+  /** May this identity read gateway credential `kubernetes://<name>`? Default: no. */
+  readonly mayReadCredential?: (spiffeId: string, credentialName: string) => boolean;
 }): WorkloadCertificates {
   const { ca, options, logger, onChange } = setup;
   const ttlSeconds = options.ttlSeconds;
@@ -132,7 +134,11 @@ export function createWorkloadCertificates(setup: {
     onChange(key);
   };
 
-  const secure = createSecretAuthorizer({ trustDomain, identityOfNode: identityOf });
+  const secure = createSecretAuthorizer({
+    trustDomain,
+    identityOfNode: identityOf,
+    ...(setup.mayReadCredential ? { mayReadCredential: setup.mayReadCredential } : {}),
+  });
   const secretType = resourceTypes.Secret.typeUrl;
 
   return {

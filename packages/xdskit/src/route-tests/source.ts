@@ -13,6 +13,7 @@ import {
   resourcesFromConfigDump,
   type SimulationResources,
 } from "@xdskit/translate";
+import { fetchMonitoringJson } from "../monitoring/fetch-json.js";
 
 /** A problem with where the config comes from: one line for the user. */
 export class RouteTestSourceError extends Error {}
@@ -113,23 +114,12 @@ export function targetOfConfig(loaded: LoadResult, choice: ProxyChoice, warn: (t
   };
 }
 
-async function getJson(url: string): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  } catch (error) {
-    throw new RouteTestSourceError(
-      `cannot reach ${url} (${(error as Error).cause ?? (error as Error).message}): is the control plane running? (--control-plane)`,
-    );
-  }
-  const text = await response.text();
-  if (!response.ok) throw new RouteTestSourceError(`${url} answered ${response.status}: ${text.trim()}`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new RouteTestSourceError(`${url} did not answer JSON`);
-  }
-}
+const getJson = (url: string) =>
+  fetchMonitoringJson(url, {
+    timeoutMs: 10_000,
+    flag: "--control-plane",
+    fail: (message) => new RouteTestSourceError(message),
+  });
 
 const KINDS = ["Listener", "RouteConfiguration", "Cluster", "ClusterLoadAssignment"] as const;
 
