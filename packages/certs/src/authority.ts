@@ -436,7 +436,7 @@ export async function createCertificateAuthority(options?: CertificateAuthorityO
           `CSR of ${Buffer.byteLength(csrPem)} bytes is above the limit of ${resolved.maxCsrBytes} bytes`,
         );
       const ttl = ttlOf(ttlSeconds);
-      const csr = resolved.csrReader ? await resolved.csrReader.readCsr(csrPem) : parseCsr(csrPem);
+      const csr = resolved.csrReader ? await resolved.csrReader.readCsr(csrPem) : await parseCsr(csrPem);
       if (csr.keyProblem) throw new XdsKitError("INVALID_ARGUMENT", `CSR refused: ${csr.keyProblem}`);
       const foreign = csr.subjectAltNames.find((name) => name !== `URI:${spiffeId}`);
       if (foreign)

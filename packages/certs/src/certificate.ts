@@ -1,7 +1,7 @@
 // Building and signing X.509 certificates: the ASN.1 structures come from @peculiar/asn1-x509, the
-// signature from node:crypto.
+// signature from node:crypto (in its thread pool).
 
-import { createHash, type KeyObject, randomBytes, sign as signCallback, sign as signSync } from "node:crypto";
+import { createHash, type KeyObject, randomBytes, sign as signCallback } from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import {
   AttributeTypeAndValue,
@@ -195,9 +195,6 @@ export function createLeafTemplate(
   issuer: Name,
   authorityKeyId: Buffer | undefined,
 ): LeafTemplate {
-  // An ECDSA signature (~30-50 µs) costs less than the hand-off to node's thread pool and back, so it is made
-  // here; an RSA one (0.3 ms for 2048 bits, several ms for 4096) goes to the pool, off the event loop.
-  const signInline = signerKey.asymmetricKeyType === "ec";
   const der = (value: unknown) => Buffer.from(AsnConvert.serialize(value));
   const version = constructed(3, 0, Buffer.from(new asn1js.Integer({ value: Version.v3 }).toBER(false)));
   const algorithmDer = der(algorithm.identifier);
@@ -252,9 +249,8 @@ export function createLeafTemplate(
           extensionsOf(spiffeId),
         ]),
       );
-      const signature = signInline
-        ? signSync(algorithm.hash, tbs, signerKey)
-        : await signAsync(algorithm.hash, tbs, signerKey);
+      // In node's thread pool: it costs a hand-off, but puts the other cores to work next to gRPC's thread.
+      const signature = await signAsync(algorithm.hash, tbs, signerKey);
       const signatureBits = Buffer.from(new asn1js.BitString({ valueHex: signature }).toBER(false));
       return constructed(1, SEQUENCE, Buffer.concat([tbs, algorithmDer, signatureBits]));
     },

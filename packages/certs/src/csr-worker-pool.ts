@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { XdsKitError, type XdsKitErrorCode } from "@xdskit/core";
-import { parseCsr } from "./csr.js";
+import { parseCsrSync } from "./csr.js";
 
 /** What the CA needs from a CSR: the key for the certificate, why its type is refused, the SANs asked for. */
 export interface CsrReading {
@@ -54,7 +54,7 @@ export type CsrWorkerAnswer =
 /** @internal What a CSR worker thread answers: the same reading and refusals as parseCsr on the CA's thread. */
 export function answerCsrWorkerRequest({ id, csrPem }: CsrWorkerRequest): CsrWorkerAnswer {
   try {
-    const csr = parseCsr(csrPem);
+    const csr = parseCsrSync(csrPem);
     return {
       id,
       reading: {
